@@ -1,0 +1,51 @@
+"""jwt_wsgi: protect any WSGI application with JSON Web Tokens."""
+
+from .blocklist import MemoryBlocklist, RedisBlocklist
+from .context import get_jwt, get_jwt_header, get_jwt_identity
+from .errors import (
+    ConfigError,
+    CSRFError,
+    ExpiredTokenError,
+    FreshTokenRequiredError,
+    InsufficientScopeError,
+    InvalidRequestError,
+    InvalidTokenError,
+    JWTWSGIError,
+    NoTokenError,
+    RevokedTokenError,
+    SecurityWarning,
+    ServiceUnavailableError,
+    WrongTokenTypeError,
+)
+from .manager import JWTManager
+from .middleware import JWTMiddleware
+from .routes import Policy
+from .settings import Settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CSRFError",
+    "ConfigError",
+    "ExpiredTokenError",
+    "FreshTokenRequiredError",
+    "InsufficientScopeError",
+    "InvalidRequestError",
+    "InvalidTokenError",
+    "JWTManager",
+    "JWTMiddleware",
+    "JWTWSGIError",
+    "MemoryBlocklist",
+    "NoTokenError",
+    "Policy",
+    "RedisBlocklist",
+    "RevokedTokenError",
+    "SecurityWarning",
+    "ServiceUnavailableError",
+    "Settings",
+    "WrongTokenTypeError",
+    "__version__",
+    "get_jwt",
+    "get_jwt_header",
+    "get_jwt_identity",
+]

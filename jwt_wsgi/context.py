@@ -1,0 +1,37 @@
+"""Reading the verified token downstream: from an environ or any request with ``.environ``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+CLAIMS = "jwt_wsgi.claims"
+HEADER = "jwt_wsgi.header"
+IDENTITY = "jwt_wsgi.identity"
+ENVIRON_KEYS = (CLAIMS, HEADER, IDENTITY)
+
+
+def _environ(request_or_environ: Any) -> Mapping[str, Any]:
+    if isinstance(request_or_environ, Mapping):
+        return request_or_environ
+    environ = getattr(request_or_environ, "environ", None)
+    if environ is None:
+        environ = getattr(request_or_environ, "META", None)  # Django's HttpRequest
+    if not isinstance(environ, Mapping):
+        raise TypeError("pass a WSGI environ or a request object with .environ")
+    return environ
+
+
+def get_jwt(request_or_environ: Any) -> dict[str, Any]:
+    """The verified token's claims, or ``{}`` when the request carried no token."""
+    return dict(_environ(request_or_environ).get(CLAIMS) or {})
+
+
+def get_jwt_header(request_or_environ: Any) -> dict[str, Any]:
+    """The verified token's JOSE header, or ``{}`` when the request carried no token."""
+    return dict(_environ(request_or_environ).get(HEADER) or {})
+
+
+def get_jwt_identity(request_or_environ: Any) -> Any:
+    """The identity claim (``sub`` by default), or ``None`` when there was no token."""
+    return _environ(request_or_environ).get(IDENTITY)

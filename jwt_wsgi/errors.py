@@ -1,0 +1,142 @@
+"""The error tree: configuration errors and the refusals the middleware answers with.
+
+Every refusal carries its HTTP status, the RFC 6750 error code (``None`` where the
+request carried no credentials at all), the loader that may customise the answer, and
+a short human message. Messages are fixed strings chosen here: they never contain the
+token, key material or the text of a library exception.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; raised when the object is built, never per request."""
+
+
+class SecurityWarning(UserWarning):
+    """A legal but weak choice, such as an HMAC secret shorter than the hash output."""
+
+
+class JWTWSGIError(Exception):
+    """Base of every refusal the middleware can answer.
+
+    :cvar status: the HTTP status of the default answer.
+    :cvar error: the RFC 6750 ``error`` code, or ``None`` for a request without credentials.
+    :cvar loader: the name of the loader that can replace the default answer.
+    :cvar code: a stable machine code used in logs and metrics.
+    """
+
+    status: ClassVar[int] = 401
+    error: ClassVar[str | None] = "invalid_token"
+    loader: ClassVar[str] = "invalid_token_loader"
+    code: ClassVar[str] = "invalid_token"
+    default_message: ClassVar[str] = "Invalid token"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        #: The token's header and claims, when the token was read far enough to know them.
+        self.jwt_header: dict[str, object] | None = None
+        self.jwt_payload: dict[str, object] | None = None
+        super().__init__(self.message)
+
+    def with_token(self, header: dict[str, object], payload: dict[str, object]) -> JWTWSGIError:
+        """Attach the token's header and claims (for loaders that take them)."""
+        self.jwt_header, self.jwt_payload = header, payload
+        return self
+
+
+class NoTokenError(JWTWSGIError):
+    """No token where the route requires one (RFC 6750 3.1: no error code)."""
+
+    error = None
+    loader = "unauthorized_loader"
+    code = "missing_token"
+    default_message = "Missing Authorization Header"
+
+
+class InvalidRequestError(JWTWSGIError):
+    """A malformed request: two tokens, a bad path, an unreadable or oversized body."""
+
+    status = 400
+    error = "invalid_request"
+    loader = "invalid_request_loader"
+    code = "invalid_request"
+    default_message = "Bad request"
+
+
+class InvalidTokenError(JWTWSGIError):
+    """Bad signature, malformed token, wrong algorithm, audience, issuer or type."""
+
+
+class WrongTokenTypeError(InvalidTokenError):
+    """A refresh token used as an access token, or the reverse."""
+
+    code = "wrong_token_type"
+
+
+class ExpiredTokenError(JWTWSGIError):
+    """The token's ``exp`` has passed (leeway included)."""
+
+    loader = "expired_token_loader"
+    code = "token_expired"
+    default_message = "Token has expired"
+
+
+class FreshTokenRequiredError(JWTWSGIError):
+    """A non-fresh token on a route that requires a fresh one."""
+
+    loader = "needs_fresh_token_loader"
+    code = "fresh_token_required"
+    default_message = "Fresh token required"
+
+
+class RevokedTokenError(JWTWSGIError):
+    """The token's ``jti`` is in the blocklist."""
+
+    loader = "revoked_token_loader"
+    code = "token_revoked"
+    default_message = "Token has been revoked"
+
+
+class CSRFError(JWTWSGIError):
+    """A cookie token on a state-changing request without the matching CSRF value."""
+
+    loader = "csrf_error_loader"
+    code = "csrf_failed"
+    default_message = "CSRF double submit tokens do not match"
+
+
+class InsufficientScopeError(JWTWSGIError):
+    """A valid token that lacks a scope or claim the route requires (RFC 6750 3.1)."""
+
+    status = 403
+    error = "insufficient_scope"
+    loader = "insufficient_scope_loader"
+    code = "insufficient_scope"
+    default_message = "Insufficient scope"
+
+    def __init__(self, message: str | None = None, scope: str = "") -> None:
+        super().__init__(message)
+        self.scope = scope
+
+
+class ServiceUnavailableError(JWTWSGIError):
+    """A dependency of the decision (blocklist, key set) cannot answer: fail closed."""
+
+    status = 503
+    error = None
+    loader = "service_unavailable_loader"
+    code = "service_unavailable"
+    default_message = "Authentication service unavailable"
+
+
+class InternalError(JWTWSGIError):
+    """Anything unexpected inside the middleware; the answer says nothing of the cause."""
+
+    status = 500
+    error = None
+    loader = "internal_error_loader"
+    code = "internal_error"
+    default_message = "Internal server error"

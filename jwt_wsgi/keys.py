@@ -1,0 +1,344 @@
+"""Keys: HMAC secrets, PEM keys and JWK sets turned into verified key objects once.
+
+Signing and verification go through python-jose's key classes on the cryptography
+backend (HS*, RS*, ES*); RSASSA-PSS (PS*), which python-jose does not offer, goes to the
+same cryptography library directly. Nothing here runs per request except
+:meth:`KeySet.find`, a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from jose.backends import ECKey, RSAKey
+from jose.backends.native import HMACKey
+from jose.exceptions import JOSEError
+
+from .errors import ConfigError, SecurityWarning
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+EC_ALGORITHMS = frozenset({"ES256", "ES384", "ES512"})
+ALGORITHMS = HMAC_ALGORITHMS | RSA_ALGORITHMS | EC_ALGORITHMS
+EC_CURVES = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
+JWK_CURVES = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+_HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+MIN_HMAC_BYTES = 32
+MIN_RSA_BITS = 2048
+
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+class Signer(Protocol):
+    def sign(self, msg: bytes) -> bytes: ...
+
+
+class Verifier(Protocol):
+    def verify(self, msg: bytes, sig: bytes) -> bool: ...
+
+
+class _PSSKey:
+    """RSASSA-PSS (RFC 7518 3.5): MGF1 with the same hash, salt as long as the hash."""
+
+    def __init__(self, key: rsa.RSAPublicKey | rsa.RSAPrivateKey, algorithm: str) -> None:
+        self._key = key
+        self._hash = _HASHES[algorithm[2:]]()
+        self._padding = padding.PSS(mgf=padding.MGF1(self._hash), salt_length=self._hash.digest_size)
+
+    def sign(self, msg: bytes) -> bytes:
+        assert isinstance(self._key, rsa.RSAPrivateKey)
+        return self._key.sign(msg, self._padding, self._hash)
+
+    def verify(self, msg: bytes, sig: bytes) -> bool:
+        assert isinstance(self._key, rsa.RSAPublicKey)
+        try:
+            self._key.verify(sig, msg, self._padding, self._hash)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+class _SafeVerifier:
+    """Wrap a library verifier so that any exception means "not verified", never a crash."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def verify(self, msg: bytes, sig: bytes) -> bool:
+        try:
+            return self._inner.verify(msg, sig) is True
+        except Exception:  # noqa: BLE001 - a verifier that raises has not verified
+            return False
+
+
+def family(algorithm: str) -> str:
+    """``"HMAC"``, ``"RSA"`` or ``"EC"`` for a supported JWS algorithm."""
+    if algorithm in HMAC_ALGORITHMS:
+        return "HMAC"
+    if algorithm in RSA_ALGORITHMS:
+        return "RSA"
+    if algorithm in EC_ALGORITHMS:
+        return "EC"
+    raise ConfigError(
+        f"unsupported algorithm {algorithm!r}; choose one of {', '.join(sorted(ALGORITHMS))}"
+    )
+
+
+def check_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
+    """Refuse ``none``, unknown algorithms, and HMAC mixed with public-key algorithms."""
+    algs = tuple(algorithms)
+    for alg in algs:
+        if alg.strip().lower() == "none":
+            raise ConfigError("the 'none' algorithm is never allowed: tokens must be signed")
+        family(alg)
+    families = {family(alg) for alg in algs}
+    if "HMAC" in families and len(families) > 1:
+        raise ConfigError(
+            "HMAC and public-key algorithms cannot be accepted together: a public key "
+            "would then work as an HMAC secret (RFC 8725 2.1). Use two managers or issuers."
+        )
+    return algs
+
+
+def hmac_secret(secret: str | bytes | None) -> bytes:
+    """Validate an HMAC secret: present, not empty, not a public key in any form."""
+    if secret is None:
+        raise ConfigError("an HMAC algorithm needs secret_key (a random string of 32+ bytes)")
+    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if not raw.strip():
+        raise ConfigError("secret_key is empty; use a random string of at least 32 bytes")
+    if looks_like_public_key(raw):
+        raise ConfigError(
+            "secret_key looks like a public or private key; asymmetric keys belong in "
+            "public_key/private_key with an RS*, PS* or ES* algorithm"
+        )
+    if len(raw) < MIN_HMAC_BYTES:
+        warnings.warn(
+            f"secret_key is {len(raw)} bytes; use at least {MIN_HMAC_BYTES} random bytes",
+            SecurityWarning,
+            stacklevel=4,
+        )
+    return raw
+
+
+def looks_like_public_key(raw: bytes) -> bool:
+    """True for PEM, OpenSSH, DER or JWK text: key material that must never be an HMAC secret."""
+    text = raw.strip()
+    if b"-----BEGIN" in text or text.startswith((b"ssh-", b"ecdsa-sha2-", b"sk-")):
+        return True
+    if text.startswith(b"{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return False
+        return isinstance(parsed, dict) and "kty" in parsed
+    for loader in (serialization.load_der_public_key, x509.load_der_x509_certificate):
+        try:
+            loader(raw)
+        except Exception:  # noqa: BLE001, S112 - not this format
+            continue
+        return True
+    return False
+
+
+def load_public_pem(pem: str | bytes, name: str = "public_key") -> PublicKey:
+    """Load a PEM public key or X.509 certificate; refuse anything else."""
+    data = pem.encode("utf-8") if isinstance(pem, str) else pem
+    key: Any
+    try:
+        if b"CERTIFICATE" in data:
+            key = x509.load_pem_x509_certificate(data).public_key()
+        else:
+            key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{name} is not a PEM public key or certificate") from None
+    if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        raise ConfigError(f"{name} must be an RSA or EC key, not {type(key).__name__}")
+    return key
+
+
+def load_private_pem(pem: str | bytes) -> PrivateKey:
+    """Load an unencrypted PEM private key (RSA or EC)."""
+    data = pem.encode("utf-8") if isinstance(pem, str) else pem
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise ConfigError("private_key is not an unencrypted PEM private key") from None
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        raise ConfigError(f"private_key must be an RSA or EC key, not {type(key).__name__}")
+    return key
+
+
+def check_key_fits(key: PublicKey | PrivateKey, algorithm: str, name: str) -> None:
+    """Refuse a key whose type or curve does not fit the algorithm."""
+    if algorithm in RSA_ALGORITHMS:
+        if not isinstance(key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)):
+            raise ConfigError(f"{name} is an EC key; {algorithm} needs an RSA key")
+        if key.key_size < MIN_RSA_BITS:
+            warnings.warn(f"{name} is a {key.key_size}-bit RSA key; use {MIN_RSA_BITS}+ bits",
+                          SecurityWarning, stacklevel=5)
+    elif algorithm in EC_ALGORITHMS:
+        if not isinstance(key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
+            raise ConfigError(f"{name} is an RSA key; {algorithm} needs an EC key")
+        if key.curve.name != EC_CURVES[algorithm]:
+            raise ConfigError(f"{name} is on curve {key.curve.name}; {algorithm} needs "
+                              f"{EC_CURVES[algorithm]}")
+    else:
+        raise ConfigError(f"{name} is a public-key key; {algorithm} needs secret_key")
+
+
+def verifier(key: bytes | PublicKey, algorithm: str) -> Verifier:
+    """A verifier for one algorithm, built once."""
+    inner: Any
+    if algorithm in HMAC_ALGORITHMS:
+        inner = HMACKey(key, algorithm)
+    elif algorithm.startswith("PS"):
+        assert isinstance(key, rsa.RSAPublicKey)
+        inner = _PSSKey(key, algorithm)
+    elif algorithm in RSA_ALGORITHMS:
+        inner = RSAKey(key, algorithm)
+    else:
+        inner = ECKey(key, algorithm)
+    return _SafeVerifier(inner)
+
+
+def signer(key: bytes | PrivateKey, algorithm: str) -> Signer:
+    """A signer for one algorithm, built once."""
+    if algorithm in HMAC_ALGORITHMS:
+        return HMACKey(key, algorithm)  # type: ignore[no-any-return]
+    if algorithm.startswith("PS"):
+        assert isinstance(key, rsa.RSAPrivateKey)
+        return _PSSKey(key, algorithm)
+    if algorithm in RSA_ALGORITHMS:
+        return RSAKey(key, algorithm)  # type: ignore[no-any-return]
+    return ECKey(key, algorithm)  # type: ignore[no-any-return]
+
+
+# -- JWK ------------------------------------------------------------------------------
+
+def _b64int(value: Any) -> int:
+    if not isinstance(value, str) or not value:
+        raise ValueError("bad JWK number")
+    return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
+
+
+def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey | bytes:
+    """Build a public key (or an ``oct`` secret) from one JWK; raise ValueError if unusable."""
+    kty = jwk.get("kty")
+    if kty == "RSA":
+        return rsa.RSAPublicNumbers(_b64int(jwk.get("e")), _b64int(jwk.get("n"))).public_key()
+    if kty == "EC":
+        curves = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
+        curve = curves.get(jwk.get("crv"))  # type: ignore[arg-type]
+        if curve is None:
+            raise ValueError("unsupported EC curve")
+        numbers = ec.EllipticCurvePublicNumbers(_b64int(jwk.get("x")), _b64int(jwk.get("y")), curve)
+        return numbers.public_key()
+    if kty == "oct":
+        secret = base64.urlsafe_b64decode(str(jwk.get("k", "")) + "==")
+        if len(secret) == 0:
+            raise ValueError("empty oct key")
+        return secret
+    raise ValueError("unsupported key type")
+
+
+def algorithms_for_jwk(jwk: Mapping[str, Any], allowed: Iterable[str]) -> tuple[str, ...]:
+    """The allowed algorithms this JWK may verify: bound by its ``kty``, ``crv`` and ``alg``."""
+    kty = jwk.get("kty")
+    fits = {"RSA": RSA_ALGORITHMS, "EC": EC_ALGORITHMS, "oct": HMAC_ALGORITHMS}.get(str(kty))
+    if not fits:
+        return ()
+    algs = [alg for alg in allowed if alg in fits]
+    if kty == "EC":
+        algs = [alg for alg in algs if JWK_CURVES.get(str(jwk.get("crv"))) == alg]
+    if "alg" in jwk:
+        algs = [alg for alg in algs if alg == jwk["alg"]]
+    return tuple(algs)
+
+
+def public_jwk(key: PublicKey, kid: str, algorithm: str) -> dict[str, str]:
+    """The public JWK of an RSA or EC key, for a JWKS endpoint."""
+    def b64(number: int, length: int | None = None) -> str:
+        size = length or max(1, (number.bit_length() + 7) // 8)
+        return base64.urlsafe_b64encode(number.to_bytes(size, "big")).rstrip(b"=").decode()
+
+    if isinstance(key, rsa.RSAPublicKey):
+        nums = key.public_numbers()
+        return {"kty": "RSA", "kid": kid, "alg": algorithm, "use": "sig",
+                "n": b64(nums.n), "e": b64(nums.e)}
+    ecnums = key.public_numbers()
+    size = (key.curve.key_size + 7) // 8
+    crv = {v: k for k, v in JWK_CURVES.items()}[algorithm]
+    return {"kty": "EC", "kid": kid, "alg": algorithm, "use": "sig", "crv": crv,
+            "x": b64(ecnums.x, size), "y": b64(ecnums.y, size)}
+
+
+class KeySet:
+    """Verifiers by ``(kid, alg)``; a key without a ``kid`` serves tokens with any or no kid.
+
+    A token's ``alg`` only selects among keys that were bound to that algorithm at
+    construction, so a key never verifies under an algorithm of another family.
+    """
+
+    def __init__(self) -> None:
+        self._by_kid: dict[tuple[str, str], Verifier] = {}
+        self._anonymous: dict[str, Verifier] = {}
+        self._kid_count: dict[str, int] = {}
+
+    def add(self, verifier_: Verifier, algorithm: str, kid: str | None = None) -> None:
+        if kid is None:
+            self._anonymous[algorithm] = verifier_
+        else:
+            if (kid, algorithm) not in self._by_kid:
+                self._kid_count[algorithm] = self._kid_count.get(algorithm, 0) + 1
+            self._by_kid[(kid, algorithm)] = verifier_
+
+    def add_jwks(self, jwks: Mapping[str, Any], allowed: Iterable[str]) -> int:
+        """Add every usable signing key of a JWKS; return how many were added."""
+        allowed = tuple(allowed)
+        added = 0
+        for jwk in jwks.get("keys", ()):
+            if not isinstance(jwk, Mapping) or jwk.get("use", "sig") != "sig":
+                continue
+            kid = jwk.get("kid")
+            if kid is not None and not isinstance(kid, str):
+                continue
+            algs = algorithms_for_jwk(jwk, allowed)
+            if not algs:
+                continue
+            try:
+                key = public_key_from_jwk(jwk)
+            except (ValueError, TypeError, JOSEError):
+                continue
+            for alg in algs:
+                self.add(verifier(key, alg), alg, kid)
+            added += 1
+        return added
+
+    def find(self, algorithm: str, kid: Any) -> Verifier | None:
+        """The key for a token's header, or ``None`` when none fits."""
+        if isinstance(kid, str):
+            found = self._by_kid.get((kid, algorithm))
+            if found is not None:
+                return found
+        elif kid is None and self._kid_count.get(algorithm) == 1 and not self._anonymous:
+            return next(v for (_, alg), v in self._by_kid.items() if alg == algorithm)
+        return self._anonymous.get(algorithm)
+
+    def knows_kid(self, kid: str) -> bool:
+        return any(k == kid for k, _ in self._by_kid)
+
+    def __bool__(self) -> bool:
+        return bool(self._by_kid or self._anonymous)

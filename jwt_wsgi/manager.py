@@ -1,0 +1,304 @@
+"""JWTManager: settings, keys, loaders, and minting, decoding and revoking tokens."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from .blocklist import Blocklist, MemoryBlocklist
+from .errors import ConfigError, JWTWSGIError, ServiceUnavailableError
+from .handlers import Responders, Signature
+from .keys import (
+    HMAC_ALGORITHMS,
+    KeySet,
+    Signer,
+    check_algorithms,
+    check_key_fits,
+    family,
+    hmac_secret,
+    load_private_pem,
+    load_public_pem,
+    signer,
+    verifier,
+)
+from .settings import Settings
+from .tokens import TokenCodec, new_jti
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class JWTManager:
+    """Settings, keys and loaders for one token issuer/verifier.
+
+    :param settings: a prebuilt :class:`Settings`; otherwise the keyword options build one.
+    :param blocklist: a revocation store (``add``/``contains``); a
+        :class:`~jwt_wsgi.blocklist.MemoryBlocklist` by default.
+    :raises ConfigError: for any setting that cannot work.
+
+    ::
+
+        jwt = JWTManager(secret_key=os.environ["JWT_SECRET"])
+        token = jwt.create_access_token("alice", fresh=True)
+    """
+
+    def __init__(self, settings: Settings | None = None, *, blocklist: Blocklist | None = None,
+                 **options: Any) -> None:
+        if settings is not None and options:
+            raise ConfigError("pass either a Settings object or keyword options, not both")
+        self.settings = settings if settings is not None else Settings.build(**options)
+        self.blocklist: Blocklist = blocklist if blocklist is not None else MemoryBlocklist()
+        if not (callable(getattr(self.blocklist, "add", None))
+                and callable(getattr(self.blocklist, "contains", None))):
+            raise ConfigError("blocklist must have add(jti, expires_at) and contains(jti) methods")
+        self.keys = KeySet()
+        self._signer: Signer | None = None
+        self._setup_keys()
+        self.codec = TokenCodec(self.settings, self.keys.find, self._signer)
+        self.responders = Responders(self.settings.error_message_key,
+                                     self.settings.header_type, self.settings.realm)
+        self._blocklist_loader: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
+        self._claims_loader: Callable[[Any], Mapping[str, Any]] | None = None
+        self._headers_loader: Callable[[Any], Mapping[str, Any]] | None = None
+        self._identity_loader: Callable[[Any], Any] | None = None
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any], *,
+                     blocklist: Blocklist | None = None) -> JWTManager:
+        """Build from ``JWT_*`` keys, such as a Flask ``app.config`` or INI strings."""
+        return cls(Settings.from_mapping(mapping), blocklist=blocklist)
+
+    # -- keys -----------------------------------------------------------------------
+
+    def _setup_keys(self) -> None:
+        s = self.settings
+        algorithms = check_algorithms((*s.allowed_algorithms, s.algorithm))[:-1]
+        if family(s.algorithm) == "HMAC" or all(a in HMAC_ALGORITHMS for a in algorithms):
+            if s.private_key is not None or s.public_key is not None or s.jwks or s.jwks_url:
+                raise ConfigError("public_key, private_key and JWKS settings need an RS*, PS* or "
+                                  "ES* algorithm; HMAC algorithms use secret_key")
+            secret = hmac_secret(s.secret_key)
+            for alg in algorithms:
+                self.keys.add(verifier(secret, alg), alg)
+            if s.algorithm in HMAC_ALGORITHMS:
+                self._signer = signer(secret, s.algorithm)
+            return
+        public = load_public_pem(s.public_key) if s.public_key is not None else None
+        if s.private_key is not None:
+            private = load_private_pem(s.private_key)
+            check_key_fits(private, s.algorithm, "private_key")
+            self._signer = signer(private, s.algorithm)
+            self.signing_public_key = private.public_key()
+            if public is None:
+                public = private.public_key()
+        if public is not None:
+            fitting = [alg for alg in algorithms if _fits(public, alg)]
+            if not fitting:
+                raise ConfigError(f"public_key does not fit any of {', '.join(algorithms)}")
+            for alg in fitting:
+                check_key_fits(public, alg, "public_key")
+                self.keys.add(verifier(public, alg), alg)
+        if s.jwks is not None and not self.keys.add_jwks(s.jwks, algorithms):
+            raise ConfigError("jwks holds no signing key usable with " + ", ".join(algorithms))
+        if not self.keys and not s.jwks_url:
+            raise ConfigError(f"{s.algorithm} needs a key to verify with: set public_key, "
+                              "private_key, jwks or jwks_url")
+
+    # -- loaders --------------------------------------------------------------------
+
+    def _responder(name: str) -> Callable[[JWTManager, F], F]:  # type: ignore[misc]
+        def register(self: JWTManager, func: F) -> F:
+            self.responders.register(name, func)
+            return func
+
+        register.__name__ = name
+        register.__doc__ = f"Register the ``{name}`` responder (a decorator)."
+        return register
+
+    unauthorized_loader = _responder("unauthorized_loader")
+    invalid_token_loader = _responder("invalid_token_loader")
+    invalid_request_loader = _responder("invalid_request_loader")
+    expired_token_loader = _responder("expired_token_loader")
+    needs_fresh_token_loader = _responder("needs_fresh_token_loader")
+    revoked_token_loader = _responder("revoked_token_loader")
+    csrf_error_loader = _responder("csrf_error_loader")
+    insufficient_scope_loader = _responder("insufficient_scope_loader")
+    service_unavailable_loader = _responder("service_unavailable_loader")
+    del _responder
+
+    def token_in_blocklist_loader(self, func: F) -> F:
+        """Register ``func(jwt_header, jwt_payload) -> bool``: True means revoked."""
+        Signature(func, (("jwt_header", "jwt_payload"),), "token_in_blocklist_loader")
+        self._blocklist_loader = func
+        return func
+
+    def user_claims_loader(self, func: F) -> F:
+        """Register ``func(identity) -> dict`` of extra claims for every minted token."""
+        Signature(func, (("identity",),), "user_claims_loader")
+        self._claims_loader = func
+        return func
+
+    additional_claims_loader = user_claims_loader
+
+    def additional_headers_loader(self, func: F) -> F:
+        """Register ``func(identity) -> dict`` of extra JOSE header fields for minted tokens."""
+        Signature(func, (("identity",),), "additional_headers_loader")
+        self._headers_loader = func
+        return func
+
+    def user_identity_loader(self, func: F) -> F:
+        """Register ``func(user) -> identity``: turns what you pass to ``create_*`` into ``sub``."""
+        Signature(func, (("user",),), "user_identity_loader")
+        self._identity_loader = func
+        return func
+
+    def register_loaders(self, loaders: Mapping[str, Callable[..., Any]]) -> None:
+        """Register loaders by name: ``{"expired_token_loader": func, ...}``."""
+        for name, func in loaders.items():
+            method = getattr(self, name, None)
+            if not name.endswith("_loader") or method is None:
+                raise TypeError(f"unknown loader {name!r}")
+            method(func)
+
+    # -- minting --------------------------------------------------------------------
+
+    def create_access_token(self, identity: Any, fresh: bool | float | datetime.timedelta = False,
+                            expires_delta: datetime.timedelta | int | bool | None = None,
+                            additional_claims: Mapping[str, Any] | None = None,
+                            additional_headers: Mapping[str, Any] | None = None) -> str:
+        """Mint an access token (claim layout of flask-jwt-extended 4.x).
+
+        :param fresh: ``True``, or a duration/timestamp until which the token is fresh.
+        :param expires_delta: lifetime; ``None`` for the default, ``False`` for none.
+        """
+        return self._create("access", identity, fresh, expires_delta,
+                            self.settings.access_token_expires, additional_claims,
+                            additional_headers)
+
+    def create_refresh_token(self, identity: Any,
+                             expires_delta: datetime.timedelta | int | bool | None = None,
+                             additional_claims: Mapping[str, Any] | None = None,
+                             additional_headers: Mapping[str, Any] | None = None) -> str:
+        """Mint a refresh token (``type: refresh``, never fresh)."""
+        return self._create("refresh", identity, False, expires_delta,
+                            self.settings.refresh_token_expires, additional_claims,
+                            additional_headers)
+
+    def _create(self, token_type: str, identity: Any, fresh: bool | float | datetime.timedelta,
+                expires_delta: datetime.timedelta | int | bool | None,
+                default_expiry: datetime.timedelta | None,
+                additional_claims: Mapping[str, Any] | None,
+                additional_headers: Mapping[str, Any] | None) -> str:
+        s = self.settings
+        if self._identity_loader is not None:
+            identity = self._identity_loader(identity)
+        if s.verify_sub and not isinstance(identity, str):
+            raise TypeError("identity must be a string (or set verify_sub=False, or register "
+                            "a user_identity_loader that returns one)")
+        now = int(self.codec.clock())
+        if isinstance(fresh, datetime.timedelta):
+            fresh = now + int(fresh.total_seconds())
+        elif not isinstance(fresh, (bool, int, float)):
+            raise TypeError("fresh must be a bool, a timedelta or a timestamp")
+        claims: dict[str, Any] = {"fresh": fresh, "iat": now, "jti": new_jti(),
+                                  "type": token_type, s.identity_claim: identity}
+        if s.encode_nbf:
+            claims["nbf"] = now
+        if s.cookie_csrf_protect and "cookies" in s.token_location:
+            claims["csrf"] = new_jti()
+        audience = s.encode_audience or s.audience
+        if audience:
+            claims["aud"] = audience[0] if len(audience) == 1 else list(audience)
+        issuer = s.encode_issuer or s.issuer
+        if issuer:
+            claims["iss"] = issuer
+        lifetime = _lifetime(expires_delta, default_expiry)
+        if lifetime is not None:
+            claims["exp"] = now + lifetime
+        if self._claims_loader is not None:
+            claims.update(self._claims_loader(identity))
+        if additional_claims:
+            claims.update(additional_claims)
+        headers = dict(self._headers_loader(identity)) if self._headers_loader else {}
+        headers.update(additional_headers or {})
+        return self.codec.encode(claims, headers)
+
+    # -- reading --------------------------------------------------------------------
+
+    def decode_token(self, token: str, allow_expired: bool = False) -> dict[str, Any]:
+        """Verify a token and return its claims (the blocklist is not consulted).
+
+        :raises jwt_wsgi.errors.JWTWSGIError: a subclass saying what is wrong.
+        """
+        header, claims = self.codec.verify(token)
+        try:
+            self.codec.check_times(claims, allow_expired=allow_expired)
+        except JWTWSGIError as error:
+            raise error.with_token(header, claims) from None
+        return claims
+
+    def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Everything the middleware checks of a token itself: signature, claims, clock,
+        revocation. Returns ``(header, claims)`` owned by the caller."""
+        header, claims = self.codec.verify(token)
+        try:
+            self.codec.check_times(claims)
+            self.check_revoked(header, claims)
+        except JWTWSGIError as error:
+            raise error.with_token(header, claims) from None
+        return header, claims
+
+    def check_revoked(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
+        """Raise :class:`RevokedTokenError` if revoked; fail closed if the store cannot say."""
+        from .errors import RevokedTokenError
+
+        try:
+            jti = claims.get("jti")
+            revoked = jti is not None and self.blocklist.contains(jti)
+            if not revoked and self._blocklist_loader is not None:
+                revoked = self._blocklist_loader(dict(header), dict(claims)) is True
+        except Exception as exc:
+            raise ServiceUnavailableError("Token revocation status unavailable") from exc
+        if revoked:
+            raise RevokedTokenError()
+
+    def revoke(self, token_or_claims: str | Mapping[str, Any]) -> None:
+        """Add a token's ``jti`` to the blocklist until the token's ``exp``.
+
+        :param token_or_claims: an encoded token (verified first; an expired one is
+            accepted) or its decoded claims.
+        """
+        if isinstance(token_or_claims, str):
+            claims: Mapping[str, Any] = self.decode_token(token_or_claims, allow_expired=True)
+        else:
+            claims = token_or_claims
+        jti = claims.get("jti")
+        if not isinstance(jti, str):
+            raise ValueError("the token has no jti claim and cannot be revoked")
+        exp = claims.get("exp")
+        self.blocklist.add(jti, float(exp) if isinstance(exp, (int, float)) else None)
+
+
+def _fits(key: Any, algorithm: str) -> bool:
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check_key_fits(key, algorithm, "key")
+    except ConfigError:
+        return False
+    return True
+
+
+def _lifetime(value: datetime.timedelta | int | bool | None,
+              default: datetime.timedelta | None) -> int | None:
+    if value is None:
+        return None if default is None else int(default.total_seconds())
+    if value is False:
+        return None
+    if isinstance(value, datetime.timedelta):
+        return int(value.total_seconds())
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError("expires_delta must be a timedelta, seconds, False or None")

@@ -1,0 +1,157 @@
+"""JWTMiddleware: the WSGI callable. Each request: route, token, verify, environ, app."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .context import CLAIMS, HEADER, IDENTITY
+from .errors import (
+    ConfigError,
+    FreshTokenRequiredError,
+    InsufficientScopeError,
+    InternalError,
+    JWTWSGIError,
+    NoTokenError,
+    WrongTokenTypeError,
+)
+from .locations import TokenFinder
+from .manager import JWTManager
+from .routes import PUBLIC, Policy, RouteTable
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from werkzeug.routing.converters import BaseConverter
+
+logger = logging.getLogger("jwt_wsgi")
+
+
+class JWTMiddleware:
+    """Protect a WSGI app with JSON Web Tokens according to a routes table.
+
+    :param app: the WSGI application to protect.
+    :param manager: the :class:`JWTManager` with settings, keys and loaders.
+    :param routes: ``{"[METHODS ]PATTERN": policy}``; see :class:`~jwt_wsgi.routes.RouteTable`.
+    :param default: the policy for paths no rule matches; ``"required"`` denies by default.
+    :param cors_preflight: let CORS preflights (OPTIONS with ``Origin`` and
+        ``Access-Control-Request-Method``) through without a token.
+    :param remote_user: set ``REMOTE_USER`` to the identity (and remove any other value).
+    :param converters: extra werkzeug converters for the patterns.
+
+    ::
+
+        app.wsgi_app = JWTMiddleware(app.wsgi_app, jwt, routes={"/api/*": "required"})
+    """
+
+    def __init__(self, app: WSGIApplication, manager: JWTManager,
+                 routes: Mapping[str, Any] | None = None,
+                 default: str | Mapping[str, Any] = "public", *,
+                 cors_preflight: bool = True, remote_user: bool = True,
+                 converters: Mapping[str, type[BaseConverter]] | None = None) -> None:
+        if not callable(app):
+            raise ConfigError("app must be a WSGI callable")
+        if not isinstance(manager, JWTManager):
+            raise ConfigError("manager must be a JWTManager")
+        self.app = app
+        self.manager = manager
+        self.routes = RouteTable(routes or {}, default, converters)
+        self.finder = TokenFinder(manager.settings)
+        self.cors_preflight = cors_preflight
+        self.remote_user = remote_user
+        self._locations = manager.settings.token_location
+        self._identity_claim = manager.settings.identity_claim
+        for rule in self.routes.rules:
+            self._check_locations(rule.policy, rule.key)
+        self._check_locations(self.routes.default, "default")
+
+    def _check_locations(self, policy: Policy, where: str) -> None:
+        if policy.locations and not set(policy.locations) <= set(self._locations):
+            raise ConfigError(f"route {where!r}: locations {list(policy.locations)} must be "
+                              f"among the manager's token_location {list(self._locations)}")
+
+    def __call__(self, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            self._scrub(environ)
+            policy = self._policy(environ)
+            if policy.protected:
+                self._authenticate(environ, policy)
+        except JWTWSGIError as error:
+            return self._refuse(error, environ, start_response)
+        except Exception:
+            logger.exception("unexpected error in jwt_wsgi; answering 500")
+            return self._refuse(InternalError(), environ, start_response)
+        return self.app(environ, start_response)
+
+    def _scrub(self, environ: WSGIEnvironment) -> None:
+        """Nothing but a verified token may set our environ keys or REMOTE_USER."""
+        for key in (CLAIMS, HEADER, IDENTITY):
+            environ.pop(key, None)
+        if self.remote_user:
+            environ.pop("REMOTE_USER", None)
+
+    def _policy(self, environ: WSGIEnvironment) -> Policy:
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        if (method == "OPTIONS" and self.cors_preflight and "HTTP_ORIGIN" in environ
+                and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ):
+            return PUBLIC
+        return self.routes.resolve(method, environ.get("PATH_INFO", ""))
+
+    def _authenticate(self, environ: WSGIEnvironment, policy: Policy) -> None:
+        try:
+            found = self.finder.find(environ, policy.locations or self._locations, policy.refresh)
+        except NoTokenError:
+            if policy.require == "optional":
+                return
+            raise
+        header, claims = self.manager.verify(found.token)
+        try:
+            self._check_policy(policy, claims)
+        except JWTWSGIError as error:
+            raise error.with_token(header, claims) from None
+        identity = claims.get(self._identity_claim)
+        environ[CLAIMS] = claims
+        environ[HEADER] = header
+        environ[IDENTITY] = identity
+        if self.remote_user:
+            environ["REMOTE_USER"] = identity if isinstance(identity, str) else str(identity)
+
+    def _check_policy(self, policy: Policy, claims: dict[str, Any]) -> None:
+        is_refresh = claims.get("type") == "refresh"
+        if policy.refresh and not is_refresh:
+            raise WrongTokenTypeError("Only refresh tokens are allowed")
+        if not policy.refresh and is_refresh:
+            raise WrongTokenTypeError("Only non-refresh tokens are allowed")
+        if policy.require == "fresh":
+            fresh = claims.get("fresh", False)
+            if not (fresh is True or (type(fresh) in (int, float) and self.manager.codec.clock() < fresh)):
+                raise FreshTokenRequiredError()
+        if policy.scopes:
+            granted = set(str(claims.get("scope", "")).split()) | set(claims.get("scp", ()))
+            if not granted.issuperset(policy.scopes):
+                raise InsufficientScopeError("Insufficient scope", " ".join(policy.scopes))
+        for name, value in policy.claims:
+            if not _same(claims.get(name, _MISSING), value):
+                raise InsufficientScopeError(f"Missing or wrong claim: {name}")
+
+    def _refuse(self, error: JWTWSGIError, environ: WSGIEnvironment,
+                start_response: StartResponse) -> Iterable[bytes]:
+        jti = error.jwt_payload.get("jti") if error.jwt_payload else None
+        logger.info("refused %s %r: %s%s", environ.get("REQUEST_METHOD"),
+                    environ.get("PATH_INFO", ""), error.code,
+                    f" jti={jti!r}" if isinstance(jti, str) else "")
+        return self.manager.responders.respond(error, environ)(environ, start_response)
+
+
+_MISSING = object()
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    """Equal with the same JSON type: ``True`` is not ``1``, ``"1"`` is not ``1``."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return actual is expected
+    if isinstance(expected, str):
+        return isinstance(actual, str) and hmac.compare_digest(actual.encode(), expected.encode())
+    return type(actual) is type(expected) and bool(actual == expected)

@@ -1,0 +1,365 @@
+"""Routes: the table of ``"[METHODS ]PATTERN" -> policy`` compiled once into a matcher.
+
+Patterns use werkzeug's rule syntax (``/users/<int:user_id>``, ``/files/<path:rest>``)
+and werkzeug's converters; a trailing ``/*`` covers a prefix and everything below it.
+The most specific rule wins whatever the order of the mapping: at the first segment
+where two rules differ, static text beats a converter, a converter beats ``<path:>``,
+and ``<path:>`` beats ``/*``; then a method-specific rule beats an any-method one.
+
+Rules are bucketed by their first static segment, so the cost of a lookup does not
+grow with the number of rules that cannot match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from werkzeug.routing import Map
+from werkzeug.routing.converters import DEFAULT_CONVERTERS, BaseConverter, ValidationError
+from werkzeug.routing.rules import parse_converter_args
+
+from .errors import ConfigError, InvalidRequestError
+from .settings import HTTP_METHODS, LOCATIONS
+
+REQUIREMENTS = ("public", "optional", "required", "fresh", "refresh")
+_RANK = {"public": 0, "optional": 1, "required": 2, "fresh": 3}
+_POLICY_KEYS = frozenset({"require", "scopes", "claims", "locations", "issuers"})
+_VARIABLE = re.compile(
+    r"<(?:(?P<converter>[a-zA-Z_][a-zA-Z0-9_]*)(?:\((?P<args>.*?)\))?:)?"
+    r"(?P<variable>[a-zA-Z_][a-zA-Z0-9_]*)>"
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Weights of a segment for specificity: lower is more specific.
+_STATIC, _CONVERTER, _PATH, _WILDCARD = 0, 1, 2, 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """What a matched request must show.
+
+    :param require: one of ``public``, ``optional``, ``required``, ``fresh``, ``refresh``.
+    :param scopes: scopes that must all be granted (``scope`` string or ``scp`` list).
+    :param claims: claims that must be present with exactly these values.
+    :param locations: where to look for the token; ``None`` means the manager's setting.
+    :param issuers: issuers accepted on this route; ``None`` means any configured one.
+    """
+
+    require: str = "public"
+    scopes: tuple[str, ...] = ()
+    claims: tuple[tuple[str, Any], ...] = ()
+    locations: tuple[str, ...] | None = None
+    issuers: tuple[str, ...] | None = None
+
+    @property
+    def protected(self) -> bool:
+        return self.require != "public"
+
+    @property
+    def refresh(self) -> bool:
+        return self.require == "refresh"
+
+    @classmethod
+    def parse(cls, value: str | Mapping[str, Any] | Policy, where: str) -> Policy:
+        """Read a policy name or dict; raise :class:`ConfigError` naming ``where``."""
+        if isinstance(value, Policy):
+            return value
+        if isinstance(value, str):
+            value = {"require": value}
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: a policy is a name or a dict, not {type(value).__name__}")
+        unknown = set(value) - _POLICY_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown policy keys {sorted(unknown)}; "
+                              f"use {sorted(_POLICY_KEYS)}")
+        require = value.get("require", "required")
+        if require not in REQUIREMENTS:
+            raise ConfigError(f"{where}: unknown policy {require!r}; choose one of "
+                              + ", ".join(REQUIREMENTS))
+        scopes = _strings(value.get("scopes", ()), where, "scopes")
+        claims = value.get("claims", {})
+        if not isinstance(claims, Mapping) or not all(isinstance(k, str) for k in claims):
+            raise ConfigError(f"{where}: claims must be a dict of claim name to required value")
+        locations = value.get("locations")
+        if locations is not None:
+            locations = _strings(locations, where, "locations")
+            if not locations or not set(locations) <= set(LOCATIONS):
+                raise ConfigError(f"{where}: locations must be among {', '.join(LOCATIONS)}")
+        issuers = value.get("issuers")
+        if issuers is not None:
+            issuers = _strings(issuers, where, "issuers")
+        if require == "public" and (scopes or claims):
+            raise ConfigError(f"{where}: a public route cannot require scopes or claims")
+        return cls(require, scopes, tuple(sorted(claims.items())), locations, issuers)
+
+
+def _strings(value: Any, where: str, name: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split()
+    if not isinstance(value, Sequence) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: {name} must be a list of strings")
+    return tuple(value)
+
+
+PUBLIC = Policy("public")
+
+
+class Rule:
+    """One compiled route: its methods, its regex, its converters and its specificity."""
+
+    __slots__ = ("converters", "first_segment", "key", "methods", "policy", "regex", "sort_key")
+
+    def __init__(self, key: str, policy: Policy, index: int,
+                 converters: Mapping[str, type[BaseConverter]]) -> None:
+        self.key = key
+        self.policy = policy
+        self.methods, pattern = _split_key(key)
+        self.converters: list[tuple[str, BaseConverter]] = []
+        regex, weights, static_len = self._compile(pattern, converters)
+        self.regex = re.compile(regex, re.DOTALL)
+        self.sort_key = (weights, 1 if self.methods is None else 0, -static_len, index)
+        template = _VARIABLE.sub("\x00", pattern)
+        first = template.split("/")[1] if template.count("/") >= 1 else ""
+        self.first_segment = first if "\x00" not in first and first != "*" else None
+
+    def _compile(self, pattern: str, converters: Mapping[str, type[BaseConverter]],
+                 ) -> tuple[str, tuple[int, ...], int]:
+        wildcard = pattern == "/*" or pattern.endswith("/*")
+        if wildcard:
+            pattern = pattern[:-2]
+        if "*" in _VARIABLE.sub("", pattern):
+            raise ConfigError(f"route {self.key!r}: '*' is only allowed as a trailing '/*'")
+        if len(pattern) > 1 and pattern.endswith("/"):
+            pattern = pattern[:-1]
+        parts: list[str] = []
+        static_len = 0
+        names: set[str] = set()
+        position = 0
+        for match in _VARIABLE.finditer(pattern):
+            static = pattern[position:match.start()]
+            parts.append(re.escape(static))
+            static_len += len(static)
+            name = match.group("variable")
+            if name in names:
+                raise ConfigError(f"route {self.key!r}: variable {name!r} appears twice")
+            names.add(name)
+            converter = self._converter(match, converters)
+            self.converters.append((name, converter))
+            parts.append(f"(?P<{name}>{converter.regex})")
+            position = match.end()
+        static = pattern[position:]
+        if "<" in static or ">" in static:
+            raise ConfigError(f"route {self.key!r}: malformed variable near {static!r}")
+        parts.append(re.escape(static))
+        static_len += len(static)
+        template = _VARIABLE.sub(lambda m: "\x01" if self._is_path(m, converters) else "\x00",
+                                 pattern)
+        weights = [_segment_weight(seg) for seg in template.split("/")[1:]] if pattern else []
+        tail = "(?:/.*)?" if wildcard else "/?"
+        if wildcard:
+            weights.append(_WILDCARD)
+        return "".join(parts) + tail, tuple(weights), static_len
+
+    @staticmethod
+    def _is_path(match: re.Match[str], converters: Mapping[str, type[BaseConverter]]) -> bool:
+        cls = converters.get(match.group("converter") or "default")
+        return cls is not None and cls.regex == DEFAULT_CONVERTERS["path"].regex
+
+    def _converter(self, match: re.Match[str],
+                   converters: Mapping[str, type[BaseConverter]]) -> BaseConverter:
+        name = match.group("converter") or "default"
+        cls = converters.get(name)
+        if cls is None:
+            raise ConfigError(f"route {self.key!r}: unknown converter {name!r}; "
+                              f"known: {', '.join(sorted(converters))}")
+        args: tuple[Any, ...] = ()
+        kwargs: dict[str, Any] = {}
+        if match.group("args"):
+            try:
+                args, kwargs = parse_converter_args(match.group("args"))
+            except Exception:  # noqa: BLE001 - werkzeug raises several kinds here
+                raise ConfigError(f"route {self.key!r}: bad converter arguments") from None
+        try:
+            return cls(_MAP, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - a user converter may raise anything
+            raise ConfigError(f"route {self.key!r}: converter {name!r}: {exc}") from None
+
+    def match(self, method: str, path: str) -> bool:
+        if self.methods is not None and method not in self.methods and not (
+            method == "HEAD" and "GET" in self.methods
+        ):
+            return False
+        found = self.regex.fullmatch(path)
+        if found is None:
+            return False
+        for name, converter in self.converters:
+            try:
+                converter.to_python(found.group(name))
+            except (ValidationError, ValueError, TypeError, OverflowError):
+                return False
+        return True
+
+
+_MAP = Map()
+
+
+def _segment_weight(segment: str) -> int:
+    if "\x01" in segment:
+        return _PATH
+    if "\x00" in segment:
+        return _CONVERTER
+    return _STATIC
+
+
+def _split_key(key: str) -> tuple[frozenset[str] | None, str]:
+    if not isinstance(key, str) or not key.strip():
+        raise ConfigError(f"route {key!r}: a route key is '[METHOD[,METHOD]] /pattern'")
+    head, _, rest = key.strip().partition(" ")
+    if not rest:
+        methods, pattern = None, head
+    else:
+        methods = frozenset(m.strip().upper() for m in head.split(",") if m.strip())
+        unknown = methods - HTTP_METHODS
+        if unknown or not methods:
+            raise ConfigError(f"route {key!r}: unknown HTTP method {sorted(unknown)}; "
+                              f"use {', '.join(sorted(HTTP_METHODS))}")
+        pattern = rest.strip()
+    if not pattern.startswith("/"):
+        raise ConfigError(f"route {key!r}: the pattern must start with '/'")
+    if _CONTROL.search(pattern) or " " in pattern:
+        raise ConfigError(f"route {key!r}: the pattern contains spaces or control characters")
+    # PEP 3333 hands the app PATH_INFO as latin-1 text of the raw bytes: match in that space.
+    return methods, pattern.encode("utf-8").decode("latin-1")
+
+
+class RouteTable:
+    """The compiled routes mapping, asked once per request for the policy that applies.
+
+    :param routes: ``{"[METHODS ]PATTERN": policy}``; order does not matter.
+    :param default: the policy where no rule matches (``"required"`` denies by default).
+    :param converters: extra werkzeug converters by name, as for ``Map(converters=...)``.
+    """
+
+    def __init__(self, routes: Mapping[str, Any], default: str | Mapping[str, Any] = "public",
+                 converters: Mapping[str, type[BaseConverter]] | None = None) -> None:
+        if not isinstance(routes, Mapping):
+            raise ConfigError("routes must be a mapping of '[METHODS ]PATTERN' to a policy")
+        known = {**DEFAULT_CONVERTERS, **(converters or {})}
+        self.default = Policy.parse(default, "default")
+        rules = [Rule(key, Policy.parse(value, f"route {key!r}"), index, known)
+                 for index, (key, value) in enumerate(routes.items())]
+        rules.sort(key=lambda rule: rule.sort_key)
+        self.rules = tuple(rules)
+        generic = [rule for rule in rules if rule.first_segment is None]
+        self._generic = tuple(generic)
+        buckets: dict[str, list[Rule]] = {}
+        for rule in rules:
+            if rule.first_segment is not None:
+                buckets.setdefault(rule.first_segment, []).append(rule)
+        self._buckets = {
+            segment: tuple(sorted(bucket + generic, key=lambda rule: rule.sort_key))
+            for segment, bucket in buckets.items()
+        }
+        self.protects_anything = self.default.protected or any(
+            rule.policy.protected for rule in rules)
+
+    def lookup(self, method: str, path: str) -> Policy:
+        """The policy of the most specific rule matching one reading of the path."""
+        end = path.find("/", 1)
+        first = path[1:] if end < 0 else path[1:end]
+        for rule in self._buckets.get(first, self._generic):
+            if rule.match(method, path):
+                return rule.policy
+        return self.default
+
+    def resolve(self, method: str, path_info: str) -> Policy:
+        """The policy for a request: every reasonable reading of the path is considered.
+
+        :raises InvalidRequestError: for control characters in the path, or readings
+            that lead to policies no single token could satisfy.
+        """
+        paths = readings(path_info)
+        if len(paths) == 1:
+            return self.lookup(method, paths[0])
+        found: list[Policy] = []
+        for path in paths:
+            policy = self.lookup(method, path)
+            if policy not in found:
+                found.append(policy)
+        return found[0] if len(found) == 1 else merge(found)
+
+
+def merge(policies: Sequence[Policy]) -> Policy:
+    """The policy that satisfies all of several, for a path with ambiguous readings."""
+    protected = [p for p in policies if p.protected]
+    if not protected:
+        return PUBLIC
+    refresh = {p.refresh for p in protected if p.require != "optional"}
+    if len(refresh) > 1:
+        raise InvalidRequestError("Ambiguous request path")
+    claims: dict[str, Any] = {}
+    for policy in protected:
+        for name, value in policy.claims:
+            if name in claims and claims[name] != value:
+                raise InvalidRequestError("Ambiguous request path")
+            claims[name] = value
+    require = max((p.require for p in protected), key=lambda r: _RANK.get(r, 2))
+    if True in refresh:
+        require = "refresh"
+    scopes = tuple(dict.fromkeys(s for p in protected for s in p.scopes))
+    locations = _intersect([p.locations for p in protected])
+    issuers = _intersect([p.issuers for p in protected])
+    if locations == ():
+        raise InvalidRequestError("Ambiguous request path")
+    return Policy(require, scopes, tuple(sorted(claims.items())), locations, issuers)
+
+
+def _intersect(options: list[tuple[str, ...] | None]) -> tuple[str, ...] | None:
+    result: tuple[str, ...] | None = None
+    for option in options:
+        if option is not None:
+            result = option if result is None else tuple(x for x in result if x in option)
+    return result
+
+
+def canonical(path: str) -> str:
+    """Resolve dot segments, collapse repeated slashes, drop a trailing slash."""
+    segments: list[str] = []
+    for segment in path.replace("\\", "/").split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    return "/" + "/".join(segments)
+
+
+def readings(path_info: str) -> tuple[str, ...]:
+    """The readings of PATH_INFO that an app or a server behind us might act on.
+
+    PATH_INFO as delivered, its canonical form, and the canonical form once more
+    percent-decoded (a double-encoded ``%2e%2e`` or ``%2f`` must not hide a protected path).
+    """
+    path = path_info or "/"
+    if not path.isascii():
+        try:
+            path.encode("latin-1")
+        except UnicodeEncodeError:
+            # Not PEP 3333 text: bring it into the latin-1-of-UTF-8 space the rules use.
+            path = path.encode("utf-8", "surrogateescape").decode("latin-1")
+    if _CONTROL.search(path):
+        raise InvalidRequestError("Invalid characters in path")
+    if "%" not in path and "//" not in path and "/." not in path and "\\" not in path \
+            and not (path.endswith("/") and len(path) > 1) and path.startswith("/"):
+        return (path,)
+    canon = canonical(path)
+    decoded = canonical(unquote_to_bytes(canon.encode("latin-1")).decode("latin-1")) \
+        if "%" in path else canon
+    if _CONTROL.search(decoded):
+        raise InvalidRequestError("Invalid characters in path")
+    return tuple(dict.fromkeys((path, canon, decoded)))

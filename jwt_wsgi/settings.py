@@ -1,0 +1,364 @@
+"""Settings: every option, its default, its conversion from strings, validated once.
+
+``Settings`` holds the typed keyword options of :class:`~jwt_wsgi.JWTManager`. The
+mapping form (``JWT_*`` keys, as in a Flask ``app.config`` or a PasteDeploy INI file)
+converts into the same keywords. Defaults follow flask-jwt-extended 4.x.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import difflib
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from .errors import ConfigError
+
+LOCATIONS = ("headers", "cookies", "query_string", "json")
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+SAMESITE_VALUES = ("Lax", "Strict", "None")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The validated options of a manager. Build it with :meth:`build` or :meth:`from_mapping`."""
+
+    secret_key: str | bytes | None = None
+    private_key: str | bytes | None = None
+    public_key: str | bytes | None = None
+    algorithm: str = "HS256"
+    decode_algorithms: tuple[str, ...] = ()
+    access_token_expires: datetime.timedelta | None = datetime.timedelta(minutes=15)
+    refresh_token_expires: datetime.timedelta | None = datetime.timedelta(days=30)
+    token_location: tuple[str, ...] = ("headers",)
+    header_name: str = "Authorization"
+    header_type: str = "Bearer"
+    audience: tuple[str, ...] = ()
+    issuer: str | None = None
+    encode_audience: tuple[str, ...] = ()
+    encode_issuer: str | None = None
+    leeway: float = 0.0
+    identity_claim: str = "sub"
+    error_message_key: str = "msg"
+    encode_nbf: bool = True
+    verify_sub: bool = True
+    require_exp: bool = False
+    max_token_size: int = 8192
+    max_body_size: int = 1024 * 1024
+    realm: str | None = None
+    json_key: str = "access_token"
+    refresh_json_key: str = "refresh_token"
+    query_string_name: str = "jwt"
+    query_string_value_prefix: str = ""
+    access_cookie_name: str = "access_token_cookie"
+    access_cookie_path: str = "/"
+    access_csrf_cookie_name: str = "csrf_access_token"
+    access_csrf_cookie_path: str = "/"
+    access_csrf_field_name: str = "csrf_token"
+    access_csrf_header_name: str = "X-CSRF-TOKEN"
+    refresh_cookie_name: str = "refresh_token_cookie"
+    refresh_cookie_path: str = "/"
+    refresh_csrf_cookie_name: str = "csrf_refresh_token"
+    refresh_csrf_cookie_path: str = "/"
+    refresh_csrf_field_name: str = "csrf_token"
+    refresh_csrf_header_name: str = "X-CSRF-TOKEN"
+    cookie_csrf_protect: bool = True
+    cookie_domain: str | None = None
+    cookie_samesite: str | None = None
+    cookie_secure: bool = False
+    csrf_check_form: bool = False
+    csrf_in_cookies: bool = True
+    csrf_methods: tuple[str, ...] = ("POST", "PUT", "PATCH", "DELETE")
+    session_cookie: bool = True
+    jwks_url: str | None = None
+    jwks: Mapping[str, Any] | None = None
+    jwks_cache_seconds: float = 600.0
+    jwks_refetch_seconds: float = 30.0
+    jwks_timeout: float = 5.0
+    token_cache_size: int = 1024
+
+    @classmethod
+    def build(cls, **options: Any) -> Settings:
+        """Convert and validate keyword options; raise :class:`ConfigError` on any problem."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for name, value in options.items():
+            if name not in known:
+                raise ConfigError(_unknown(name, known, "setting"))
+            if value is None and name in _NONE_MEANS_DEFAULT:
+                continue
+            values[name] = _CONVERTERS.get(name, _identity)(name, value)
+        settings = cls(**values)
+        settings._validate()
+        return settings
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> Settings:
+        """Build from ``JWT_*`` keys (a Flask ``app.config``, INI or environment strings).
+
+        Keys without the ``JWT_`` prefix are ignored; every ``JWT_`` key that
+        flask-jwt-extended 4.x defines is accepted; any other ``JWT_`` key is refused.
+        """
+        options: dict[str, Any] = {}
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key, value in mapping.items():
+            if not isinstance(key, str) or not key.startswith("JWT_"):
+                continue
+            name = _FLASK_ALIASES.get(key, key[4:].lower())
+            if name in _FLASK_ONLY:
+                continue
+            if name not in known:
+                raise ConfigError(_unknown(key, {"JWT_" + n.upper() for n in known}, "key"))
+            if value is None:
+                continue
+            if name in options and options[name] != value:
+                raise ConfigError(f"{key} disagrees with another key for the same setting {name!r}")
+            options[name] = value
+        return cls.build(**options)
+
+    @property
+    def allowed_algorithms(self) -> tuple[str, ...]:
+        return self.decode_algorithms or (self.algorithm,)
+
+    def _validate(self) -> None:
+        for name in ("header_name", "identity_claim", "error_message_key", "json_key",
+                     "refresh_json_key", "query_string_name", "access_cookie_name",
+                     "refresh_cookie_name", "access_csrf_cookie_name",
+                     "refresh_csrf_cookie_name", "access_csrf_header_name",
+                     "refresh_csrf_header_name"):
+            if not getattr(self, name):
+                raise ConfigError(f"{name} must be a non-empty string")
+        if not _TOKEN_CHARS.fullmatch(self.header_name):
+            raise ConfigError(f"header_name {self.header_name!r} is not a valid HTTP header name")
+        if self.header_type and not _TOKEN_CHARS.fullmatch(self.header_type):
+            raise ConfigError(
+                f"header_type {self.header_type!r} must be one word such as 'Bearer', or '' "
+                "for a bare token"
+            )
+        if not self.token_location:
+            raise ConfigError("token_location must name at least one of " + ", ".join(LOCATIONS))
+        if self.cookie_samesite == "None" and not self.cookie_secure:
+            raise ConfigError(
+                "cookie_samesite='None' requires cookie_secure=True (browsers drop such cookies)"
+            )
+        for name in ("max_token_size", "max_body_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be a positive number of bytes")
+        if self.token_cache_size < 0:
+            raise ConfigError("token_cache_size must be 0 (off) or a positive number of entries")
+        for name in ("jwks_cache_seconds", "jwks_refetch_seconds", "jwks_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be a positive number of seconds")
+        if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
+            raise ConfigError("jwks_url must be an http:// or https:// URL")
+
+
+# -- conversions ----------------------------------------------------------------------
+
+_TOKEN_CHARS = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+# flask-jwt-extended names that map onto ours, and the ones it has that mean nothing here.
+_FLASK_ALIASES = {
+    "JWT_DECODE_AUDIENCE": "audience",
+    "JWT_DECODE_ISSUER": "issuer",
+    "JWT_DECODE_LEEWAY": "leeway",
+}
+_FLASK_ONLY: frozenset[str] = frozenset()
+_NONE_MEANS_DEFAULT = frozenset({
+    "decode_algorithms", "audience", "encode_audience", "token_location", "csrf_methods",
+})
+
+
+def _unknown(name: str, known: Iterable[str], what: str) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {what} {name!r}{hint}"
+
+
+def _identity(name: str, value: Any) -> Any:
+    return value
+
+
+def _to_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _to_number(name: str, value: Any, minimum: float = 0.0) -> float:
+    if isinstance(value, datetime.timedelta):
+        number = value.total_seconds()
+    elif isinstance(value, bool):
+        raise ConfigError(f"{name} must be a number, not {value!r}")
+    elif isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str) and (match := _DURATION.fullmatch(value)):
+        number = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()]
+    else:
+        raise ConfigError(f"{name} must be a number, not {value!r}")
+    if not math.isfinite(number) or number < minimum:
+        raise ConfigError(f"{name} must be a finite number >= {minimum:g}, not {value!r}")
+    return number
+
+
+def _to_int(name: str, value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ConfigError(f"{name} must be a whole number, not {value!r}")
+
+
+def _to_float(name: str, value: Any) -> float:
+    return _to_number(name, value)
+
+
+def _to_expiry(name: str, value: Any) -> datetime.timedelta | None:
+    """A lifetime: a timedelta, seconds, '15m'/'30d', or False for tokens that never expire."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in _FALSE - {"0"}):
+        return None
+    seconds = _to_number(name, value)
+    if seconds <= 0:
+        raise ConfigError(f"{name} must be a positive duration, or False for no expiry")
+    return datetime.timedelta(seconds=seconds)
+
+
+def _to_list(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        items = [part for part in re.split(r"[\s,]+", value) if part]
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+        items = list(value)
+    else:
+        raise ConfigError(f"{name} must be a list of strings, not {value!r}")
+    if not all(isinstance(item, str) and item for item in items):
+        raise ConfigError(f"{name} must be a list of non-empty strings, not {value!r}")
+    if len(set(items)) != len(items):
+        raise ConfigError(f"{name} lists a value twice: {value!r}")
+    return tuple(items)
+
+
+def _to_str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, not {type(value).__name__}")
+    return value
+
+
+def _to_optional_str(name: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return _to_str(name, value)
+
+
+def _to_key(name: str, value: Any) -> str | bytes | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, bytes)):
+        raise ConfigError(f"{name} must be a string or bytes, not {type(value).__name__}")
+    return value
+
+
+def _to_locations(name: str, value: Any) -> tuple[str, ...]:
+    items = _to_list(name, value)
+    for item in items:
+        if item not in LOCATIONS:
+            raise ConfigError(_unknown(item, LOCATIONS, "token location") +
+                              f" (choose from {', '.join(LOCATIONS)})")
+    return items
+
+
+def _to_methods(name: str, value: Any) -> tuple[str, ...]:
+    items = tuple(item.upper() for item in _to_list(name, value))
+    for item in items:
+        if item not in HTTP_METHODS:
+            raise ConfigError(f"{name}: unknown HTTP method {item!r}")
+    return items
+
+
+def _to_samesite(name: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    for choice in SAMESITE_VALUES:
+        if isinstance(value, str) and value.lower() == choice.lower():
+            return choice
+    raise ConfigError(f"{name} must be one of Lax, Strict, None or unset, not {value!r}")
+
+
+def _to_algorithm(name: str, value: Any) -> str:
+    return _to_str(name, value).strip()
+
+
+def _to_jwks(name: str, value: Any) -> Mapping[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a JWKS object or its JSON text") from None
+    if not isinstance(value, Mapping) or not isinstance(value.get("keys"), list):
+        raise ConfigError(f"{name} must be a JWKS object with a 'keys' list")
+    return value
+
+
+_CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
+    "secret_key": _to_key,
+    "private_key": _to_key,
+    "public_key": _to_key,
+    "algorithm": _to_algorithm,
+    "decode_algorithms": _to_list,
+    "access_token_expires": _to_expiry,
+    "refresh_token_expires": _to_expiry,
+    "token_location": _to_locations,
+    "audience": _to_list,
+    "encode_audience": _to_list,
+    "issuer": _to_optional_str,
+    "encode_issuer": _to_optional_str,
+    "leeway": _to_float,
+    "encode_nbf": _to_bool,
+    "verify_sub": _to_bool,
+    "require_exp": _to_bool,
+    "max_token_size": _to_int,
+    "max_body_size": _to_int,
+    "realm": _to_optional_str,
+    "cookie_csrf_protect": _to_bool,
+    "cookie_domain": _to_optional_str,
+    "cookie_samesite": _to_samesite,
+    "cookie_secure": _to_bool,
+    "csrf_check_form": _to_bool,
+    "csrf_in_cookies": _to_bool,
+    "csrf_methods": _to_methods,
+    "session_cookie": _to_bool,
+    "jwks_url": _to_optional_str,
+    "jwks": _to_jwks,
+    "jwks_cache_seconds": _to_float,
+    "jwks_refetch_seconds": _to_float,
+    "jwks_timeout": _to_float,
+    "token_cache_size": _to_int,
+}
+for _field in dataclasses.fields(Settings):
+    if _field.type == "str":
+        _CONVERTERS.setdefault(_field.name, _to_str)
+
+
+def as_sequence(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """A string or a list of strings as a tuple (used for audiences)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)

@@ -1,0 +1,235 @@
+"""Tokens: strict RFC 7515 compact parsing, signature checks and RFC 7519 claim rules.
+
+python-jose's key objects do the cryptography; everything around them (the compact
+form, base64url, JSON, the header, the claims) is checked here, more strictly than
+``jose.jwt.decode`` does: the token is parsed once, time claims must be JSON numbers,
+``crit`` and encrypted tokens are refused, an unexpected ``aud`` is refused, and every
+failure becomes one of the errors in :mod:`jwt_wsgi.errors` with a fixed message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import ExpiredTokenError, InvalidTokenError
+from .keys import Signer, Verifier
+from .settings import Settings
+
+# RFC 7515 7.1: three base64url segments, no padding, nothing else (fullmatch only).
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# The latest NumericDate we accept: 9999-12-31T23:59:59Z. Larger values are nonsense or overflow bait.
+MAX_NUMERIC_DATE = 253402300799
+TIME_CLAIMS = ("exp", "nbf", "iat")
+# RFC 8725 3.11: explicit typing. Tokens typed as something else are not access tokens.
+ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
+# Header parameters that would change how the token must be processed; we implement none.
+_REFUSED_HEADERS = ("crit", "enc", "zip", "b64")
+RESERVED_ENCODE_HEADERS = frozenset({"alg", *_REFUSED_HEADERS})
+
+KeyLookup = Callable[[str, Any], "Verifier | None"]
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member name")
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+# Duplicate member names are refused everywhere (RFC 7515 5.2 allows either refusal or
+# last-wins; refusal closes the gap between parsers that pick different duplicates).
+_JSON = json.JSONDecoder(object_pairs_hook=_unique_object, parse_constant=_no_constant)
+
+
+def b64decode(segment: str) -> bytes:
+    """Strict base64url: no padding, no stray characters, canonical trailing bits."""
+    if len(segment) % 4 == 1:
+        raise ValueError("impossible base64url length")
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode("ascii"):
+        raise ValueError("non-canonical base64url")
+    return raw
+
+
+def b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """UTF-8 JSON text holding one object, with unique member names and no NaN."""
+    value = _JSON.decode(raw.decode("utf-8"))
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    kind = type(value)
+    return (kind is int or kind is float) and math.isfinite(value) and 0 <= value <= MAX_NUMERIC_DATE
+
+
+class TokenCodec:
+    """Encode and decode tokens for one manager's settings and keys."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        find_key: KeyLookup,
+        signing_key: Signer | None,
+        signing_headers: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._find_key = find_key
+        self._signing_key = signing_key
+        self._signing_headers = dict(signing_headers or {})
+        self._allowed = frozenset(settings.allowed_algorithms)
+        self._audience = frozenset(settings.audience)
+        self._issuer = settings.issuer
+        self._identity_claim = settings.identity_claim
+        self._max_size = settings.max_token_size
+        #: The clock used for every time rule; tests replace it to freeze time.
+        self.clock: Callable[[], float] = time.time
+
+    # -- reading ------------------------------------------------------------------
+
+    def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Parse and verify a token; check every rule that does not depend on the clock.
+
+        :return: ``(header, claims)``, fresh dicts owned by the caller.
+        :raises InvalidTokenError: for any defect, with a fixed message.
+        """
+        if len(token) > self._max_size:
+            raise InvalidTokenError("Token is too large")
+        if not _COMPACT.fullmatch(token):
+            raise InvalidTokenError("Not enough segments" if token.count(".") < 2
+                                    else "Invalid token format")
+        header_b64, payload_b64, signature_b64 = token.split(".")
+        try:
+            header = parse_json_object(b64decode(header_b64))
+        except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError):
+            raise InvalidTokenError("Invalid header") from None
+        verifier = self._check_header(header)
+        try:
+            signature = b64decode(signature_b64)
+        except (ValueError, binascii.Error):
+            raise InvalidTokenError("Invalid signature encoding") from None
+        signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
+        if not verifier.verify(signing_input, signature):
+            raise InvalidTokenError("Signature verification failed")
+        try:
+            claims = parse_json_object(b64decode(payload_b64))
+        except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError):
+            raise InvalidTokenError("Invalid payload") from None
+        self._check_claims(claims)
+        return header, claims
+
+    def _check_header(self, header: dict[str, Any]) -> Verifier:
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._allowed:
+            raise InvalidTokenError("The specified alg value is not allowed")
+        for name in _REFUSED_HEADERS:
+            if name in header:
+                raise InvalidTokenError(f"Unsupported header parameter: {name}")
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYP):
+            raise InvalidTokenError("Unsupported token type")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise InvalidTokenError("Invalid key id")
+        verifier = self._find_key(alg, kid)
+        if verifier is None:
+            raise InvalidTokenError("No key matches the token")
+        return verifier
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
+        for name in TIME_CLAIMS:
+            if name in claims and not _is_number(claims[name]):
+                raise InvalidTokenError(f"Invalid claim: {name} must be a NumericDate")
+        if "exp" not in claims and self.settings.require_exp:
+            raise InvalidTokenError("Missing claim: exp")
+        identity = claims.get(self._identity_claim)
+        if identity is None:
+            raise InvalidTokenError(f"Missing claim: {self._identity_claim}")
+        if self.settings.verify_sub and not isinstance(identity, str):
+            raise InvalidTokenError(f"Invalid claim: {self._identity_claim} must be a string")
+        for name in ("jti", "type", "csrf", "scope"):
+            if name in claims and not isinstance(claims[name], str):
+                raise InvalidTokenError(f"Invalid claim: {name} must be a string")
+        if "scp" in claims and not (isinstance(claims["scp"], list)
+                                    and all(isinstance(s, str) for s in claims["scp"])):
+            raise InvalidTokenError("Invalid claim: scp must be a list of strings")
+        fresh = claims.get("fresh", False)
+        if not (isinstance(fresh, bool) or _is_number(fresh)):
+            raise InvalidTokenError("Invalid claim: fresh")
+        self._check_audience(claims)
+        if self._issuer is not None and claims.get("iss") != self._issuer:
+            raise InvalidTokenError("Invalid issuer")
+
+    def _check_audience(self, claims: dict[str, Any]) -> None:
+        if "aud" not in claims:
+            if self._audience:
+                raise InvalidTokenError("Missing claim: aud")
+            return
+        if not self._audience:
+            # RFC 7519 4.1.3: a token meant for someone must not be taken by a party that is not named.
+            raise InvalidTokenError("Invalid audience")
+        aud = claims["aud"]
+        names = [aud] if isinstance(aud, str) else aud
+        if not isinstance(names, list) or not names or not all(isinstance(a, str) for a in names):
+            raise InvalidTokenError("Invalid claim: aud")
+        if self._audience.isdisjoint(names):
+            raise InvalidTokenError("Invalid audience")
+
+    def check_times(self, claims: Mapping[str, Any], now: float | None = None,
+                    allow_expired: bool = False) -> None:
+        """RFC 7519 4.1.4-4.1.6 against the clock, with the configured leeway."""
+        now = self.clock() if now is None else now
+        leeway = self.settings.leeway
+        exp = claims.get("exp")
+        if exp is not None and not allow_expired and now >= exp + leeway:
+            raise ExpiredTokenError()
+        nbf = claims.get("nbf")
+        if nbf is not None and nbf - leeway > now:
+            raise InvalidTokenError("The token is not yet valid (nbf)")
+        iat = claims.get("iat")
+        if iat is not None and iat - leeway > now:
+            raise InvalidTokenError("The token was issued in the future (iat)")
+
+    # -- writing ------------------------------------------------------------------
+
+    def encode(self, claims: Mapping[str, Any], headers: Mapping[str, Any] | None = None) -> str:
+        """Sign claims with the manager's private key or secret."""
+        if self._signing_key is None:
+            raise RuntimeError("this manager has no signing key: set secret_key or private_key")
+        header: dict[str, Any] = {"alg": self.settings.algorithm, "typ": "JWT",
+                                  **self._signing_headers}
+        for name, value in (headers or {}).items():
+            if name in RESERVED_ENCODE_HEADERS:
+                raise ValueError(f"additional_headers may not set {name!r}")
+            header[name] = value
+        signing_input = (b64encode(_dumps(header)) + "." + b64encode(_dumps(claims))).encode()
+        signature = self._signing_key.sign(signing_input)
+        return signing_input.decode("ascii") + "." + b64encode(signature)
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"token content is not JSON-serializable: {exc}") from None
+
+
+def new_jti() -> str:
+    return str(uuid.uuid4())
