@@ -1,0 +1,126 @@
+"""Shared fixtures: keys, a frozen clock, a token maker, and a WSGI client."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from werkzeug.test import Client
+
+from jwt_wsgi import JWTManager, JWTMiddleware
+
+SECRET = "test-secret-" + "s" * 40
+NOW = 1_800_000_000
+
+
+def b64(raw: bytes | str) -> str:
+    if isinstance(raw, str):
+        raw = raw.encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def forge(header: Any, claims: Any, signature: bytes = b"sig") -> str:
+    """A token with arbitrary header and claims (JSON-encoded unless already str/bytes)."""
+    def enc(part: Any) -> str:
+        if isinstance(part, bytes):
+            return b64(part)
+        if isinstance(part, str):
+            return b64(part.encode())
+        return b64(json.dumps(part).encode())
+
+    return f"{enc(header)}.{enc(claims)}.{b64(signature)}"
+
+
+def sign_hs256(header: Any, claims: Any, secret: str = SECRET) -> str:
+    """A correctly HS256-signed token over arbitrary header and claims text."""
+    import hashlib
+    import hmac
+
+    def enc(part: Any) -> str:
+        if isinstance(part, (bytes, str)):
+            return b64(part)
+        return b64(json.dumps(part).encode())
+
+    signing_input = f"{enc(header)}.{enc(claims)}"
+    sig = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(sig)}"
+
+
+@pytest.fixture(scope="session")
+def rsa_private_pem() -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+@pytest.fixture(scope="session")
+def rsa_public_pem(rsa_private_pem: bytes) -> bytes:
+    key = serialization.load_pem_private_key(rsa_private_pem, None)
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+@pytest.fixture(scope="session")
+def ec_private_pem() -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+@pytest.fixture
+def jwt() -> JWTManager:
+    """An HS256 manager with its clock frozen at NOW."""
+    manager = JWTManager(secret_key=SECRET)
+    manager.codec.clock = lambda: float(NOW)
+    return manager
+
+
+@pytest.fixture
+def make_token(jwt: JWTManager) -> Callable[..., str]:
+    """Mint an access token with the test manager: ``make_token("alice", fresh=True)``."""
+    def make(identity: str = "alice", **kwargs: Any) -> str:
+        refresh = kwargs.pop("refresh", False)
+        if refresh:
+            return jwt.create_refresh_token(identity, **kwargs)
+        return jwt.create_access_token(identity, **kwargs)
+
+    return make
+
+
+class Recorder:
+    """A WSGI app that records the environ of each call and answers 200 with JSON."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, environ: dict[str, Any],
+                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+        self.calls.append(environ)
+        body = json.dumps({"path": environ.get("PATH_INFO"),
+                           "sub": environ.get("jwt_wsgi.identity")}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def protect(jwt: JWTManager, recorder: Recorder) -> Callable[..., Client]:
+    """``protect(routes, **kwargs)`` wraps the recorder and returns a werkzeug test Client."""
+    def build(routes: dict[str, Any], **kwargs: Any) -> Client:
+        return Client(JWTMiddleware(recorder, jwt, routes=routes, **kwargs))
+
+    return build
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
