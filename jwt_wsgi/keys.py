@@ -296,8 +296,11 @@ class KeySet:
         self._by_kid: dict[tuple[str, str], Verifier] = {}
         self._anonymous: dict[str, Verifier] = {}
         self._kid_count: dict[str, int] = {}
+        #: Changes whenever a key is added: caches of verified tokens key on it.
+        self.generation = 0
 
     def add(self, verifier_: Verifier, algorithm: str, kid: str | None = None) -> None:
+        self.generation += 1
         if kid is None:
             self._anonymous[algorithm] = verifier_
         else:
