@@ -33,6 +33,7 @@ _VARIABLE = re.compile(
     r"(?P<variable>[a-zA-Z_][a-zA-Z0-9_]*)>"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_DECODES = 3
 # Weights of a segment for specificity: lower is more specific.
 _STATIC, _CONVERTER, _PATH, _WILDCARD = 0, 1, 2, 3
 
@@ -342,8 +343,9 @@ def canonical(path: str) -> str:
 def readings(path_info: str) -> tuple[str, ...]:
     """The readings of PATH_INFO that an app or a server behind us might act on.
 
-    PATH_INFO as delivered, its canonical form, and the canonical form once more
-    percent-decoded (a double-encoded ``%2e%2e`` or ``%2f`` must not hide a protected path).
+    PATH_INFO as delivered, its canonical form, and the canonical form percent-decoded
+    again (up to three times, while that changes it): an encoded ``%2e%2e`` or ``%2f``
+    must not hide a protected path.
     """
     path = path_info or "/"
     if not path.isascii():
@@ -357,9 +359,16 @@ def readings(path_info: str) -> tuple[str, ...]:
     if "%" not in path and "//" not in path and "/." not in path and "\\" not in path \
             and not (path.endswith("/") and len(path) > 1) and path.startswith("/"):
         return (path,)
-    canon = canonical(path)
-    decoded = canonical(unquote_to_bytes(canon.encode("latin-1")).decode("latin-1")) \
-        if "%" in path else canon
-    if _CONTROL.search(decoded):
-        raise InvalidRequestError("Invalid characters in path")
-    return tuple(dict.fromkeys((path, canon, decoded)))
+    found = [path, canonical(path)]
+    # Decode again while it changes anything (bounded): a layer of encoding that some
+    # proxy or app undoes must not hide a protected path.
+    for _ in range(_MAX_DECODES):
+        if "%" not in found[-1]:
+            break
+        decoded = canonical(unquote_to_bytes(found[-1].encode("latin-1")).decode("latin-1"))
+        if decoded == found[-1]:
+            break
+        if _CONTROL.search(decoded):
+            raise InvalidRequestError("Invalid characters in path")
+        found.append(decoded)
+    return tuple(dict.fromkeys(found))

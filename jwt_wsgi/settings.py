@@ -163,7 +163,7 @@ class Settings:
 _TOKEN_CHARS = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*", re.IGNORECASE)
+_DURATION = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 # flask-jwt-extended names that map onto ours, and the ones it has that mean nothing here.

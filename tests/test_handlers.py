@@ -1,0 +1,160 @@
+"""Responders: both signature styles, environ, every return form, failures fall back."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import webob
+import werkzeug
+from werkzeug.test import Client
+
+from jwt_wsgi import JWTManager, JWTMiddleware
+from tests.conftest import Recorder, bearer
+
+MakeToken = Callable[..., str]
+
+
+@pytest.fixture
+def client(jwt: JWTManager, recorder: Recorder) -> Client:
+    # Built before the loaders are registered: loaders registered later must take effect.
+    return Client(JWTMiddleware(recorder, jwt, routes={"/p": "required", "/f": "fresh"}))
+
+
+def test_seed_style_expired_loader(jwt: JWTManager, client: Client, make_token: MakeToken) -> None:
+    @jwt.expired_token_loader
+    def expired() -> Any:
+        return {"status": 401, "sub_status": 101, "msg": "The token has expired"}, 200
+
+    response = client.get("/p", headers=bearer(make_token(expires_delta=-1)))
+    assert response.status_code == 200
+    assert json.loads(response.get_data())["sub_status"] == 101
+    assert "WWW-Authenticate" not in response.headers  # only 401/403 get a challenge
+
+
+def test_4x_style_loader_gets_header_and_payload(jwt: JWTManager, client: Client,
+                                                 make_token: MakeToken) -> None:
+    seen: dict[str, Any] = {}
+
+    @jwt.needs_fresh_token_loader
+    def needs_fresh(jwt_header: dict[str, Any], jwt_payload: dict[str, Any]) -> Any:
+        seen.update(header=jwt_header, payload=jwt_payload)
+        return {"msg": "log in again", "user": jwt_payload["sub"]}, 401
+
+    response = client.get("/f", headers=bearer(make_token("carol")))
+    assert response.status_code == 401
+    assert json.loads(response.get_data()) == {"msg": "log in again", "user": "carol"}
+    assert seen["header"]["alg"] == "HS256"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer error=\"invalid_token\"")
+
+
+def test_loader_with_environ_keyword(jwt: JWTManager, client: Client) -> None:
+    @jwt.unauthorized_loader
+    def unauthorized(msg: str, *, environ: dict[str, Any]) -> Any:
+        return {"msg": msg, "path": environ["PATH_INFO"]}, 401, {"X-Why": "no-token"}
+
+    response = client.get("/p")
+    assert json.loads(response.get_data()) == {"msg": "Missing Authorization Header", "path": "/p"}
+    assert response.headers["X-Why"] == "no-token"
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("result", "status", "content"),
+    [
+        pytest.param({"msg": "bare dict"}, 401, b'{"msg":"bare dict"}', id="bare-dict"),
+        pytest.param(([1, 2], 418), 418, b"[1,2]", id="list-body"),
+        pytest.param(("plain text", "401 Unauthorized"), 401, b"plain text", id="text-status-str"),
+        pytest.param(webob.Response(json={"w": 1}, status=401), 401, b'{"w":1}', id="webob"),
+        pytest.param(werkzeug.Response(b"wz", status=403), 403, b"wz", id="werkzeug"),
+    ],
+)
+def test_return_forms(jwt: JWTManager, client: Client, result: Any, status: int,
+                      content: bytes) -> None:
+    @jwt.invalid_token_loader
+    def invalid(msg: str) -> Any:
+        return result
+
+    response = client.get("/p", headers=bearer("a.b.c"))
+    assert response.status_code == status
+    assert response.get_data() == content
+    if status in (401, 403):
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_wsgi_callable_return(jwt: JWTManager, client: Client) -> None:
+    def answer(environ: Any, start_response: Any) -> Any:
+        start_response("401 Unauthorized", [("WWW-Authenticate", 'Bearer realm="custom"')])
+        return [b"custom"]
+
+    jwt.invalid_token_loader(lambda msg: answer)
+    response = client.get("/p", headers=bearer("a.b.c"))
+    assert response.get_data() == b"custom"
+    assert response.headers.getlist("WWW-Authenticate") == ['Bearer realm="custom"']
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [
+        pytest.param(lambda msg: 1 / 0, id="raises"),
+        pytest.param(lambda msg: None, id="returns-none"),
+        pytest.param(lambda msg: ({"a": 1}, 99), id="bad-status"),
+        pytest.param(lambda msg: ({"a": 1}, 401, {"X-Evil": "a\r\nSet-Cookie: x=1"}),
+                     id="header-injection"),
+        pytest.param(lambda msg: (object(), 401), id="unusable-body"),
+    ],
+)
+def test_broken_responder_falls_back_to_default(jwt: JWTManager, client: Client, recorder: Recorder,
+                                                behaviour: Callable[[str], Any],
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="jwt_wsgi")
+    jwt.invalid_token_loader(behaviour)
+    response = client.get("/p", headers=bearer("a.b.c"))
+    assert response.status_code == 401
+    assert json.loads(response.get_data()) == {"msg": "Invalid header"}
+    assert "Set-Cookie" not in response.headers
+    assert recorder.calls == []
+    assert any("invalid_token_loader" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("name", "func"),
+    [
+        pytest.param("expired_token_loader", lambda a: None, id="one-arg-for-token-loader"),
+        pytest.param("unauthorized_loader", lambda: None, id="no-arg-for-msg-loader"),
+        pytest.param("invalid_token_loader", lambda a, b, c: None, id="three-args"),
+        pytest.param("revoked_token_loader", lambda *, other: None, id="required-keyword"),
+        pytest.param("token_in_blocklist_loader", lambda: False, id="blocklist-no-args"),
+        pytest.param("user_claims_loader", lambda: {"x": 1}, id="claims-no-args"),
+    ],
+)
+def test_unusable_signatures_fail_at_registration(jwt: JWTManager, name: str,
+                                                  func: Callable[..., Any]) -> None:
+    with pytest.raises(TypeError):
+        getattr(jwt, name)(func)
+
+
+def test_loaders_by_name(jwt: JWTManager, client: Client) -> None:
+    jwt.register_loaders({"unauthorized_loader": lambda msg: ({"custom": msg}, 401)})
+    assert json.loads(client.get("/p").get_data()) == {"custom": "Missing Authorization Header"}
+    with pytest.raises(TypeError, match="unknown loader"):
+        jwt.register_loaders({"nonsense_loader": lambda: None})
+
+
+def test_error_message_key_and_realm(recorder: Recorder) -> None:
+    jwt = JWTManager(secret_key="k" * 40, error_message_key="error", realm='api "v1"')
+    response = Client(JWTMiddleware(recorder, jwt, routes={"/p": "required"})).get("/p")
+    assert json.loads(response.get_data()) == {"error": "Missing Authorization Header"}
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api v1"'
+
+
+def test_revoked_loader_both_styles(jwt: JWTManager, client: Client, make_token: MakeToken) -> None:
+    token = make_token()
+    jwt.revoke(token)
+    jwt.revoked_token_loader(lambda: ({"msg": "gone"}, 401))
+    assert json.loads(client.get("/p", headers=bearer(token)).get_data()) == {"msg": "gone"}
+    jwt.revoked_token_loader(lambda h, p: ({"jti": p["jti"]}, 401))
+    assert "jti" in json.loads(client.get("/p", headers=bearer(token)).get_data())

@@ -1,0 +1,153 @@
+"""Settings: defaults, conversions from strings, refusals with helpful messages."""
+
+from __future__ import annotations
+
+import datetime
+import warnings
+
+import pytest
+
+from jwt_wsgi import ConfigError, JWTManager, SecurityWarning, Settings
+from tests.conftest import SECRET
+
+
+def test_defaults_follow_flask_jwt_extended() -> None:
+    s = Settings.build(secret_key=SECRET)
+    assert s.algorithm == "HS256"
+    assert s.allowed_algorithms == ("HS256",)
+    assert s.access_token_expires == datetime.timedelta(minutes=15)
+    assert s.refresh_token_expires == datetime.timedelta(days=30)
+    assert s.token_location == ("headers",)
+    assert (s.header_name, s.header_type) == ("Authorization", "Bearer")
+    assert (s.access_cookie_name, s.access_csrf_header_name) == ("access_token_cookie", "X-CSRF-TOKEN")
+    assert s.csrf_methods == ("POST", "PUT", "PATCH", "DELETE")
+    assert s.max_token_size == 8192 and s.max_body_size == 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "name", "expected"),
+    [
+        pytest.param("JWT_ACCESS_TOKEN_EXPIRES", "900", "access_token_expires",
+                     datetime.timedelta(seconds=900), id="seconds-string"),
+        pytest.param("JWT_ACCESS_TOKEN_EXPIRES", "15m", "access_token_expires",
+                     datetime.timedelta(minutes=15), id="minutes-suffix"),
+        pytest.param("JWT_REFRESH_TOKEN_EXPIRES", "false", "refresh_token_expires", None,
+                     id="false-means-never"),
+        pytest.param("JWT_COOKIE_SECURE", "yes", "cookie_secure", True, id="bool-yes"),
+        pytest.param("JWT_COOKIE_CSRF_PROTECT", "off", "cookie_csrf_protect", False, id="bool-off"),
+        pytest.param("JWT_TOKEN_LOCATION", "headers, cookies", "token_location",
+                     ("headers", "cookies"), id="list-string"),
+        pytest.param("JWT_DECODE_LEEWAY", "10", "leeway", 10.0, id="flask-alias-leeway"),
+        pytest.param("JWT_DECODE_AUDIENCE", "api", "audience", ("api",), id="flask-alias-audience"),
+        pytest.param("JWT_MAX_TOKEN_SIZE", "4096", "max_token_size", 4096, id="int-string"),
+        pytest.param("JWT_CSRF_METHODS", "post delete", "csrf_methods", ("POST", "DELETE"),
+                     id="methods-upper"),
+        pytest.param("JWT_COOKIE_SAMESITE", "strict", "cookie_samesite", "Strict", id="samesite"),
+    ],
+)
+def test_from_mapping_converts_strings(key: str, raw: str, name: str, expected: object) -> None:
+    s = Settings.from_mapping({"JWT_SECRET_KEY": SECRET, key: raw})
+    assert getattr(s, name) == expected
+
+
+def test_from_mapping_accepts_a_flask_config_as_is() -> None:
+    flask = pytest.importorskip("flask", reason="flask is a test dependency")
+    import flask_jwt_extended
+
+    app = flask.Flask(__name__)
+    app.config["JWT_SECRET_KEY"] = SECRET
+    app.config["SECRET_KEY"] = "unrelated"
+    flask_jwt_extended.JWTManager(app)  # fills in every JWT_ default
+    jwt = JWTManager.from_mapping(app.config)
+    assert jwt.settings.access_token_expires == datetime.timedelta(minutes=15)
+    assert jwt.settings.token_location == ("headers",)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        pytest.param({"JWT_SECRET": "x"}, "did you mean 'JWT_SECRET_KEY'", id="unknown-key-hint"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_COOKIE_SECURE": "maybe"}, "true or false",
+                     id="bad-bool"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_TOKEN_LOCATION": "headers,body"},
+                     "token location", id="bad-location"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_ACCESS_TOKEN_EXPIRES": "0"}, "positive",
+                     id="zero-expiry"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_DECODE_LEEWAY": "-5"}, ">= 0",
+                     id="negative-leeway"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_COOKIE_SAMESITE": "None"}, "cookie_secure",
+                     id="samesite-none-insecure"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_HEADER_NAME": "Bad Header"}, "header name",
+                     id="bad-header-name"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_DECODE_AUDIENCE": "a",
+                      "JWT_AUDIENCE": "b"}, "disagrees", id="conflicting-aliases"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_CSRF_METHODS": "POST,FETCH"}, "FETCH",
+                     id="unknown-method"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_MAX_BODY_SIZE": "0"}, "positive",
+                     id="zero-body-size"),
+    ],
+)
+def test_from_mapping_refuses_with_a_clear_message(mapping: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        JWTManager.from_mapping(mapping)
+
+
+def test_from_mapping_ignores_foreign_keys_and_none() -> None:
+    s = Settings.from_mapping({"SECRET_KEY": "x", "DEBUG": True, "JWT_SECRET_KEY": SECRET,
+                               "JWT_PUBLIC_KEY": None, 42: "odd"})
+    assert s.public_key is None
+
+
+def test_unknown_keyword_is_refused_with_a_hint() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'secret_key'"):
+        JWTManager(secret_kye=SECRET)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({}, "needs secret_key", id="hmac-without-secret"),
+        pytest.param({"secret_key": ""}, "empty", id="empty-secret"),
+        pytest.param({"secret_key": "   "}, "empty", id="blank-secret"),
+        pytest.param({"secret_key": SECRET, "algorithm": "none"}, "never allowed", id="alg-none"),
+        pytest.param({"secret_key": SECRET, "algorithm": "NoNe"}, "never allowed", id="alg-NoNe"),
+        pytest.param({"secret_key": SECRET, "decode_algorithms": ["HS256", "none"]},
+                     "never allowed", id="decode-none"),
+        pytest.param({"secret_key": SECRET, "decode_algorithms": ["HS256", "RS256"]},
+                     "cannot be accepted together", id="mixed-families"),
+        pytest.param({"secret_key": SECRET, "algorithm": "HS999"}, "unsupported", id="unknown-alg"),
+        pytest.param({"algorithm": "RS256"}, "needs a key", id="rs256-without-key"),
+        pytest.param({"algorithm": "RS256", "public_key": "not a pem"}, "not a PEM",
+                     id="rs256-garbage-key"),
+    ],
+)
+def test_impossible_settings_are_refused(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        JWTManager(**options)
+
+
+def test_short_secret_warns() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        JWTManager(secret_key="short-but-not-empty")
+    assert any(issubclass(w.category, SecurityWarning) for w in caught)
+
+
+def test_public_key_as_hmac_secret_is_refused(rsa_public_pem: bytes) -> None:
+    with pytest.raises(ConfigError, match="looks like a public or private key"):
+        JWTManager(secret_key=rsa_public_pem)
+
+
+def test_public_key_with_hmac_algorithm_is_refused(rsa_public_pem: bytes) -> None:
+    with pytest.raises(ConfigError, match="need an RS"):
+        JWTManager(secret_key=SECRET, public_key=rsa_public_pem)
+
+
+def test_ec_key_for_rsa_algorithm_is_refused(ec_private_pem: bytes) -> None:
+    with pytest.raises(ConfigError, match="needs an RSA key"):
+        JWTManager(algorithm="RS256", private_key=ec_private_pem)
+
+
+def test_ec_curve_must_fit(ec_private_pem: bytes) -> None:
+    with pytest.raises(ConfigError, match="curve"):
+        JWTManager(algorithm="ES384", private_key=ec_private_pem)

@@ -1,0 +1,250 @@
+"""Minting and decoding: the claim layout, time rules and the strict checks."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+
+import jwt as pyjwt
+import pytest
+
+from jwt_wsgi import (
+    ExpiredTokenError,
+    InvalidTokenError,
+    JWTManager,
+)
+from tests.conftest import NOW, SECRET, forge, sign_hs256
+
+BASE = {"sub": "alice", "iat": NOW, "nbf": NOW, "exp": NOW + 60, "jti": "j1", "type": "access",
+        "fresh": False}
+HS = {"alg": "HS256", "typ": "JWT"}
+
+
+def test_access_token_layout(jwt: JWTManager) -> None:
+    claims = jwt.decode_token(jwt.create_access_token("alice", fresh=True,
+                                                      additional_claims={"role": "admin"}))
+    assert claims["sub"] == "alice" and claims["type"] == "access" and claims["fresh"] is True
+    assert claims["iat"] == claims["nbf"] == NOW
+    assert claims["exp"] == NOW + 15 * 60
+    assert claims["role"] == "admin" and isinstance(claims["jti"], str)
+    assert "csrf" not in claims
+
+
+def test_refresh_token_layout(jwt: JWTManager) -> None:
+    claims = jwt.decode_token(jwt.create_refresh_token("alice"))
+    assert claims["type"] == "refresh" and claims["fresh"] is False
+    assert claims["exp"] == NOW + 30 * 86400
+
+
+def test_expiry_options(jwt: JWTManager) -> None:
+    assert "exp" not in jwt.decode_token(jwt.create_access_token("a", expires_delta=False))
+    assert jwt.decode_token(jwt.create_access_token("a", expires_delta=5))["exp"] == NOW + 5
+    fresh = jwt.decode_token(jwt.create_access_token(
+        "a", fresh=datetime.timedelta(minutes=5)))["fresh"]
+    assert fresh == NOW + 300
+
+
+def test_non_string_identity_is_refused_when_minting(jwt: JWTManager) -> None:
+    with pytest.raises(TypeError, match="identity must be a string"):
+        jwt.create_access_token(42)  # type: ignore[arg-type]
+
+
+def test_user_loaders_shape_minted_tokens(jwt: JWTManager) -> None:
+    @jwt.user_identity_loader
+    def identity(user: dict[str, str]) -> str:
+        return user["name"]
+
+    @jwt.user_claims_loader
+    def claims(identity: str) -> dict[str, str]:
+        return {"team": "blue-" + identity}
+
+    @jwt.additional_headers_loader
+    def headers(identity: str) -> dict[str, str]:
+        return {"kid": "k1"}
+
+    token = jwt.create_access_token({"name": "bob"})
+    assert jwt.decode_token(token)["team"] == "blue-bob"
+    assert pyjwt.get_unverified_header(token)["kid"] == "k1"
+
+
+def test_additional_headers_cannot_change_alg(jwt: JWTManager) -> None:
+    with pytest.raises(ValueError, match="alg"):
+        jwt.create_access_token("a", additional_headers={"alg": "none"})
+
+
+def test_tokens_pass_both_ways_with_pyjwt_and_flask_jwt_extended(jwt: JWTManager) -> None:
+    ours = JWTManager(secret_key=SECRET)
+    theirs = pyjwt.decode(ours.create_access_token("alice"), SECRET, algorithms=["HS256"])
+    assert theirs["sub"] == "alice" and theirs["type"] == "access"
+
+    flask = pytest.importorskip("flask", reason="flask is a test dependency")
+    import flask_jwt_extended
+
+    app = flask.Flask(__name__)
+    app.config["JWT_SECRET_KEY"] = SECRET
+    flask_jwt_extended.JWTManager(app)
+    with app.app_context():
+        token = flask_jwt_extended.create_access_token("carol", fresh=True)
+        assert flask_jwt_extended.decode_token(ours.create_access_token("dave"))["sub"] == "dave"
+    claims = ours.decode_token(token)
+    assert claims["sub"] == "carol" and claims["fresh"] is True
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "RS512", "PS256", "PS384"])
+def test_rsa_algorithms_round_trip(algorithm: str, rsa_private_pem: bytes,
+                                   rsa_public_pem: bytes) -> None:
+    issuer = JWTManager(algorithm=algorithm, private_key=rsa_private_pem)
+    verifier = JWTManager(algorithm=algorithm, public_key=rsa_public_pem)
+    token = issuer.create_access_token("alice")
+    assert verifier.decode_token(token)["sub"] == "alice"
+    assert pyjwt.decode(token, rsa_public_pem, algorithms=[algorithm])["sub"] == "alice"
+
+
+def test_es256_round_trip(ec_private_pem: bytes) -> None:
+    issuer = JWTManager(algorithm="ES256", private_key=ec_private_pem)
+    token = issuer.create_access_token("alice")
+    assert issuer.decode_token(token)["sub"] == "alice"
+
+
+def test_verify_only_manager_cannot_mint(rsa_public_pem: bytes) -> None:
+    verifier = JWTManager(algorithm="RS256", public_key=rsa_public_pem)
+    with pytest.raises(RuntimeError, match="no signing key"):
+        verifier.create_access_token("alice")
+
+
+@pytest.mark.parametrize(
+    ("claims", "error", "message"),
+    [
+        pytest.param({**BASE, "exp": NOW}, ExpiredTokenError, "expired", id="exp-exactly-now"),
+        pytest.param({**BASE, "exp": NOW - 1}, ExpiredTokenError, "expired", id="exp-past"),
+        pytest.param({**BASE, "nbf": NOW + 1}, InvalidTokenError, "not yet valid", id="nbf-future"),
+        pytest.param({**BASE, "iat": NOW + 1}, InvalidTokenError, "future", id="iat-future"),
+        pytest.param({**BASE, "exp": str(NOW + 60)}, InvalidTokenError, "NumericDate",
+                     id="exp-string"),
+        pytest.param({**BASE, "exp": True}, InvalidTokenError, "NumericDate", id="exp-bool"),
+        pytest.param({**BASE, "exp": None}, InvalidTokenError, "NumericDate", id="exp-null"),
+        pytest.param({**BASE, "exp": 1e300}, InvalidTokenError, "NumericDate", id="exp-huge"),
+        pytest.param({**BASE, "nbf": [NOW]}, InvalidTokenError, "NumericDate", id="nbf-list"),
+        pytest.param({k: v for k, v in BASE.items() if k != "sub"}, InvalidTokenError,
+                     "Missing claim: sub", id="no-sub"),
+        pytest.param({**BASE, "sub": 7}, InvalidTokenError, "sub must be a string", id="int-sub"),
+        pytest.param({**BASE, "aud": "someone"}, InvalidTokenError, "audience",
+                     id="unexpected-aud"),
+        pytest.param({**BASE, "jti": 5}, InvalidTokenError, "jti", id="int-jti"),
+        pytest.param({**BASE, "fresh": "yes"}, InvalidTokenError, "fresh", id="string-fresh"),
+        pytest.param({**BASE, "scp": "a b"}, InvalidTokenError, "scp", id="string-scp"),
+    ],
+)
+def test_claim_rules(jwt: JWTManager, claims: dict[str, object],
+                     error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        jwt.decode_token(sign_hs256(HS, claims))
+
+
+def test_float_time_claims_are_numbers(jwt: JWTManager) -> None:
+    assert jwt.decode_token(sign_hs256(HS, {**BASE, "exp": NOW + 0.5}))["sub"] == "alice"
+
+
+def test_leeway_boundaries() -> None:
+    jwt = JWTManager(secret_key=SECRET, leeway=10)
+    jwt.codec.clock = lambda: float(NOW)
+    assert jwt.decode_token(sign_hs256(HS, {**BASE, "exp": NOW - 9}))
+    with pytest.raises(ExpiredTokenError):
+        jwt.decode_token(sign_hs256(HS, {**BASE, "exp": NOW - 10}))
+    assert jwt.decode_token(sign_hs256(HS, {**BASE, "nbf": NOW + 10}))
+    with pytest.raises(InvalidTokenError):
+        jwt.decode_token(sign_hs256(HS, {**BASE, "nbf": NOW + 11}))
+
+
+def test_allow_expired(jwt: JWTManager) -> None:
+    assert jwt.decode_token(sign_hs256(HS, {**BASE, "exp": NOW - 5}), allow_expired=True)
+
+
+def test_require_exp() -> None:
+    jwt = JWTManager(secret_key=SECRET, require_exp=True)
+    claims = {k: v for k, v in BASE.items() if k != "exp"}
+    with pytest.raises(InvalidTokenError, match="exp"):
+        jwt.decode_token(sign_hs256(HS, claims))
+
+
+@pytest.mark.parametrize(
+    ("audience", "aud", "ok"),
+    [
+        pytest.param("api", "api", True, id="string-match"),
+        pytest.param("api", ["other", "api"], True, id="list-contains"),
+        pytest.param(["api", "web"], "web", True, id="any-of-configured"),
+        pytest.param("api", "other", False, id="string-mismatch"),
+        pytest.param("api", [], False, id="empty-list"),
+        pytest.param("api", ["api", 3], False, id="list-with-number"),
+        pytest.param("api", {"api": 1}, False, id="object"),
+        pytest.param("api", None, False, id="missing"),
+    ],
+)
+def test_audience_rules(audience: object, aud: object, ok: bool) -> None:
+    jwt = JWTManager(secret_key=SECRET, audience=audience)
+    jwt.codec.clock = lambda: float(NOW)
+    claims = dict(BASE) if aud is None else {**BASE, "aud": aud}
+    token = sign_hs256(HS, claims)
+    if ok:
+        assert jwt.decode_token(token)["sub"] == "alice"
+    else:
+        with pytest.raises(InvalidTokenError):
+            jwt.decode_token(token)
+
+
+def test_minted_tokens_carry_the_configured_audience_and_issuer() -> None:
+    jwt = JWTManager(secret_key=SECRET, audience="api", issuer="https://issuer")
+    claims = jwt.decode_token(jwt.create_access_token("a"))
+    assert claims["aud"] == "api" and claims["iss"] == "https://issuer"
+
+
+def test_issuer_must_match() -> None:
+    jwt = JWTManager(secret_key=SECRET, issuer="https://good")
+    jwt.codec.clock = lambda: float(NOW)
+    with pytest.raises(InvalidTokenError, match="issuer"):
+        jwt.decode_token(sign_hs256(HS, {**BASE, "iss": "https://evil"}))
+    with pytest.raises(InvalidTokenError, match="issuer"):
+        jwt.decode_token(sign_hs256(HS, BASE))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: sign_hs256({"alg": "none"}, BASE), id="alg-none"),
+        pytest.param(lambda: sign_hs256({"alg": "HS512"}, BASE), id="alg-not-allowed"),
+        pytest.param(lambda: sign_hs256({**HS, "crit": ["exp"]}, BASE), id="crit"),
+        pytest.param(lambda: sign_hs256({**HS, "enc": "A128GCM"}, BASE), id="jwe-enc"),
+        pytest.param(lambda: sign_hs256({**HS, "zip": "DEF"}, BASE), id="jwe-zip"),
+        pytest.param(lambda: sign_hs256({**HS, "typ": "dpop+jwt"}, BASE), id="typ-other"),
+        pytest.param(lambda: sign_hs256({**HS, "kid": 3}, BASE), id="kid-number"),
+        pytest.param(lambda: sign_hs256('{"alg":"HS256","alg":"none"}', BASE), id="dup-header"),
+        pytest.param(lambda: sign_hs256(HS, '{"sub":"a","sub":"b"}'), id="dup-claim"),
+        pytest.param(lambda: sign_hs256(HS, '{"sub":"a","exp":NaN}'), id="nan"),
+        pytest.param(lambda: sign_hs256(HS, '["sub"]'), id="payload-array"),
+        pytest.param(lambda: sign_hs256(HS, b"\xff\xfe"), id="payload-not-utf8"),
+        pytest.param(lambda: sign_hs256(HS, BASE) + "=", id="padded-signature"),
+        pytest.param(lambda: sign_hs256(HS, BASE) + "\n", id="trailing-newline"),
+        pytest.param(lambda: " " + sign_hs256(HS, BASE), id="leading-space"),
+        pytest.param(lambda: sign_hs256(HS, BASE) + ".x", id="four-segments"),
+        pytest.param(lambda: sign_hs256(HS, BASE).replace("-", "+").replace("_", "/"),
+                     id="standard-base64-alphabet"),
+        pytest.param(lambda: forge(HS, BASE), id="bad-signature"),
+        pytest.param(lambda: sign_hs256(HS, BASE, secret="wrong" * 10), id="wrong-secret"),
+        pytest.param(lambda: "a" * 9000, id="too-large"),
+        pytest.param(lambda: "", id="empty"),
+    ],
+)
+def test_malformed_tokens_are_invalid(jwt: JWTManager, make: Callable[[], str]) -> None:
+    with pytest.raises(InvalidTokenError):
+        jwt.decode_token(make())
+
+
+def test_non_canonical_base64_signature_is_refused(jwt: JWTManager) -> None:
+    token = sign_hs256(HS, BASE)
+    head, _, sig = token.rpartition(".")
+    # HS256 signatures are 32 bytes: 43 chars, the last carrying 2 unused bits.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = sig[:-1] + alphabet[alphabet.index(sig[-1]) ^ 1]
+    assert jwt.decode_token(token)
+    with pytest.raises(InvalidTokenError):
+        jwt.decode_token(f"{head}.{twin}")
