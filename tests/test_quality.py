@@ -1,0 +1,29 @@
+"""The package stays ruff-clean and mypy --strict clean (tools from the test extras)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def test_ruff_is_clean() -> None:
+    if shutil.which("ruff") is None:
+        pytest.fail("ruff is missing: install the test extras (pip install '.[test]')")
+    result = run("ruff", "check", "jwt_wsgi", "tests")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_is_clean() -> None:
+    result = run(sys.executable, "-m", "mypy", "--strict", "jwt_wsgi")
+    assert result.returncode == 0, result.stdout + result.stderr
