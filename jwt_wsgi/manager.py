@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from .blocklist import Blocklist, MemoryBlocklist
-from .errors import ConfigError, JWTWSGIError, ServiceUnavailableError
+from .cache import TokenCache, copy_json
+from .errors import ConfigError, JWTWSGIError, RevokedTokenError, ServiceUnavailableError
 from .handlers import Responders, Signature
 from .keys import (
     HMAC_ALGORITHMS,
@@ -55,6 +56,12 @@ class JWTManager:
         self._signer: Signer | None = None
         self._setup_keys()
         self.codec = TokenCodec(self.settings, self.keys.find, self._signer)
+        #: Verified tokens seen before (``None`` when ``token_cache_size`` is 0).
+        self.token_cache = TokenCache(self.settings.token_cache_size) \
+            if self.settings.token_cache_size else None
+        # What a cached verification depends on besides the keys (fixed for this manager).
+        self._validation = (self.settings.issuer, self.settings.audience, self.settings.leeway,
+                            self.settings.allowed_algorithms)
         self.responders = Responders(self.settings.error_message_key,
                                      self.settings.header_type, self.settings.realm)
         self._blocklist_loader: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
@@ -239,24 +246,33 @@ class JWTManager:
 
     def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """Everything the middleware checks of a token itself: signature, claims, clock,
-        revocation. Returns ``(header, claims)`` owned by the caller."""
-        header, claims = self.codec.verify(token)
+        revocation. Returns ``(header, claims)`` owned by the caller.
+
+        A token in the verified-token cache skips parsing and the signature check; the
+        clock and revocation are checked on every call, and only a success is cached.
+        """
+        cache = self.token_cache
+        # Taken before verifying: a key change during verification makes the put a no-op.
+        context = (self.keys, self.keys.generation, self._validation)
+        found = cache.get(token, context) if cache is not None else None
+        header, claims = found if found is not None else self.codec.verify(token)
         try:
             self.codec.check_times(claims)
             self.check_revoked(header, claims)
         except JWTWSGIError as error:
             raise error.with_token(header, claims) from None
+        if cache is not None and found is None:
+            return cache.put(token, context, header, claims)
         return header, claims
 
     def check_revoked(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
         """Raise :class:`RevokedTokenError` if revoked; fail closed if the store cannot say."""
-        from .errors import RevokedTokenError
-
         try:
             jti = claims.get("jti")
             revoked = jti is not None and self.blocklist.contains(jti)
             if not revoked and self._blocklist_loader is not None:
-                revoked = self._blocklist_loader(dict(header), dict(claims)) is True
+                # Deep copies: what the loader does to them must not reach the token cache.
+                revoked = self._blocklist_loader(copy_json(header), copy_json(claims)) is True
         except Exception as exc:
             raise ServiceUnavailableError("Token revocation status unavailable") from exc
         if revoked:
