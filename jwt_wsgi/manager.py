@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -15,6 +16,11 @@ from .settings import Settings
 from .tokens import TokenCodec, new_jti
 
 F = TypeVar("F", bound=Callable[..., Any])
+logger = logging.getLogger("jwt_wsgi")
+
+#: The claim linking an access token to the refresh token it was minted from; revoking
+#: that refresh token revokes the access token too.
+REFRESH_JTI_CLAIM = "refresh_jti"
 
 
 class JWTManager:
@@ -249,15 +255,24 @@ class JWTManager:
         return header, claims
 
     def check_revoked(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
-        """Raise :class:`RevokedTokenError` if revoked; fail closed if the store cannot say."""
+        """Raise :class:`RevokedTokenError` if revoked; fail closed if the store cannot say.
+
+        A token that carries a ``refresh_jti`` claim (an access token minted from a refresh
+        token, see :data:`REFRESH_JTI_CLAIM`) is revoked too when that refresh token is.
+        """
         from .errors import RevokedTokenError
 
         try:
-            jti = claims.get("jti")
-            revoked = jti is not None and self.blocklist.contains(jti)
+            jtis = [j for j in (claims.get("jti"), claims.get(REFRESH_JTI_CLAIM))
+                    if isinstance(j, str)]
+            if len(jtis) > 1 and callable(getattr(self.blocklist, "contains_any", None)):
+                revoked = bool(self.blocklist.contains_any(jtis))  # type: ignore[attr-defined]
+            else:
+                revoked = any(self.blocklist.contains(jti) for jti in jtis)
             if not revoked and self._blocklist_loader is not None:
                 revoked = self._blocklist_loader(dict(header), dict(claims)) is True
         except Exception as exc:
+            logger.warning("revocation store failed (%s); refusing with 503", type(exc).__name__)
             raise ServiceUnavailableError("Token revocation status unavailable") from exc
         if revoked:
             raise RevokedTokenError()
@@ -265,8 +280,12 @@ class JWTManager:
     def revoke(self, token_or_claims: str | Mapping[str, Any]) -> None:
         """Add a token's ``jti`` to the blocklist until the token's ``exp``.
 
+        Revoking a refresh token also refuses every access token minted from it with
+        ``additional_claims={"refresh_jti": <the refresh token's jti>}``.
+
         :param token_or_claims: an encoded token (verified first; an expired one is
             accepted) or its decoded claims.
+        :raises ServiceUnavailableError: the store cannot be reached (nothing was revoked).
         """
         if isinstance(token_or_claims, str):
             claims: Mapping[str, Any] = self.decode_token(token_or_claims, allow_expired=True)
@@ -276,7 +295,10 @@ class JWTManager:
         if not isinstance(jti, str):
             raise ValueError("the token has no jti claim and cannot be revoked")
         exp = claims.get("exp")
-        self.blocklist.add(jti, float(exp) if isinstance(exp, (int, float)) else None)
+        try:
+            self.blocklist.add(jti, float(exp) if isinstance(exp, (int, float)) else None)
+        except Exception as exc:
+            raise ServiceUnavailableError("Revocation store unavailable") from exc
 
 
 def _lifetime(value: datetime.timedelta | int | bool | None,
