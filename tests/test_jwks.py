@@ -7,6 +7,7 @@ import http.server
 import json
 import logging
 import threading
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from werkzeug.test import Client
 
-from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, ServiceUnavailableError
+from jwt_wsgi import (
+    ConfigError,
+    InvalidTokenError,
+    JWTManager,
+    JWTMiddleware,
+    ServiceUnavailableError,
+)
 from jwt_wsgi.jwks import cache_lifetime
 from jwt_wsgi.keys import public_jwk, thumbprint
 from tests.conftest import Recorder, bearer
@@ -391,3 +398,35 @@ def test_ec_thumbprint_kid() -> None:
 def test_hmac_manager_has_no_public_jwks(jwt: JWTManager) -> None:
     with pytest.raises(RuntimeError, match="never published"):
         jwt.jwks()
+
+
+def test_jwks_issuer_example_serves_a_verifier(rsa_keys: dict[str, Any]) -> None:
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from examples.jwks_issuer import make_issuer
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    app, issuer = make_issuer(_pem(rsa_keys["a"]).decode(), "http://issuer.test")
+    httpd = make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}"
+        with urllib.request.urlopen(urllib.request.Request(base + "/token", method="POST"),
+                                    timeout=10) as response:
+            token = json.loads(response.read())["access_token"]
+        verifier = JWTManager(algorithm="RS256", jwks_url=base + "/.well-known/jwks.json",
+                              issuer="http://issuer.test")
+        assert verifier.decode_token(token)["sub"] == "service-a"
+        assert verifier.jwks_fetcher is not None
+        assert verifier.jwks_fetcher._expires_at - verifier.jwks_fetcher.clock() <= 300
+        # A token of another key that claims the issuer's kid is refused.
+        kid = issuer.jwks()["keys"][0]["kid"]
+        with pytest.raises(InvalidTokenError, match="Signature verification failed"):
+            verifier.decode_token(mint(rsa_keys["b"], kid))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
