@@ -430,3 +430,15 @@ def test_jwks_issuer_example_serves_a_verifier(rsa_keys: dict[str, Any]) -> None
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_refresh_warms_the_cache(server: JWKSServer, rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    manager, _, _ = protected(server.url)
+    assert manager.jwks_fetcher is not None
+    assert manager.jwks_fetcher.refresh() is True
+    assert server.requests == 1
+    assert manager.decode_token(mint(rsa_keys["a"], "a"))["sub"] == "alice"
+    assert server.requests == 1
+    server.status = 500
+    assert manager.jwks_fetcher.refresh() is False
