@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .body import BODY_KEY
-from .context import CLAIMS, HEADER, IDENTITY
+from .context import CLAIMS, HEADER, IDENTITY, LOCATION
 from .csrf import CSRFCheck
 from .errors import (
     ConfigError,
@@ -90,7 +90,7 @@ class JWTMiddleware:
 
     def _scrub(self, environ: WSGIEnvironment) -> None:
         """Nothing but a verified token may set our environ keys or REMOTE_USER."""
-        for key in (CLAIMS, HEADER, IDENTITY, BODY_KEY):
+        for key in (CLAIMS, HEADER, IDENTITY, LOCATION, BODY_KEY):
             environ.pop(key, None)
         if self.remote_user:
             environ.pop("REMOTE_USER", None)
@@ -119,6 +119,7 @@ class JWTMiddleware:
         environ[CLAIMS] = claims
         environ[HEADER] = header
         environ[IDENTITY] = identity
+        environ[LOCATION] = found.location
         if self.remote_user:
             environ["REMOTE_USER"] = identity if isinstance(identity, str) else str(identity)
 
