@@ -7,7 +7,9 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .context import CLAIMS, HEADER, IDENTITY
+from .body import BODY_KEY
+from .context import CLAIMS, HEADER, IDENTITY, LOCATION
+from .csrf import CSRFCheck
 from .errors import (
     ConfigError,
     FreshTokenRequiredError,
@@ -59,6 +61,7 @@ class JWTMiddleware:
         self.manager = manager
         self.routes = RouteTable(routes or {}, default, converters)
         self.finder = TokenFinder(manager.settings)
+        self.csrf = CSRFCheck(manager.settings)
         self.cors_preflight = cors_preflight
         self.remote_user = remote_user
         self._locations = manager.settings.token_location
@@ -88,7 +91,7 @@ class JWTMiddleware:
 
     def _scrub(self, environ: WSGIEnvironment) -> None:
         """Nothing but a verified token may set our environ keys or REMOTE_USER."""
-        for key in (CLAIMS, HEADER, IDENTITY):
+        for key in (CLAIMS, HEADER, IDENTITY, LOCATION, BODY_KEY):
             environ.pop(key, None)
         if self.remote_user:
             environ.pop("REMOTE_USER", None)
@@ -109,6 +112,7 @@ class JWTMiddleware:
             raise
         header, claims = self.manager.verify(found.token)
         try:
+            self.csrf.check(environ, found, claims)
             self._check_policy(policy, claims)
         except JWTWSGIError as error:
             raise error.with_token(header, claims) from None
@@ -116,6 +120,7 @@ class JWTMiddleware:
         environ[CLAIMS] = claims
         environ[HEADER] = header
         environ[IDENTITY] = identity
+        environ[LOCATION] = found.location
         if self.remote_user:
             environ["REMOTE_USER"] = identity if isinstance(identity, str) else str(identity)
 
