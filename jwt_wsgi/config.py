@@ -52,8 +52,8 @@ KEY_SETTINGS = ("secret_key", "private_key", "public_key")
 MIDDLEWARE_OPTIONS = ("default", "cors_preflight", "remote_user")
 PROXY_OPTIONS = ("upstream", "claim_headers", "forward_authorization", "timeout")
 
-#: ``locate(table, key) -> line number or None``, to point errors at the file.
-Locator = Callable[[str, str], "int | None"]
+#: ``where(table, key) -> "file, line N: [table] key"``: how errors point into a file.
+Where = Callable[[str, str], str]
 
 
 @dataclasses.dataclass
@@ -108,21 +108,22 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             raise ConfigError(f"{file}: {table} must be a table ([{table}])")
     return build_config(data.get("jwt", {}), data.get("routes", {}), data.get("middleware", {}),
                         data.get("proxy", {}), source=str(file), base_dir=file.parent,
-                        locate=lambda table, key: find_line(text, table, key))
+                        where=lambda table, key: _where(str(file), table, key,
+                                                        find_line(text, table, key)))
 
 
 def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
                  middleware: Mapping[str, Any], proxy: Mapping[str, Any] | None = None, *,
                  source: str = "<config>", base_dir: str | os.PathLike[str] | None = None,
-                 locate: Locator | None = None) -> Config:
+                 where: Where | None = None) -> Config:
     """Validate the four tables of a configuration into a :class:`Config`.
 
     :param source: the file name errors start with.
     :param base_dir: where relative ``*_file`` paths are read from.
+    :param where: names a key in error messages; ``"SOURCE: [table] key"`` by default.
     """
-    def where(table: str, key: str) -> str:
-        line = locate(table, key) if locate else None
-        return f"{source}, line {line}: [{table}] {key}" if line else f"{source}: [{table}] {key}"
+    if where is None:
+        where = lambda table, key: _where(source, table, key, None)  # noqa: E731
 
     mapping = _settings_mapping(jwt, Path(base_dir or "."), where)
     for key, value in mapping.items():  # one key at a time, to say which one is wrong
@@ -167,8 +168,11 @@ def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
     return config
 
 
-def _settings_mapping(jwt: Mapping[str, Any], base_dir: Path,
-                      where: Callable[[str, str], str]) -> dict[str, Any]:
+def _where(source: str, table: str, key: str, line: int | None) -> str:
+    return f"{source}, line {line}: [{table}] {key}" if line else f"{source}: [{table}] {key}"
+
+
+def _settings_mapping(jwt: Mapping[str, Any], base_dir: Path, where: Where) -> dict[str, Any]:
     """``JWT_*`` keys for :meth:`Settings.from_mapping`, key files and variables resolved."""
     mapping: dict[str, Any] = {}
     for key, value in jwt.items():
@@ -214,7 +218,7 @@ def _read_key_env(variable: str, where: str) -> str:
     return value
 
 
-def _proxy_options(proxy: Mapping[str, Any], where: Callable[[str, str], str]) -> dict[str, Any]:
+def _proxy_options(proxy: Mapping[str, Any], where: Where) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for key, value in proxy.items():
         if key not in PROXY_OPTIONS:
