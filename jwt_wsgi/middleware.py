@@ -15,6 +15,7 @@ from .errors import (
     FreshTokenRequiredError,
     InsufficientScopeError,
     InternalError,
+    InvalidTokenError,
     JWTWSGIError,
     NoTokenError,
     WrongTokenTypeError,
@@ -129,6 +130,8 @@ class JWTMiddleware:
             raise WrongTokenTypeError("Only refresh tokens are allowed")
         if not policy.refresh and is_refresh:
             raise WrongTokenTypeError("Only non-refresh tokens are allowed")
+        if policy.issuers is not None and claims.get("iss") not in policy.issuers:
+            raise InvalidTokenError("Issuer not accepted on this route")
         if policy.require == "fresh":
             fresh = claims.get("fresh", False)
             if not (fresh is True or (type(fresh) in (int, float) and self.manager.codec.clock() < fresh)):

@@ -84,6 +84,7 @@ class Settings:
     jwks_refetch_seconds: float = 30.0
     jwks_timeout: float = 5.0
     token_cache_size: int = 1024
+    issuers: Mapping[str, Mapping[str, Any]] | None = None
 
     @classmethod
     def build(cls, **options: Any) -> Settings:
@@ -341,6 +342,25 @@ def _to_jwks(name: str, value: Any) -> Mapping[str, Any] | None:
     return value
 
 
+def _to_issuers(name: str, value: Any) -> Mapping[str, Mapping[str, Any]] | None:
+    """``{iss: {keys..., audience, algorithms}}``, or its JSON text (INI, environment)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a mapping of issuer to settings, or its JSON "
+                              "text") from None
+    if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, Mapping) for k, v in value.items()):
+        raise ConfigError(f"{name} must map each issuer ('iss' value) to a dict such as "
+                          "{'jwks_url': ..., 'audience': ..., 'algorithms': ['RS256']}")
+    return {k: dict(v) for k, v in value.items()}
+
+
 _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "secret_key": _to_key,
     "private_key": _to_key,
@@ -376,6 +396,7 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "jwks_refetch_seconds": _to_float,
     "jwks_timeout": _to_float,
     "token_cache_size": _to_int,
+    "issuers": _to_issuers,
 }
 for _field in dataclasses.fields(Settings):
     if _field.type == "str":
