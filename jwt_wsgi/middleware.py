@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .body import BODY_KEY
@@ -42,6 +42,11 @@ class JWTMiddleware:
         ``Access-Control-Request-Method``) through without a token.
     :param remote_user: set ``REMOTE_USER`` to the identity (and remove any other value).
     :param converters: extra werkzeug converters for the patterns.
+    :param on_outcome: called as ``on_outcome(outcome, environ)`` once per request, for
+        metrics: ``"public"`` (no token needed), ``"anonymous"`` (optional route, no token),
+        ``"authenticated"`` (a valid token), or the refusal's code (``"missing_token"``,
+        ``"token_expired"``, ... see :mod:`jwt_wsgi.errors`). It runs before the app or the
+        responder; an exception it raises is logged and ignored.
 
     ::
 
@@ -52,7 +57,8 @@ class JWTMiddleware:
                  routes: Mapping[str, Any] | None = None,
                  default: str | Mapping[str, Any] = "public", *,
                  cors_preflight: bool = True, remote_user: bool = True,
-                 converters: Mapping[str, type[BaseConverter]] | None = None) -> None:
+                 converters: Mapping[str, type[BaseConverter]] | None = None,
+                 on_outcome: Callable[[str, WSGIEnvironment], object] | None = None) -> None:
         if not callable(app):
             raise ConfigError("app must be a WSGI callable")
         if not isinstance(manager, JWTManager):
@@ -64,6 +70,9 @@ class JWTMiddleware:
         self.csrf = CSRFCheck(manager.settings)
         self.cors_preflight = cors_preflight
         self.remote_user = remote_user
+        if on_outcome is not None and not callable(on_outcome):
+            raise ConfigError("on_outcome must be a callable (outcome, environ)")
+        self.on_outcome = on_outcome
         self._locations = manager.settings.token_location
         self._identity_claim = manager.settings.identity_claim
         for rule in self.routes.rules:
@@ -80,14 +89,23 @@ class JWTMiddleware:
         try:
             self._scrub(environ)
             policy = self._policy(environ)
-            if policy.protected:
-                self._authenticate(environ, policy)
+            outcome = self._authenticate(environ, policy) if policy.protected else "public"
         except JWTWSGIError as error:
             return self._refuse(error, environ, start_response)
         except Exception:
             logger.exception("unexpected error in jwt_wsgi; answering 500")
             return self._refuse(InternalError(), environ, start_response)
+        self._report(outcome, environ)
         return self.app(environ, start_response)
+
+    def _report(self, outcome: str, environ: WSGIEnvironment) -> None:
+        hook = self.on_outcome
+        if hook is None:
+            return
+        try:
+            hook(outcome, environ)
+        except Exception:
+            logger.exception("on_outcome hook raised; ignored")
 
     def _scrub(self, environ: WSGIEnvironment) -> None:
         """Nothing but a verified token may set our environ keys or REMOTE_USER."""
@@ -103,12 +121,12 @@ class JWTMiddleware:
             return PUBLIC
         return self.routes.resolve(method, environ.get("PATH_INFO", ""))
 
-    def _authenticate(self, environ: WSGIEnvironment, policy: Policy) -> None:
+    def _authenticate(self, environ: WSGIEnvironment, policy: Policy) -> str:
         try:
             found = self.finder.find(environ, policy.locations or self._locations, policy.refresh)
         except NoTokenError:
             if policy.require == "optional":
-                return
+                return "anonymous"
             raise
         header, claims = self.manager.verify(found.token)
         try:
@@ -123,6 +141,7 @@ class JWTMiddleware:
         environ[LOCATION] = found.location
         if self.remote_user:
             environ["REMOTE_USER"] = identity if isinstance(identity, str) else str(identity)
+        return "authenticated"
 
     def _check_policy(self, policy: Policy, claims: dict[str, Any]) -> None:
         is_refresh = claims.get("type") == "refresh"
@@ -150,6 +169,7 @@ class JWTMiddleware:
         logger.info("refused %s %r: %s%s", environ.get("REQUEST_METHOD"),
                     environ.get("PATH_INFO", ""), error.code,
                     f" jti={jti!r}" if isinstance(jti, str) else "")
+        self._report(error.code, environ)
         return self.manager.responders.respond(error, environ)(environ, start_response)
 
 
