@@ -15,6 +15,7 @@ from jwt_wsgi import JWTManager, JWTMiddleware
 from jwt_wsgi.cache import TokenCache, copy_json
 from jwt_wsgi.keys import verifier
 from tests.conftest import NOW, SECRET, Recorder, bearer
+from tests.test_jwks import JWKSServer, jwk_of, mint, protected
 
 ROUTES = {"/protected": "required", "/fresh": "fresh", "/refresh": "refresh"}
 MakeToken = Callable[..., str]
@@ -193,6 +194,31 @@ def test_key_change_flushes_the_cache(client: Client, jwt: JWTManager,
     assert (cache.hits, cache.misses, cache.flushes) == (1, 2, 1)
     assert client.get("/protected", headers=bearer(token)).status_code == 200
     assert cache.hits == 2
+
+
+def test_cached_token_is_refused_once_its_key_leaves_the_jwks() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    old, new = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    server = JWKSServer()
+    try:
+        server.jwks = {"keys": [jwk_of(old, "old", "ES256")]}
+        manager, client, clock = protected(server.url, decode_algorithms=["ES256"])
+        token = mint(old, "old", "ES256")
+        for _ in range(2):
+            assert client.get("/x", headers=bearer(token)).status_code == 200
+        assert cache_of(manager).hits == 1 and server.requests == 1
+        # The provider drops the key; once the fetched set expires, a hit must notice.
+        server.jwks = {"keys": [jwk_of(new, "new", "ES256")]}
+        clock.now += 599
+        assert client.get("/x", headers=bearer(token)).status_code == 200
+        clock.now += 2
+        response = client.get("/x", headers=bearer(token))
+        assert response.status_code == 401
+        assert json.loads(response.get_data()) == {"msg": "No key matches the token"}
+        assert server.requests == 2 and cache_of(manager).flushes == 1
+    finally:
+        server.stop()
 
 
 def test_a_result_verified_under_old_keys_is_not_kept() -> None:
