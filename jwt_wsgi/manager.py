@@ -286,12 +286,15 @@ class JWTManager:
         token, see :data:`REFRESH_JTI_CLAIM`) is revoked too when that refresh token is.
         """
         try:
-            jtis = [j for j in (claims.get("jti"), claims.get(REFRESH_JTI_CLAIM))
-                    if isinstance(j, str)]
-            if len(jtis) > 1 and callable(getattr(self.blocklist, "contains_any", None)):
-                revoked = bool(self.blocklist.contains_any(jtis))  # type: ignore[attr-defined]
+            jti, parent = claims.get("jti"), claims.get(REFRESH_JTI_CLAIM)
+            if parent is None:  # the usual token: one store lookup at most
+                revoked = isinstance(jti, str) and bool(self.blocklist.contains(jti))
             else:
-                revoked = any(self.blocklist.contains(jti) for jti in jtis)
+                jtis = [j for j in (jti, parent) if isinstance(j, str)]
+                if len(jtis) > 1 and callable(getattr(self.blocklist, "contains_any", None)):
+                    revoked = bool(self.blocklist.contains_any(jtis))  # type: ignore[attr-defined]
+                else:
+                    revoked = any(self.blocklist.contains(j) for j in jtis)
             if not revoked and self._blocklist_loader is not None:
                 # Deep copies: what the loader does to them must not reach the token cache.
                 revoked = self._blocklist_loader(copy_json(header), copy_json(claims)) is True

@@ -109,10 +109,14 @@ class JWTMiddleware:
 
     def _scrub(self, environ: WSGIEnvironment) -> None:
         """Nothing but a verified token may set our environ keys or REMOTE_USER."""
-        for key in (CLAIMS, HEADER, IDENTITY, LOCATION, BODY_KEY):
-            environ.pop(key, None)
+        pop = environ.pop
+        pop(CLAIMS, None)
+        pop(HEADER, None)
+        pop(IDENTITY, None)
+        pop(LOCATION, None)
+        pop(BODY_KEY, None)
         if self.remote_user:
-            environ.pop("REMOTE_USER", None)
+            pop("REMOTE_USER", None)
 
     def _policy(self, environ: WSGIEnvironment) -> Policy:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()

@@ -35,6 +35,10 @@ _VARIABLE = re.compile(
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_DECODES = 3
+# Resolved (method, PATH_INFO) pairs kept per table, and the longest path kept: a bound on
+# memory whatever paths clients send.
+MEMO_SIZE = 4096
+MEMO_MAX_PATH = 512
 # Weights of a segment for specificity: lower is more specific.
 _STATIC, _CONVERTER, _PATH, _WILDCARD = 0, 1, 2, 3
 
@@ -293,6 +297,7 @@ class RouteTable:
                 node = node.children.setdefault(segment, _Node())
             node.rules.append(rule)
         self._root.seal(())
+        self._memo: dict[tuple[str, str], Policy] = {}
         self.protects_anything = self.default.protected or any(
             rule.policy.protected for rule in rules)
 
@@ -315,15 +320,27 @@ class RouteTable:
         :raises InvalidRequestError: for control characters in the path, or readings
             that lead to policies no single token could satisfy.
         """
+        key = (method, path_info)
+        policy = self._memo.get(key)
+        if policy is not None:
+            return policy
         paths = readings(path_info)
         if len(paths) == 1:
-            return self.lookup(method, paths[0])
-        found: list[Policy] = []
-        for path in paths:
-            policy = self.lookup(method, path)
-            if policy not in found:
-                found.append(policy)
-        return found[0] if len(found) == 1 else merge(found)
+            policy = self.lookup(method, paths[0])
+        else:
+            found: list[Policy] = []
+            for path in paths:
+                policy = self.lookup(method, path)
+                if policy not in found:
+                    found.append(policy)
+            policy = found[0] if len(found) == 1 else merge(found)
+        # The answer depends on nothing but the table, the method and the path: keep it
+        # (refusals are not kept; they raise above). Full means start again, not grow.
+        if len(path_info) <= MEMO_MAX_PATH:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = policy
+        return policy
 
 
 def merge(policies: Sequence[Policy]) -> Policy:

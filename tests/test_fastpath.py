@@ -142,3 +142,30 @@ def test_json_module_is_still_the_parser() -> None:
     # parse_json_object must keep the json module's number and string semantics.
     value = parse_json_object(json.dumps({"n": 10**30, "f": 1.5, "s": "\u00e9\ud83d\ude00"}).encode())
     assert value == {"n": 10**30, "f": 1.5, "s": "\u00e9\U0001f600"}
+
+
+def test_resolved_paths_are_remembered_within_bounds() -> None:
+    from jwt_wsgi.routes import MEMO_MAX_PATH, MEMO_SIZE
+
+    table = RouteTable({"/admin/*": "required", "/users/<int:uid>": "optional"})
+    for _ in range(2):
+        assert table.resolve("GET", "/admin/x").require == "required"
+        assert table.resolve("GET", "/public/%2e%2e/admin").require == "required"
+        assert table.resolve("GET", "/users/7").require == "optional"
+        assert table.resolve("GET", "/users/x").require == "public"
+    for i in range(MEMO_SIZE + 10):
+        table.resolve("GET", f"/users/{i}")
+    assert 0 < len(table._memo) <= MEMO_SIZE
+    table.resolve("GET", "/x" * MEMO_MAX_PATH)
+    assert ("GET", "/x" * MEMO_MAX_PATH) not in table._memo
+
+
+@pytest.mark.parametrize("path", ["/admin\x00", "/a/%0a/admin"])
+def test_refused_paths_are_refused_every_time(path: str) -> None:
+    from jwt_wsgi.errors import InvalidRequestError
+
+    table = RouteTable({"/admin/*": "required"})
+    for _ in range(2):
+        with pytest.raises(InvalidRequestError):
+            table.resolve("GET", path)
+    assert table._memo == {}
