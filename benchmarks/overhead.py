@@ -21,6 +21,7 @@ import datetime
 import gc
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import platform
@@ -200,6 +201,14 @@ def token_stream(mint: Callable[[], str], path: str, count: int) -> Iterator[Env
     return (dict(base, HTTP_AUTHORIZATION=f"Bearer {token}") for token in tokens)
 
 
+def path_stream(path: str, count: int) -> Iterator[Environ]:
+    """Environs for ``count`` different paths, round and round: more than the route memo
+    keeps, so every request goes through the matcher."""
+    base = environ_for(path)
+    environs = [dict(base, PATH_INFO=f"{path}/{i}") for i in range(count)]
+    return (dict(environ) for environ in itertools.cycle(environs))
+
+
 def build_cases(rounds: int, stream_batch: int) -> list[Case]:
     from jwt_wsgi import JWTManager, JWTMiddleware
 
@@ -215,16 +224,26 @@ def build_cases(rounds: int, stream_batch: int) -> list[Case]:
                       environ_for("/api/v1/me", token)))
     cases.append(Case("pure-Python HS256 floor", FloorHS256(bare_app, SECRET),
                       environ_for("/api/v1/me", token)))
+    fresh_count = rounds * stream_batch + 50  # + calibration and the check
+    cases.append(Case("pure-Python HS256 floor, new tokens", FloorHS256(bare_app, SECRET),
+                      environs=token_stream(lambda: cold.create_access_token("alice"),
+                                            "/api/v1/me", fresh_count)))
     mw10 = JWTMiddleware(bare_app, cached, routes=rules10)
     mw1000 = JWTMiddleware(bare_app, cached, routes=rules1000)
     cases.append(Case("jwt_wsgi public path", mw10, environ_for("/health")))
     cases.append(Case("jwt_wsgi unmatched, 10 rules", mw10, environ_for("/api/v1/other/7")))
     cases.append(Case("jwt_wsgi unmatched, 1000 rules", mw1000,
                       environ_for("/api/v1/other/7")))
+    import jwt_wsgi.routes
+
+    paths = max(1000, 2 * getattr(jwt_wsgi.routes, "MEMO_SIZE", 0))
+    cases.append(Case("jwt_wsgi unmatched, 10 rules, new paths", mw10,
+                      environs=path_stream("/api/v1/other", paths)))
+    cases.append(Case("jwt_wsgi unmatched, 1000 rules, new paths", mw1000,
+                      environs=path_stream("/api/v1/other", paths)))
     cases.append(Case("jwt_wsgi HS256 cold (cache off)",
                       JWTMiddleware(bare_app, cold, routes=rules10),
                       environ_for("/api/v1/me", token)))
-    fresh_count = rounds * stream_batch + 50  # + calibration and the check
     cases.append(Case("jwt_wsgi HS256 cold (new tokens)", mw10,
                       environs=token_stream(lambda: cached.create_access_token("alice"),
                                             "/api/v1/me", fresh_count)))
@@ -362,34 +381,47 @@ def report(cases: list[Case]) -> dict[str, Any]:
 
 
 def goals(result: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    """The goals of the performance work, each with what this run measured."""
     rows = {row["case"]: row for row in result["rows"]}
 
     def x(name: str) -> float:
         return float(rows[name]["x_floor"])
 
+    def added(name: str) -> float:
+        return float(rows[name]["added_us"])
+
+    cold = x("jwt_wsgi HS256 cold (cache off)")
+    new_tokens = added("jwt_wsgi HS256 cold (new tokens)") / added(
+        "pure-Python HS256 floor, new tokens")
+    small = added("jwt_wsgi unmatched, 10 rules, new paths")
+    large = added("jwt_wsgi unmatched, 1000 rules, new paths")
+    growth = large / small if small > 0 else float("inf")
     out = [
-        ("cold protected request <= 1.3x floor", x("jwt_wsgi HS256 cold (cache off)") <= 1.3,
-         f"{x('jwt_wsgi HS256 cold (cache off)'):.2f}x (new tokens, cache on: "
-         f"{x('jwt_wsgi HS256 cold (new tokens)'):.2f}x)"),
+        ("cold protected request <= 1.3x floor", cold <= 1.3 and new_tokens <= 1.3,
+         f"same token, cache off {cold:.2f}x; new tokens, cache on {new_tokens:.2f}x "
+         "the floor on new tokens"),
         ("cached protected request <= 0.15x floor", x("jwt_wsgi HS256 cached") <= 0.15,
          f"{x('jwt_wsgi HS256 cached'):.2f}x"),
         ("public path <= 0.1x floor", x("jwt_wsgi public path") <= 0.1,
          f"{x('jwt_wsgi public path'):.2f}x"),
-        ("unmatched path <= 0.1x floor", x("jwt_wsgi unmatched, 1000 rules") <= 0.1,
-         f"10 rules {x('jwt_wsgi unmatched, 10 rules'):.2f}x, "
-         f"1000 rules {x('jwt_wsgi unmatched, 1000 rules'):.2f}x"),
+        ("unmatched path <= 0.1x floor", max(x("jwt_wsgi unmatched, 1000 rules, new paths"),
+                                             x("jwt_wsgi unmatched, 1000 rules")) <= 0.1,
+         f"repeated path {x('jwt_wsgi unmatched, 10 rules'):.2f}x (10 rules) / "
+         f"{x('jwt_wsgi unmatched, 1000 rules'):.2f}x (1000); new paths "
+         f"{x('jwt_wsgi unmatched, 10 rules, new paths'):.2f}x / "
+         f"{x('jwt_wsgi unmatched, 1000 rules, new paths'):.2f}x"),
+        ("unmatched: 1000 rules cost <= 2x 10 rules", growth <= 2,
+         f"{growth:.2f}x (new paths, so the matcher runs every time)"),
     ]
-    small = rows["jwt_wsgi unmatched, 10 rules"]["added_us"]
-    large = rows["jwt_wsgi unmatched, 1000 rules"]["added_us"]
-    growth = large / small if small > 0 else float("inf")
-    out.append(("unmatched: 1000 rules <= 2x the cost of 10", growth <= 2, f"{growth:.2f}x"))
     if "Flask + flask-jwt-extended" in rows:
-        fje = rows["Flask + flask-jwt-extended"]["added_us"]
-        ours = rows["jwt_wsgi HS256 cold (cache off)"]["added_us"]
-        flask_ours = rows["Flask + jwt_wsgi cold (cache off)"]["added_us"]
-        out.append(("flask-jwt-extended adds >= 10x more than jwt_wsgi (cold)",
-                    fje / ours >= 10,
-                    f"{fje / ours:.1f}x (inside Flask: {fje / flask_ours:.1f}x)"))
+        fje = added("Flask + flask-jwt-extended")
+        ours = added("jwt_wsgi HS256 cold (cache off)")
+        flask_ours = added("Flask + jwt_wsgi cold (cache off)")
+        flask_cached = added("Flask + jwt_wsgi cached")
+        out.append(("flask-jwt-extended adds >= 10x more than jwt_wsgi",
+                    fje / ours >= 10 and fje / flask_ours >= 10,
+                    f"cold: {fje / ours:.1f}x as plain WSGI, {fje / flask_ours:.1f}x inside "
+                    f"Flask; cached inside Flask: {fje / flask_cached:.1f}x"))
     return out
 
 

@@ -33,9 +33,14 @@ def copy_json(value: Any) -> Any:
     return value
 
 
+_MUTABLE = frozenset({dict, list})
+
+
 def _nested(obj: dict[str, Any]) -> tuple[str, ...]:
     """The members of a JSON object that hold a list or an object (and need a deep copy)."""
-    return tuple(name for name, value in obj.items() if type(value) in (dict, list))
+    if _MUTABLE.isdisjoint(map(type, obj.values())):  # the usual, flat token: no loop
+        return ()
+    return tuple(name for name, value in obj.items() if type(value) in _MUTABLE)
 
 
 class _Entry:
