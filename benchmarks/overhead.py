@@ -441,7 +441,7 @@ def machine() -> str:
             from importlib.metadata import version
 
             versions.append(f"{dist} {version(dist)}")
-        except Exception:  # noqa: BLE001 - not installed
+        except Exception:
             continue
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"{cpu}, {os.cpu_count()} cores, load {load:.2f}; {platform.system()} "
