@@ -17,9 +17,9 @@ from werkzeug.test import Client
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
 from jwt_wsgi.paste import filter_factory, parse_routes, proxy_app_factory
-from tests.conftest import SECRET, Recorder, bearer
+from tests.conftest import SECRET, Recorder, bearer, need
 
-loadwsgi = pytest.importorskip("paste.deploy.loadwsgi", reason="PasteDeploy is in the test extras")
+loadwsgi = need("paste.deploy.loadwsgi")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
