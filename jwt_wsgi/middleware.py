@@ -7,12 +7,15 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .context import CLAIMS, HEADER, IDENTITY
+from .body import BODY_KEY
+from .context import CLAIMS, HEADER, IDENTITY, LOCATION
+from .csrf import CSRFCheck
 from .errors import (
     ConfigError,
     FreshTokenRequiredError,
     InsufficientScopeError,
     InternalError,
+    InvalidTokenError,
     JWTWSGIError,
     NoTokenError,
     WrongTokenTypeError,
@@ -64,6 +67,7 @@ class JWTMiddleware:
         self.manager = manager
         self.routes = RouteTable(routes or {}, default, converters)
         self.finder = TokenFinder(manager.settings)
+        self.csrf = CSRFCheck(manager.settings)
         self.cors_preflight = cors_preflight
         self.remote_user = remote_user
         if on_outcome is not None and not callable(on_outcome):
@@ -105,7 +109,7 @@ class JWTMiddleware:
 
     def _scrub(self, environ: WSGIEnvironment) -> None:
         """Nothing but a verified token may set our environ keys or REMOTE_USER."""
-        for key in (CLAIMS, HEADER, IDENTITY):
+        for key in (CLAIMS, HEADER, IDENTITY, LOCATION, BODY_KEY):
             environ.pop(key, None)
         if self.remote_user:
             environ.pop("REMOTE_USER", None)
@@ -126,6 +130,7 @@ class JWTMiddleware:
             raise
         header, claims = self.manager.verify(found.token)
         try:
+            self.csrf.check(environ, found, claims)
             self._check_policy(policy, claims)
         except JWTWSGIError as error:
             raise error.with_token(header, claims) from None
@@ -133,6 +138,7 @@ class JWTMiddleware:
         environ[CLAIMS] = claims
         environ[HEADER] = header
         environ[IDENTITY] = identity
+        environ[LOCATION] = found.location
         if self.remote_user:
             environ["REMOTE_USER"] = identity if isinstance(identity, str) else str(identity)
         return "authenticated"
@@ -143,6 +149,8 @@ class JWTMiddleware:
             raise WrongTokenTypeError("Only refresh tokens are allowed")
         if not policy.refresh and is_refresh:
             raise WrongTokenTypeError("Only non-refresh tokens are allowed")
+        if policy.issuers is not None and claims.get("iss") not in policy.issuers:
+            raise InvalidTokenError("Issuer not accepted on this route")
         if policy.require == "fresh":
             fresh = claims.get("fresh", False)
             if not (fresh is True or (type(fresh) in (int, float) and self.manager.codec.clock() < fresh)):
