@@ -189,6 +189,12 @@ def test_bodies_both_ways(front: tuple[str, int], manager: JWTManager) -> None:
     record = seen(raw)
     assert (status, record["method"], record["body"]) == (200, "POST", '{"name": "x"}')
     assert values(record, "Content-Type") == ["application/json"]
+    # a large body is streamed through whole; Expect stays between client and front server
+    big = b"x" * 300_000
+    _, _, raw = request(front, "POST", "/api/big", [*auth, ("Expect", "100-continue")], body=big)
+    record = seen(raw)
+    assert len(record["body"]) == len(big) and "expect" not in record["names"]
+    assert values(record, "Content-Length") == [str(len(big))]
     # a chunked request body arrives whole, with a length
     _, _, raw = request(front, "PUT", "/api/items/1", auth, body=iter([b"ab", b"cd"]), chunked=True)
     assert seen(raw)["body"] == "abcd"
