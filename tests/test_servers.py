@@ -52,14 +52,14 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
     raise AssertionError(f"nothing listens on port {port} after {timeout}s")
 
 
-def gunicorn_command(port: int) -> list[str]:
+def gunicorn_command(port: int, app: str = APP, chdir: Path = ROOT) -> list[str]:
     from gunicorn.config import KNOWN_SETTINGS
 
     # gunicorn >= 25 opens a control socket in $HOME unless told not to
     extra = ["--no-control-socket"] if any(
         "--no-control-socket" in (s.cli or []) for s in KNOWN_SETTINGS) else []
     return [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-            "--chdir", str(ROOT), "--graceful-timeout", "5", *extra, APP]
+            "--chdir", str(chdir), "--graceful-timeout", "5", *extra, app]
 
 
 def waitress_command(port: int) -> list[str]:
@@ -157,3 +157,35 @@ def test_requests_are_served_by_both_gunicorn_workers(server: str) -> None:
     pids = {body["pid"] for _, _, body in results}
     assert len(pids) == 2  # the same secret in both workers: each verified the token
 
+
+
+def test_django_example_under_gunicorn_login_then_use_token() -> None:
+    """The Django example on two gunicorn workers: a token minted by one verifies in the other."""
+    need("django")
+    port = free_port()
+    command = gunicorn_command(port, "django_site.wsgi:application", ROOT / "examples")
+    env = {**os.environ, "JWT_SECRET_KEY": SECRET, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port, process)
+        base = f"http://127.0.0.1:{port}"
+        login = urllib.request.Request(base + "/login", method="POST",
+                                       data=json.dumps({"username": "alice",
+                                                        "password": "wonderland"}).encode(),
+                                       headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(login, timeout=15) as response:
+            access = json.loads(response.read())["access_token"]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda _: get(base + "/api/me", access), range(8)))
+        assert {(status, body["user"], body["role"]) for status, _, body in results} == {
+            (200, "alice", "admin")}
+        assert get(base + "/api/me")[0] == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, err = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
+    assert b"Traceback" not in err, err.decode(errors="replace")
