@@ -24,7 +24,7 @@ from __future__ import annotations
 import binascii
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, InvalidTokenError
 from .keys import (
@@ -42,7 +42,10 @@ from .keys import (
     verifier,
 )
 from .settings import Settings
-from .tokens import _COMPACT, TokenCodec, b64decode, parse_json_object
+from .tokens import _COMPACT, KeyLookup, TokenCodec, b64decode, parse_json_object
+
+if TYPE_CHECKING:
+    from .jwks import JWKSFetcher
 
 KEY_SETTINGS = ("secret_key", "private_key", "public_key", "jwks", "jwks_url")
 ISSUER_KEYS = frozenset({"secret_key", "public_key", "jwks", "jwks_url", "audience",
@@ -56,10 +59,10 @@ class KeyMaterial:
     keys: KeySet
     signer: Signer | None = None
     signing_public_key: PublicKey | None = None
-    fetcher: Any = None  # a JWKSFetcher when jwks_url is set
+    fetcher: JWKSFetcher | None = None  # when jwks_url is set
 
     @property
-    def find(self) -> Any:
+    def find(self) -> KeyLookup:
         return self.fetcher.find if self.fetcher is not None else self.keys.find
 
 

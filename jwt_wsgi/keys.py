@@ -354,6 +354,8 @@ class KeySet:
         self._only: dict[str, Verifier] = {}
         #: Changes whenever the keys change: caches of verified tokens key on it.
         self.generation = 0
+        #: A key set whose generation changes with this one's (a manager's, for its issuers).
+        self.parent: KeySet | None = None
 
     def add(self, verifier_: Verifier, algorithm: str, kid: str | None = None) -> None:
         """Add one key for one algorithm; without ``kid`` it serves tokens with any kid."""
@@ -391,7 +393,13 @@ class KeySet:
             for alg, verifiers in kidless.items():
                 only.setdefault(alg, []).extend(verifiers)
         self._only = {alg: found[0] for alg, found in only.items() if len(found) == 1}
+        self.bump()
+
+    def bump(self) -> None:
+        """Mark a change, here and in the parent set."""
         self.generation += 1
+        if self.parent is not None:
+            self.parent.bump()
 
     def find(self, algorithm: str, kid: Any) -> Verifier | None:
         """The key for a token's header, or ``None`` when none fits."""

@@ -79,13 +79,16 @@ class JWTManager:
             # Only other issuers: this manager verifies but cannot mint.
             self.keys, self.jwks_fetcher = KeySet(), None
             self._find_key: Any = self.keys.find
-            return
-        material = load_keys(s)
-        self.keys, self._signer = material.keys, material.signer
-        self.signing_public_key = material.signing_public_key
-        #: The :class:`~jwt_wsgi.jwks.JWKSFetcher` when ``jwks_url`` is set.
-        self.jwks_fetcher = material.fetcher
-        self._find_key = material.find
+        else:
+            material = load_keys(s)
+            self.keys, self._signer = material.keys, material.signer
+            self.signing_public_key = material.signing_public_key
+            #: The :class:`~jwt_wsgi.jwks.JWKSFetcher` when ``jwks_url`` is set.
+            self.jwks_fetcher = material.fetcher
+            self._find_key = material.find
+        # One generation for every key this manager trusts: an issuer's rotation changes it.
+        for issuer in self.issuers.values():
+            issuer.material.keys.parent = self.keys
 
     def _signing_jwk(self) -> dict[str, str] | None:
         key = self.signing_public_key

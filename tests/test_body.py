@@ -254,3 +254,46 @@ def test_real_server_chunked_and_sized(server: int, jwt: JWTManager) -> None:
     assert status == 413 and body == {"msg": "Request body too large"}
     status, body = post(server, b"x" * 5000, {"Content-Type": "application/json"})
     assert status == 413
+
+
+def served_app() -> JWTMiddleware:
+    """The app gunicorn serves below (``tests.test_body:served_app()``)."""
+    return JWTMiddleware(Echo(), manager(max_body_size=1024), routes={"/api": "required"})
+
+
+def test_gunicorn_chunked_body(tmp_path: Any) -> None:
+    """gunicorn dechunks and marks the input terminated: the token is read, the app gets
+    the body, and a chunked body over the limit is a 413."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "tests.test_body:served_app()"], cwd=root)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, "gunicorn exited"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.05)
+        payload = json.dumps({"access_token": manager().create_access_token("alice")}).encode()
+        status, seen = post(port, iter([payload[:7], payload[7:]]),
+                            {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+        assert status == 200 and seen["first"] == seen["second"] == payload.decode()
+        status, body = post(port, iter([b"[" * 700, b"]" * 700]),
+                            {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+        assert status == 413 and body == {"msg": "Request body too large"}
+    finally:
+        proc.terminate()
+        proc.wait(15)

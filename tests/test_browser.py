@@ -184,3 +184,45 @@ def test_example_without_a_browser(example: ModuleType) -> None:
     response = api.post("/api/data", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200 and response.json is not None
     assert response.json["user"] == "bob"
+
+
+@pytest.fixture
+def other_origin(base_url: str) -> Iterator[str]:
+    """A page on another origin (another port: same site, so SameSite=Lax does not help)
+    whose form posts to the example's API, as a cross-site request forgery would."""
+    page = (f'<!doctype html><form method="post" action="{base_url}/api/data">'
+            '<input type="hidden" name="amount" value="1000">'
+            '<button id="forge" type="submit">Win a prize</button></form>').encode()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                                  ("Content-Length", str(len(page)))])
+        return [page]
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_forged_cross_origin_post_is_refused_in_chromium(browser_page: Any,
+                                                         other_origin: str) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.goto("/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "wonderland")
+    page.click("#login button[type=submit]")
+    expect(page.locator("#status")).to_have_text("Logged in as alice")
+
+    page.goto(other_origin)
+    page.click("#forge")
+    page.wait_for_url("**/api/data")
+    # The browser did send the access cookie (the token was found and verified: otherwise the
+    # answer would be "Missing JWT ..."), but the forged request could not send the CSRF value.
+    expect(page.locator("body")).to_contain_text('{"msg":"Missing CSRF token"}')

@@ -243,3 +243,53 @@ def test_implicit_refresh_ignores_header_tokens(jwt: JWTManager) -> None:
     client = Client(JWTMiddleware(login_app(jwt2), jwt2, routes={"/api": "required"}))
     response = client.get("/api", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200 and "Set-Cookie" not in response.headers
+
+
+# -- the same cookies as flask-jwt-extended, both ways ---------------------------------
+
+def flask_app(secret: str) -> Any:
+    flask = pytest.importorskip("flask", reason="flask is in the test extras")
+    fje = pytest.importorskip("flask_jwt_extended", reason="flask-jwt-extended is in the extras")
+    app = flask.Flask("fje")
+    app.config.update(JWT_SECRET_KEY=secret, JWT_TOKEN_LOCATION=["cookies"])
+    fje.JWTManager(app)
+
+    @app.post("/login")
+    def login() -> Any:
+        response = flask.jsonify(login=True)
+        fje.set_access_cookies(response, fje.create_access_token("alice"))
+        return response
+
+    @app.post("/api")
+    @fje.jwt_required()
+    def api() -> Any:
+        return flask.jsonify(user=fje.get_jwt_identity())
+
+    return app
+
+
+def test_cookies_from_flask_jwt_extended_work_here() -> None:
+    ours = JWTManager(secret_key=SECRET, token_location=["cookies"])
+    flask_client = flask_app(SECRET).test_client()
+    flask_client.post("/login")
+    access = flask_client.get_cookie("access_token_cookie")
+    csrf = flask_client.get_cookie("csrf_access_token")
+    assert access is not None and csrf is not None and access.http_only and not csrf.http_only
+    client = Client(JWTMiddleware(login_app(ours), ours, routes={"/api": "required"}),
+                    use_cookies=False)
+    headers = {"Cookie": f"access_token_cookie={access.value}"}
+    assert client.post("/api", headers=headers).status_code == 401
+    response = client.post("/api", headers={**headers, "X-CSRF-TOKEN": csrf.value})
+    assert response.status_code == 200 and json.loads(response.get_data()) == {"user": "alice"}
+
+
+def test_our_cookies_work_in_flask_jwt_extended() -> None:
+    ours = JWTManager(secret_key=SECRET, token_location=["cookies"])
+    headers: list[tuple[str, str]] = []
+    set_access_cookies(headers, ours.create_access_token("alice"), manager=ours)
+    cookies = morsels(headers)
+    client = flask_app(SECRET).test_client()
+    client.set_cookie("access_token_cookie", cookies["access_token_cookie"].value)
+    assert client.post("/api").status_code == 401  # flask-jwt-extended wants the CSRF header too
+    response = client.post("/api", headers={"X-CSRF-TOKEN": cookies["csrf_access_token"].value})
+    assert response.status_code == 200 and response.json == {"user": "alice"}

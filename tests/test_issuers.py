@@ -201,3 +201,21 @@ def test_issuer_with_jwks_url(idp_key: Any) -> None:
 def test_bad_issuers_are_config_errors(issuers: Any, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         JWTManager(secret_key=SECRET, issuer=API, issuers=issuers)
+
+
+def test_an_issuers_rotation_changes_the_managers_generation(idp_key: Any,
+                                                              partner_key: Any) -> None:
+    server = JWKSServer()
+    try:
+        server.jwks = jwks(idp_key, "idp-1")
+        manager = JWTManager(secret_key=SECRET, issuer=API, issuers={
+            IDP: {"jwks_url": server.url, "audience": API}})
+        fetcher = manager.issuers[IDP].material.fetcher
+        assert manager.decode_token(idp_token(idp_key, "idp-1", IDP))
+        before = manager.keys.generation
+        server.jwks = jwks(partner_key, "idp-2")
+        assert fetcher.refresh()
+        assert manager.keys.generation > before
+        assert manager.decode_token(idp_token(partner_key, "idp-2", IDP))["sub"] == "bob"
+    finally:
+        server.stop()

@@ -6,7 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from werkzeug.test import Client
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.test import Client, EnvironBuilder
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, Settings, get_jwt_request_location
 from tests.conftest import NOW, SECRET, Recorder
@@ -307,3 +309,30 @@ def test_flask_jwt_extended_defaults() -> None:
     assert s.cookie_csrf_protect and s.csrf_in_cookies and s.session_cookie
     assert not s.cookie_secure and s.cookie_samesite is None and s.cookie_domain is None
     assert s.location_conflict == "reject"
+
+
+# -- whatever a client sends, the answer is a JSON 2xx/4xx, never a traceback --------------
+
+_text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=60)
+_pieces = st.sampled_from(["access_token_cookie", "jwt", "access_token", "=", ";", "&", '"',
+                           "%", ",", " ", "Bearer ", "a.b.c", "{", "}", "[", "]", ":"])
+_fuzz = st.lists(st.one_of(_pieces, _text), max_size=12).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(cookie=_fuzz, query=_fuzz, authorization=_fuzz, body=_fuzz,
+       content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded",
+                                     "multipart/form-data; boundary=x", "text/plain"]),
+       conflict=st.sampled_from(["reject", "first_location"]),
+       method=st.sampled_from(["GET", "POST", "DELETE"]))
+def test_any_input_is_a_clean_refusal(cookie: str, query: str, authorization: str, body: str,
+                                      content_type: str, conflict: str, method: str) -> None:
+    jwt = manager(location_conflict=conflict, csrf_check_form=True)
+    app = JWTMiddleware(Recorder(), jwt, routes=ROUTES)
+    environ = EnvironBuilder("/api/x", method=method, data=body.encode("latin-1"),
+                             content_type=content_type).get_environ()
+    environ.update(HTTP_COOKIE=cookie, QUERY_STRING=query, HTTP_AUTHORIZATION=authorization)
+    status: list[str] = []
+    data = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    assert status[0][:3] in ("400", "401"), (status, data)
+    assert set(json.loads(data)) == {"msg"}
