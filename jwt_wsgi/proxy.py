@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 from .context import CLAIMS
 from .errors import ConfigError
-from .handlers import json_response
+from .handlers import json_response, status_line
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -119,7 +119,9 @@ class ReverseProxy:
             logger.warning("upstream %s failed: %s", self._netloc, type(exc).__name__)
             status, message = (504, "Upstream timed out") if timed_out else (502, "Bad gateway")
             return json_response({"msg": message}, status, [])(environ, start_response)
-        start_response(f"{response.status} {response.reason}", _response_headers(response))
+        reason = response.reason if _PLAIN_VALUE.fullmatch(response.reason or "") else ""
+        line = f"{response.status} {reason}" if reason else status_line(response.status)
+        start_response(line, _response_headers(response))
         return _Body(connection, response)
 
     def _connect(self) -> http.client.HTTPConnection:
