@@ -10,6 +10,8 @@ Entry points (``setup.cfg``): ``egg:jwt_wsgi#jwt`` (``paste.filter_factory``) an
     jwt_access_token_expires = 15m
     default = required                    # middleware options: default, cors_preflight,
     remote_user = true                    #   remote_user
+    blocklist_redis_url = redis://127.0.0.1:6379/0   # shared revocations (optional; also
+                                                      #   blocklist_prefix, blocklist_timeout)
     routes =
         POST /login = public
         /api/* = required
@@ -50,17 +52,20 @@ def filter_factory(global_conf: Mapping[str, Any],
     jwt: dict[str, Any] = {}
     middleware: dict[str, Any] = {}
     routes: dict[str, Any] = {}
+    blocklist: dict[str, Any] = {}
     for key, value in local_conf.items():
         if key.upper().startswith("JWT_"):
             jwt[key] = value
+        elif key.startswith("blocklist_"):
+            blocklist[key.removeprefix("blocklist_")] = value
         elif key in MIDDLEWARE_OPTIONS:
             middleware[key] = _json_or_text(value) if key == "default" else value
         elif key == "routes":
             routes = parse_routes(value, source)
         else:
             raise ConfigError(f"{source}: unknown key {key!r} in the jwt filter; use jwt_* "
-                              f"settings, routes, {', '.join(MIDDLEWARE_OPTIONS)}")
-    config = build_config(jwt, routes, middleware, source=source,
+                              f"settings, routes, blocklist_*, {', '.join(MIDDLEWARE_OPTIONS)}")
+    config = build_config(jwt, routes, middleware, None, blocklist, source=source,
                           base_dir=global_conf.get("here") or ".",
                           where=lambda table, key: f"{source}: {_ini_name(table, key)}")
 
@@ -147,7 +152,9 @@ def _pairs(text: str, source: str, key: str) -> dict[str, str]:
 
 
 def _ini_name(table: str, key: str) -> str:
-    return f"routes line {key!r}" if table == "routes" else key
+    if table == "routes":
+        return f"routes line {key!r}"
+    return f"blocklist_{key}" if table == "blocklist" else key
 
 
 def _source(global_conf: Mapping[str, Any]) -> str:

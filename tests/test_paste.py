@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
+from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, RedisBlocklist
 from jwt_wsgi.paste import filter_factory, parse_routes, proxy_app_factory
 from tests.conftest import SECRET, Recorder, bearer, need
 
@@ -163,6 +163,8 @@ GLOBAL = {"__file__": "/srv/app.ini", "here": "/srv"}
                  id="bad-bool"),
     pytest.param(conf(secret="x"), r"unknown key 'secret' in the jwt filter", id="unknown-key"),
     pytest.param({}, r"needs a key|secret", id="no-secret"),
+    pytest.param(conf(blocklist_redis_url="redis://127.0.0.1:1/0", blocklist_prefx="x"),
+                 r"app\.ini: blocklist_prefx: unknown option", id="blocklist-typo"),
 ])
 def test_filter_errors_name_the_file_and_key(local: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -177,6 +179,13 @@ def test_filter_reads_a_key_file_relative_to_here(tmp_path: Path, recorder: Reco
     assert client.get("/x").status_code == 401
     assert client.get("/y").status_code == 200
     assert client.get("/y", headers=bearer("a.b.c")).status_code == 401  # optional: bad token
+
+
+def test_filter_blocklist_keys_build_a_redis_blocklist() -> None:
+    wrap = filter_factory(GLOBAL, **conf(blocklist_redis_url="redis://127.0.0.1:1/0",
+                                         blocklist_prefix="app:", blocklist_timeout="0.5"))
+    blocklist = wrap(Recorder()).manager.blocklist
+    assert isinstance(blocklist, RedisBlocklist) and blocklist._prefix == "app:"
 
 
 @pytest.mark.parametrize(("local", "message"), [
