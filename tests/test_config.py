@@ -182,3 +182,19 @@ def test_blocklist_errors(tmp_path: Path, table: str, message: str) -> None:
     path = write(tmp_path, f'[jwt]\nsecret_key_env = "TEST_JWT_SECRET"\n[blocklist]\n{table}\n')
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_the_example_file(monkeypatch: pytest.MonkeyPatch, recorder: Recorder) -> None:
+    monkeypatch.setenv("JWT_SECRET_KEY", SECRET)
+    config = load_config(Path(__file__).resolve().parent.parent / "examples" / "jwt.toml")
+    client = Client(config.wrap(recorder))
+    jwt = config.manager
+    assert client.get("/health").status_code == 200
+    assert client.get("/other").status_code == 401
+    admin = jwt.create_access_token("a", fresh=True, additional_claims={"role": "admin"})
+    assert client.delete("/admin/x", headers=bearer(admin)).status_code == 200
+    assert client.delete("/admin/x", headers=bearer(jwt.create_access_token("a"))).status_code == 401
+    reports = jwt.create_access_token("a", additional_claims={"scope": "reports:read"})
+    assert client.get("/reports/2026", headers=bearer(reports)).status_code == 200
+    proxy = config.reverse_proxy("http://127.0.0.1:9")
+    assert proxy.claim_headers["scope"] == "X-Jwt-Scope" and proxy.forward_authorization is False
