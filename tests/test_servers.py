@@ -7,6 +7,7 @@ http.client so that the path goes out exactly as written (urllib would not send 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -52,6 +53,25 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
     raise AssertionError(f"nothing listens on port {port} after {timeout}s")
 
 
+@contextlib.contextmanager
+def running(command: list[str], port: int, **env: str) -> Iterator[str]:
+    """Run a server process until the block ends; yield its base URL; no traceback allowed."""
+    environment = {**os.environ, "JWT_SECRET_KEY": SECRET, "PYTHONPATH": str(ROOT), **env}
+    process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, err = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
+    assert b"Traceback" not in err, err.decode(errors="replace")
+
+
 def gunicorn_command(port: int, app: str = APP, chdir: Path = ROOT) -> list[str]:
     from gunicorn.config import KNOWN_SETTINGS
 
@@ -72,20 +92,8 @@ def server(request: pytest.FixtureRequest) -> Iterator[str]:
     need(request.param)
     port = free_port()
     command = gunicorn_command(port) if request.param == "gunicorn" else waitress_command(port)
-    env = {**os.environ, "JWT_SECRET_KEY": SECRET, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    try:
-        wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            _, err = process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, err = process.communicate()
-        assert b"Traceback" not in err, err.decode(errors="replace")
+    with running(command, port) as base:
+        yield base
 
 
 def token(**kwargs: Any) -> str:
@@ -164,12 +172,7 @@ def test_django_example_under_gunicorn_login_then_use_token() -> None:
     need("django")
     port = free_port()
     command = gunicorn_command(port, "django_site.wsgi:application", ROOT / "examples")
-    env = {**os.environ, "JWT_SECRET_KEY": SECRET, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    try:
-        wait_for_port(port, process)
-        base = f"http://127.0.0.1:{port}"
+    with running(command, port) as base:
         login = urllib.request.Request(base + "/login", method="POST",
                                        data=json.dumps({"username": "alice",
                                                         "password": "wonderland"}).encode(),
@@ -181,11 +184,20 @@ def test_django_example_under_gunicorn_login_then_use_token() -> None:
         assert {(status, body["user"], body["role"]) for status, _, body in results} == {
             (200, "alice", "admin")}
         assert get(base + "/api/me")[0] == 401
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            _, err = process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, err = process.communicate()
-    assert b"Traceback" not in err, err.decode(errors="replace")
+
+
+def test_paste_pipeline_under_gunicorn(tmp_path: Path) -> None:
+    """examples/pipeline.ini served by ``gunicorn --paste`` with two workers."""
+    need("paste.deploy")
+    text = (ROOT / "examples" / "pipeline.ini").read_text()
+    ini = tmp_path / "pipeline.ini"  # call: instead of egg: (egg: needs the installed dist)
+    ini.write_text(text.replace("egg:jwt_wsgi#jwt", "call:jwt_wsgi.paste:filter_factory"))
+    port = free_port()
+    command = [*gunicorn_command(port)[:-1], "--paste", str(ini)]
+    with running(command, port, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "examples")])) \
+            as base:
+        assert get(base + "/health")[2]["greeting"] == "hello from the pipeline"
+        assert get(base + "/api/x")[0] == 401
+        status, _, body = get(base + "/api/x", token(additional_claims={"role": "ops"}))
+        assert (status, body["user"], body["role"]) == (200, "alice", "ops")
+        assert get(base + "/users/5", token())[0] == 403  # scope users:read missing
