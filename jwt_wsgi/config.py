@@ -1,6 +1,6 @@
 """Configuration files: a manager, its routes and the middleware options from TOML or INI.
 
-One schema, four tables; the TOML form (``load_config``) is read with the standard
+One schema, five tables; the TOML form (``load_config``) is read with the standard
 ``tomllib``, the INI form by :mod:`jwt_wsgi.paste`::
 
     [jwt]                              # JWTManager settings: keyword names or JWT_* names
@@ -124,7 +124,7 @@ def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
                  blocklist: Mapping[str, Any] | None = None, *,
                  source: str = "<config>", base_dir: str | os.PathLike[str] | None = None,
                  where: Where | None = None) -> Config:
-    """Validate the four tables of a configuration into a :class:`Config`.
+    """Validate the tables of a configuration into a :class:`Config`.
 
     :param source: the file name errors start with.
     :param base_dir: where relative ``*_file`` paths are read from.
