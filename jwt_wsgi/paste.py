@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import MIDDLEWARE_OPTIONS, build_config
@@ -65,9 +66,15 @@ def filter_factory(global_conf: Mapping[str, Any],
         else:
             raise ConfigError(f"{source}: unknown key {key!r} in the jwt filter; use jwt_* "
                               f"settings, routes, blocklist_*, {', '.join(MIDDLEWARE_OPTIONS)}")
+    lines = _ini_lines(global_conf)
+
+    def where(table: str, key: str) -> str:
+        name = _ini_name(table, key)
+        line = _ini_line(lines, key if table == "routes" else name, table == "routes")
+        return f"{source}, line {line}: {name}" if line else f"{source}: {name}"
+
     config = build_config(jwt, routes, middleware, None, blocklist, source=source,
-                          base_dir=global_conf.get("here") or ".",
-                          where=lambda table, key: f"{source}: {_ini_name(table, key)}")
+                          base_dir=global_conf.get("here") or ".", where=where)
 
     def wrap(app: WSGIApplication) -> JWTMiddleware:
         return config.wrap(app)
@@ -155,6 +162,26 @@ def _ini_name(table: str, key: str) -> str:
     if table == "routes":
         return f"routes line {key!r}"
     return f"blocklist_{key}" if table == "blocklist" else key
+
+
+def _ini_lines(global_conf: Mapping[str, Any]) -> list[str]:
+    file = global_conf.get("__file__")
+    try:
+        return Path(file).read_text(encoding="utf-8").splitlines() if file else []
+    except OSError:
+        return []
+
+
+def _ini_line(lines: list[str], key: str, route: bool) -> int | None:
+    """The first line that sets ``key`` (or, for a route, starts with its pattern)."""
+    separators = ("=",) if route else ("=", ":")
+    for number, text in enumerate(lines, start=1):
+        stripped = text.strip()
+        if route and not text[:1].isspace():
+            continue  # route lines are continuation lines of the routes value
+        if stripped.startswith(key) and stripped[len(key):].lstrip()[:1] in separators:
+            return number
+    return None
 
 
 def _source(global_conf: Mapping[str, Any]) -> str:

@@ -207,3 +207,20 @@ def test_proxy_app_converts_strings() -> None:
     assert (proxy.timeout, proxy.forward_authorization) == (2.5, False)
     assert proxy.claim_headers == {"sub": "X-A", "role": "X-B"}
 
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    pytest.param("jwt_secret_key_env = JWT_SECRET_KEY\njwt_leeway = soon\n",
+                 r"pipeline\.ini, line 4: jwt_leeway: leeway must be a number", id="setting"),
+    pytest.param("jwt_secret_key_env = JWT_SECRET_KEY\nroutes =\n    /a = required\n"
+                 "    POST /b/* = sometimes\n",
+                 r"pipeline\.ini, line 6: routes line 'POST /b/\*': .*unknown policy 'sometimes'",
+                 id="route"),
+])
+def test_ini_errors_give_the_line(tmp_path: Path, section: str, message: str) -> None:
+    ini = tmp_path / "pipeline.ini"
+    ini.write_text("[filter:jwt]\nuse = call:jwt_wsgi.paste:filter_factory\n" + section +
+                   "\n[pipeline:main]\npipeline = jwt api\n\n[app:api]\n"
+                   "use = call:paste_app:app_factory\n")
+    with pytest.raises(ConfigError, match=message):
+        loadwsgi.loadapp(f"config:{ini}")
