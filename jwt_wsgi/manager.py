@@ -281,7 +281,8 @@ class JWTManager:
             raise RevokedTokenError()
 
     def revoke(self, token_or_claims: str | Mapping[str, Any]) -> None:
-        """Add a token's ``jti`` to the blocklist until the token's ``exp``.
+        """Add a token's ``jti`` to the blocklist for as long as it could still verify:
+        until its ``exp`` plus the ``leeway``.
 
         Revoking a refresh token also refuses every access token minted from it with
         ``additional_claims={"refresh_jti": <the refresh token's jti>}``.
@@ -298,8 +299,10 @@ class JWTManager:
         if not isinstance(jti, str):
             raise ValueError("the token has no jti claim and cannot be revoked")
         exp = claims.get("exp")
+        # The verifier accepts a token until exp + leeway; the entry must outlive that.
+        until = float(exp) + self.settings.leeway if isinstance(exp, (int, float)) else None
         try:
-            self.blocklist.add(jti, float(exp) if isinstance(exp, (int, float)) else None)
+            self.blocklist.add(jti, until)
         except Exception as exc:
             raise ServiceUnavailableError("Revocation store unavailable") from exc
 

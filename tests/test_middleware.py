@@ -12,7 +12,7 @@ import webob
 from werkzeug.test import Client
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, get_jwt, get_jwt_header, get_jwt_identity
-from tests.conftest import NOW, Recorder, bearer, sign_hs256
+from tests.conftest import NOW, SECRET, Recorder, bearer, sign_hs256
 
 ROUTES = {
     "/protected": "required",
@@ -275,3 +275,15 @@ def test_route_locations_must_be_configured(jwt: JWTManager, recorder: Recorder)
 def test_forged_signature_with_correct_shape_is_refused(client: Client) -> None:
     token = sign_hs256({"alg": "HS256"}, {"sub": "admin", "exp": NOW + 60}, secret="x" * 40)
     assert client.get("/protected", headers=bearer(token)).status_code == 401
+
+
+def test_revocation_lasts_as_long_as_the_leeway_keeps_the_token_valid(recorder: Recorder) -> None:
+    # Past exp but inside the leeway: the verifier still accepts it, so the blocklist must too.
+    manager = JWTManager(secret_key=SECRET, leeway=30)
+    token = manager.create_access_token("alice", expires_delta=-5)
+    client = Client(JWTMiddleware(recorder, manager, routes={"/p": "required"}))
+    assert client.get("/p", headers=bearer(token)).status_code == 200
+    manager.revoke(token)
+    response = client.get("/p", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.get_json() == {"msg": "Token has been revoked"}
