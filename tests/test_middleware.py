@@ -195,6 +195,24 @@ def test_options_only_passes_as_cors_preflight(client: Client, headers: dict[str
     assert client.options("/protected", headers=headers).status_code == status
 
 
+def test_preflight_reaches_the_app_but_no_body_leaves(jwt: JWTManager) -> None:
+    """A method-agnostic app answers OPTIONS like GET; the preflight gets headers only."""
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        write = start_response("200 OK", [("Content-Type", "application/json"),
+                                          ("Content-Length", "15"),
+                                          ("Access-Control-Allow-Origin", "https://a")])
+        write(b'{"sec')
+        return [b'ret": true}']
+
+    client = Client(JWTMiddleware(app, jwt, routes={"/admin/*": "required"}))
+    response = client.options("/admin/x", headers={"Origin": "https://a",
+                                                   "Access-Control-Request-Method": "GET"})
+    assert response.status_code == 200
+    assert response.data == b""
+    assert response.headers["Content-Length"] == "0"
+    assert response.headers["Access-Control-Allow-Origin"] == "https://a"
+
+
 def test_preflight_pass_through_can_be_turned_off(protect: Callable[..., Client]) -> None:
     client = protect(ROUTES, cors_preflight=False)
     headers = {"Origin": "https://a", "Access-Control-Request-Method": "GET"}
