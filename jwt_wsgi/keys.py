@@ -238,7 +238,10 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey | bytes:
     """Build a public key (or an ``oct`` secret) from one JWK; raise ValueError if unusable."""
     kty = jwk.get("kty")
     if kty == "RSA":
-        return rsa.RSAPublicNumbers(_b64int(jwk.get("e")), _b64int(jwk.get("n"))).public_key()
+        key = rsa.RSAPublicNumbers(_b64int(jwk.get("e")), _b64int(jwk.get("n"))).public_key()
+        if key.key_size < MIN_RSA_BITS:  # a fetched key gets no start-up warning: refuse it
+            raise ValueError(f"RSA key under {MIN_RSA_BITS} bits")
+        return key
     if kty == "EC":
         curves = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
         curve = curves.get(jwk.get("crv"))  # type: ignore[arg-type]

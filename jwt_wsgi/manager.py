@@ -273,7 +273,9 @@ class JWTManager:
             else:
                 revoked = any(self.blocklist.contains(jti) for jti in jtis)
             if not revoked and self._blocklist_loader is not None:
-                revoked = self._blocklist_loader(dict(header), dict(claims)) is True
+                # Any truthy answer revokes, as in flask-jwt-extended: redis.exists() gives 1,
+                # an ORM lookup gives a row. Reading only ``True`` would fail open.
+                revoked = bool(self._blocklist_loader(dict(header), dict(claims)))
         except Exception as exc:
             logger.warning("revocation store failed (%s); refusing with 503", type(exc).__name__)
             raise ServiceUnavailableError("Token revocation status unavailable") from exc

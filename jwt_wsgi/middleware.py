@@ -163,7 +163,9 @@ class JWTMiddleware:
             if not (fresh is True or (type(fresh) in (int, float) and self.manager.codec.clock() < fresh)):
                 raise FreshTokenRequiredError()
         if policy.scopes:
-            granted = set(str(claims.get("scope", "")).split()) | set(claims.get("scp", ()))
+            scp = claims.get("scp", ())
+            granted = set(claims.get("scope", "").split())
+            granted.update(scp.split() if isinstance(scp, str) else scp)
             if not granted.issuperset(policy.scopes):
                 raise InsufficientScopeError("Insufficient scope", " ".join(policy.scopes))
         for name, value in policy.claims:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 import time
 import uuid
@@ -77,7 +76,9 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 
 def _is_number(value: Any) -> bool:
     kind = type(value)
-    return (kind is int or kind is float) and math.isfinite(value) and 0 <= value <= MAX_NUMERIC_DATE
+    # The range test refuses NaN and infinities, and unlike math.isfinite(value)
+    # it cannot overflow on a 400-digit integer.
+    return (kind is int or kind is float) and 0 <= value <= MAX_NUMERIC_DATE
 
 
 class TokenCodec:
@@ -167,9 +168,10 @@ class TokenCodec:
         for name in ("jti", "type", "csrf", "scope"):
             if name in claims and not isinstance(claims[name], str):
                 raise InvalidTokenError(f"Invalid claim: {name} must be a string")
-        if "scp" in claims and not (isinstance(claims["scp"], list)
-                                    and all(isinstance(s, str) for s in claims["scp"])):
-            raise InvalidTokenError("Invalid claim: scp must be a list of strings")
+        scp = claims.get("scp")
+        if scp is not None and not (isinstance(scp, str) or (
+                isinstance(scp, list) and all(isinstance(s, str) for s in scp))):
+            raise InvalidTokenError("Invalid claim: scp must be a list of strings or a string")
         fresh = claims.get("fresh", False)
         if not (isinstance(fresh, bool) or _is_number(fresh)):
             raise InvalidTokenError("Invalid claim: fresh")

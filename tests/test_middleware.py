@@ -82,6 +82,11 @@ def test_scope_sources_and_challenge(client: Client, make_token: MakeToken) -> N
         additional_claims={"scope": "users:read other"}))).status_code == 200
     assert client.get("/users/3", headers=bearer(make_token(
         additional_claims={"scp": ["users:read"]}))).status_code == 200
+    # Azure AD sends scp as a space-separated string.
+    assert client.get("/users/3", headers=bearer(make_token(
+        additional_claims={"scp": "other users:read"}))).status_code == 200
+    assert client.get("/users/3", headers=bearer(make_token(
+        additional_claims={"scp": "users:readx"}))).status_code == 403
     refused = client.get("/users/3", headers=bearer(make_token()))
     assert 'scope="users:read"' in refused.headers["WWW-Authenticate"]
 
@@ -305,3 +310,19 @@ def test_revocation_lasts_as_long_as_the_leeway_keeps_the_token_valid(recorder: 
     response = client.get("/p", headers=bearer(token))
     assert response.status_code == 401
     assert response.get_json() == {"msg": "Token has been revoked"}
+
+
+@pytest.mark.parametrize("answer", [1, "1", {"jti": "row"}, [0]], ids=["one", "str", "row", "list"])
+def test_any_truthy_blocklist_answer_revokes(jwt: JWTManager, client: Client,
+                                             make_token: MakeToken, answer: object) -> None:
+    jwt.token_in_blocklist_loader(lambda jwt_header, jwt_payload: answer)
+    response = client.get("/protected", headers=bearer(make_token()))
+    assert response.status_code == 401
+    assert response.get_json() == {"msg": "Token has been revoked"}
+
+
+@pytest.mark.parametrize("answer", [0, "", None, False, []], ids=str)
+def test_falsy_blocklist_answer_lets_the_token_through(jwt: JWTManager, client: Client,
+                                                       make_token: MakeToken, answer: object) -> None:
+    jwt.token_in_blocklist_loader(lambda jwt_header, jwt_payload: answer)
+    assert client.get("/protected", headers=bearer(make_token())).status_code == 200
