@@ -173,7 +173,7 @@ class Upstream:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
         self.thread.start()
 
     def close(self) -> None:
@@ -186,3 +186,44 @@ def upstream() -> Iterator[Upstream]:
     server = Upstream()
     yield server
     server.close()
+
+
+def sign(header: Any, claims: Any, key: Any, alg: str | None = None) -> str:
+    """Sign header and claims (dicts, or JSON text as given) with any key, as an attacker could.
+
+    ``key`` is bytes for HS*, or a cryptography private key for RS*, PS* and ES*.
+    """
+    import base64
+    import hashlib
+    import hmac as hmac_
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    def enc(part: Any) -> str:
+        raw = part if isinstance(part, bytes) else (
+            part.encode() if isinstance(part, str) else json.dumps(part).encode())
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    alg = alg or header["alg"]
+    signing_input = f"{enc(header)}.{enc(claims)}".encode()
+    bits = alg[2:]
+    digest = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}[bits]()
+    if alg.startswith("HS"):
+        signature = hmac_.new(key, signing_input, getattr(hashlib, "sha" + bits)).digest()
+    elif alg.startswith("RS"):
+        signature = key.sign(signing_input, padding.PKCS1v15(), digest)
+    elif alg.startswith("PS"):
+        signature = key.sign(signing_input, padding.PSS(padding.MGF1(digest), digest.digest_size),
+                             digest)
+    else:
+        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(digest)))
+        size = (key.curve.key_size + 7) // 8
+        signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    return signing_input.decode() + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+
+def bearer_call(app: Callable[..., Iterable[bytes]], token: str, path: str = "/p",
+                **kwargs: Any) -> Answer:
+    return call(app, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
