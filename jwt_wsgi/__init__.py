@@ -1,8 +1,17 @@
 """jwt_wsgi: protect any WSGI application with JSON Web Tokens."""
 
 from .blocklist import MemoryBlocklist, RedisBlocklist
-from .context import get_jwt, get_jwt_header, get_jwt_identity
+from .context import get_jwt, get_jwt_header, get_jwt_identity, get_jwt_request_location
+from .cookies import (
+    refresh_expiring_access_cookie,
+    set_access_cookies,
+    set_refresh_cookies,
+    unset_access_cookies,
+    unset_jwt_cookies,
+    unset_refresh_cookies,
+)
 from .errors import (
+    BodyTooLargeError,
     ConfigError,
     CSRFError,
     ExpiredTokenError,
@@ -26,6 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CSRFError",
+    "BodyTooLargeError",
     "ConfigError",
     "ExpiredTokenError",
     "FreshTokenRequiredError",
@@ -48,4 +58,11 @@ __all__ = [
     "get_jwt",
     "get_jwt_header",
     "get_jwt_identity",
+    "get_jwt_request_location",
+    "refresh_expiring_access_cookie",
+    "set_access_cookies",
+    "set_refresh_cookies",
+    "unset_access_cookies",
+    "unset_jwt_cookies",
+    "unset_refresh_cookies",
 ]

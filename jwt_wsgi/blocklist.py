@@ -8,8 +8,10 @@ fails closed (503): a revoked token is never let through because the store is do
 from __future__ import annotations
 
 import heapq
+import math
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
@@ -27,9 +29,10 @@ class Blocklist(Protocol):
 class MemoryBlocklist:
     """Revoked ``jti`` values for one process; entries leave when their token expires.
 
-    :param max_entries: a bound on the entries kept; past it, the entries closest to
-        expiry are dropped first and a ``RuntimeError`` is raised if none has expired,
-        so a flood of revocations cannot grow memory without end.
+    :param max_entries: a bound on the entries kept. Expired entries are dropped first;
+        if the store is still full, :meth:`add` raises ``RuntimeError`` rather than forget
+        a revocation that is still in force, so a flood of revocations cannot grow memory
+        without end and cannot silently un-revoke a token either.
     :param no_expiry_seconds: how long to keep a token that has no ``exp``.
     """
 
@@ -50,14 +53,19 @@ class MemoryBlocklist:
             return
         with self._lock:
             self._purge(now)
-            if len(self._expiry) >= self._max and jti not in self._expiry:
+            current = self._expiry.get(jti)
+            if current is None and len(self._expiry) >= self._max:
                 raise RuntimeError("MemoryBlocklist is full; use RedisBlocklist or raise max_entries")
-            self._expiry[jti] = max(until, self._expiry.get(jti, 0.0))
-            heapq.heappush(self._heap, (self._expiry[jti], jti))
+            if current is None or until > current:
+                self._expiry[jti] = until
+                heapq.heappush(self._heap, (until, jti))
 
     def contains(self, jti: str) -> bool:
         until = self._expiry.get(jti)
         return until is not None and until > time.time()
+
+    def contains_any(self, jtis: Iterable[str]) -> bool:
+        return any(self.contains(jti) for jti in jtis)
 
     def __len__(self) -> int:
         with self._lock:
@@ -74,36 +82,68 @@ class MemoryBlocklist:
 class RedisBlocklist:
     """Revoked ``jti`` values in Redis, shared by every worker; keys expire with the token.
 
-    :param url: a ``redis://`` URL.
+    Connections come from one bounded pool per store (per worker process); every command
+    has a socket timeout, waiting for a free connection is bounded by the same timeout,
+    and a broken pooled connection is retried once at once (Redis restarted), never with
+    a backoff. When Redis cannot answer, the error reaches the manager, which fails closed
+    with a 503: a revoked token is never let through because Redis is down.
+
+    :param url: a ``redis://``, ``rediss://`` or ``unix://`` URL.
     :param prefix: prepended to every key.
-    :param timeout: seconds for connecting and for each command; never an unbounded wait.
-    :param client: an existing ``redis.Redis`` client instead of ``url``.
+    :param timeout: seconds for connecting, for each command and for a free connection.
+    :param max_connections: the size of the connection pool.
+    :param client: an existing ``redis.Redis`` client instead of ``url`` (its own timeouts apply).
+    :param no_expiry_seconds: how long to keep a token that has no ``exp``.
+
+    ::
+
+        jwt = JWTManager(secret_key=..., blocklist=RedisBlocklist("redis://10.0.0.5:6379/0"))
     """
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", prefix: str = "jwt_wsgi:revoked:",
                  timeout: float = 1.0, client: Any = None,
-                 no_expiry_seconds: int = 365 * 86400) -> None:
+                 no_expiry_seconds: int = 365 * 86400, max_connections: int = 50) -> None:
         try:
             import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
         except ImportError:  # pragma: no cover - redis is a dependency
             raise ConfigError("RedisBlocklist needs the 'redis' package: pip install redis") from None
-        if timeout <= 0:
-            raise ConfigError("timeout must be a positive number of seconds")
+        if not (isinstance(timeout, (int, float)) and 0 < timeout <= 60):
+            raise ConfigError("timeout must be a number of seconds between 0 and 60")
+        if max_connections <= 0:
+            raise ConfigError("max_connections must be positive")
+        if no_expiry_seconds <= 0:
+            raise ConfigError("no_expiry_seconds must be positive")
         if client is None:
-            if not url.startswith(("redis://", "rediss://", "unix://")):
+            if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
                 raise ConfigError("url must start with redis://, rediss:// or unix://")
-            pool = redis.ConnectionPool.from_url(
-                url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                health_check_interval=30)
+            try:
+                pool = redis.BlockingConnectionPool.from_url(
+                    url, max_connections=max_connections, timeout=timeout,
+                    socket_timeout=timeout, socket_connect_timeout=timeout,
+                    retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+                    health_check_interval=30)
+            except ValueError as exc:
+                raise ConfigError(f"url is not a usable Redis URL: {exc}") from None
             client = redis.Redis(connection_pool=pool)
         self._client = client
         self._prefix = prefix
         self._no_expiry = no_expiry_seconds
 
     def add(self, jti: str, expires_at: float | None) -> None:
-        ttl = self._no_expiry if expires_at is None else int(expires_at - time.time()) + 1
+        # Whole seconds, rounded up: the key must never expire before the token does.
+        ttl = self._no_expiry if expires_at is None else math.ceil(expires_at - time.time())
         if ttl > 0:
             self._client.set(self._prefix + jti, b"1", ex=ttl)
 
     def contains(self, jti: str) -> bool:
         return bool(self._client.exists(self._prefix + jti))
+
+    def contains_any(self, jtis: Iterable[str]) -> bool:
+        """One round trip for several ``jti`` values (a token and its refresh token)."""
+        return bool(self._client.exists(*(self._prefix + jti for jti in jtis)))
+
+    def close(self) -> None:
+        """Close the pooled connections (after a fork, or at shutdown)."""
+        self._client.close()

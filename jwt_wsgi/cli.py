@@ -1,19 +1,25 @@
-"""The ``jwt-wsgi`` command: ``demo``, ``token`` and ``decode``."""
+"""The ``jwt-wsgi`` command: ``demo``, ``token``, ``decode`` and ``serve``."""
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, JWTWSGIError
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+    from .manager import JWTManager
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status (0 ok, 1 refused token, 2 usage)."""
     parser = argparse.ArgumentParser(prog="jwt-wsgi",
                                      description="Protect WSGI apps with JSON Web Tokens.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -27,12 +33,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     _key_arguments(token)
     token.add_argument("--fresh", action="store_true", help="mark the token fresh")
     token.add_argument("--refresh", action="store_true", help="mint a refresh token")
-    token.add_argument("--expires", help="lifetime such as 900, 15m, 12h, 30d")
-    token.add_argument("--claims", default="{}", help="extra claims as a JSON object")
+    token.add_argument("--expires", help="lifetime such as 900, 15m, 12h, 30d, or never")
+    token.add_argument("--claim", action="append", default=[], metavar="NAME=VALUE",
+                       help="an extra claim; VALUE is read as JSON when it parses "
+                            "(42, true, [\"a\"]), as a string otherwise; repeatable")
+    token.add_argument("--claims", default="{}", metavar="JSON",
+                       help="extra claims as one JSON object")
 
-    decode = commands.add_parser("decode", help="show a token's header and claims")
+    decode = commands.add_parser("decode", help="show a token's header and claims; verify "
+                                                "it when a key is given")
     decode.add_argument("token", help="the token, or - to read it from standard input")
     _key_arguments(decode)
+
+    serve = commands.add_parser("serve", help="protect a WSGI app (MODULE:APP) or an HTTP "
+                                              "service (--upstream URL) and serve it")
+    serve.add_argument("target", nargs="?", metavar="MODULE:APP",
+                       help="the WSGI app to protect, such as myproject.wsgi:application")
+    serve.add_argument("--config", required=True, metavar="FILE",
+                       help="TOML file with [jwt], [routes], [middleware] and [proxy] tables")
+    serve.add_argument("--upstream", metavar="URL",
+                       help="protect this HTTP service: forward requests that pass to it")
+    serve.add_argument("--claim-header", action="append", default=[], metavar="CLAIM=HEADER",
+                       help="with --upstream: send this claim as this request header "
+                            "(replaces [proxy] claim_headers; default sub=X-Jwt-Sub)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    serve.add_argument("--server", choices=("auto", "waitress", "werkzeug"), default="auto",
+                       help="auto: waitress when installed, else werkzeug's development server")
 
     args = parser.parse_args(argv)
     try:
@@ -40,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args.host, args.port)
         if args.command == "token":
             return _token(args)
+        if args.command == "serve":
+            return _serve(args)
         return _decode(args)
     except ConfigError as exc:
         print(f"jwt-wsgi: {exc}", file=sys.stderr)
@@ -48,55 +77,93 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _key_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algorithm", default="HS256")
-    parser.add_argument("--secret-env", metavar="VAR", help="read the HMAC secret from $VAR")
-    parser.add_argument("--key-file", metavar="PATH",
-                        help="read the secret or PEM key from a file")
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument("--key-env", "--secret-env", dest="key_env", metavar="VAR",
+                      help="read the HMAC secret or PEM key from the environment variable VAR")
+    keys.add_argument("--key-file", metavar="PATH", help="read the HMAC secret or PEM key from a file")
+    keys.add_argument("--secret", metavar="SECRET",
+                      help="the HMAC secret itself (stays in your shell history: prefer "
+                           "--key-env or --key-file)")
+    keys.add_argument("--config", metavar="FILE", help="take the key and settings from a TOML file")
 
 
-def _manager_options(args: argparse.Namespace, signing: bool) -> dict[str, Any] | None:
+def _manager(args: argparse.Namespace, signing: bool) -> JWTManager | None:
+    """The manager the key options describe, or None when no key was given."""
+    from .manager import JWTManager
+
+    if args.config:
+        from .config import load_config
+
+        return load_config(args.config).manager
     material: str | None = None
-    if args.secret_env:
-        material = os.environ.get(args.secret_env)
+    if args.key_env:
+        material = os.environ.get(args.key_env)
         if not material:
-            raise ConfigError(f"environment variable {args.secret_env} is empty or unset")
+            raise ConfigError(f"environment variable {args.key_env} is empty or unset")
     elif args.key_file:
-        with open(args.key_file, encoding="utf-8") as handle:
-            material = handle.read().strip()
+        try:
+            with open(args.key_file, encoding="utf-8") as handle:
+                material = handle.read().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {args.key_file} ({exc.strerror})") from None
+    elif args.secret:
+        print("jwt-wsgi: warning: a secret on the command line is saved in your shell history "
+              "and visible to other users in the process list; use --key-env or --key-file",
+              file=sys.stderr)
+        material = args.secret
     if material is None:
         return None
     if args.algorithm.startswith("HS"):
-        return {"algorithm": args.algorithm, "secret_key": material}
+        return JWTManager(algorithm=args.algorithm, secret_key=material)
     if signing or "PRIVATE KEY" in material:
-        return {"algorithm": args.algorithm, "private_key": material}
-    return {"algorithm": args.algorithm, "public_key": material}
+        return JWTManager(algorithm=args.algorithm, private_key=material)
+    return JWTManager(algorithm=args.algorithm, public_key=material)
 
 
-def _token(args: argparse.Namespace) -> int:
-    from .manager import JWTManager
-    from .settings import _to_expiry
-
-    options = _manager_options(args, signing=True)
-    if options is None:
-        raise ConfigError("give the key with --secret-env VAR or --key-file PATH")
-    jwt = JWTManager(**options)
+def _extra_claims(args: argparse.Namespace) -> dict[str, Any]:
     try:
         claims = json.loads(args.claims)
     except ValueError:
         raise ConfigError("--claims must be a JSON object") from None
     if not isinstance(claims, dict):
         raise ConfigError("--claims must be a JSON object")
-    expires = _to_expiry("--expires", args.expires) if args.expires else None
-    if args.refresh:
-        print(jwt.create_refresh_token(args.identity, expires_delta=expires or None,
-                                       additional_claims=claims))
-    else:
-        print(jwt.create_access_token(args.identity, fresh=args.fresh,
-                                      expires_delta=expires or None, additional_claims=claims))
+    for item in args.claim:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--claim {item!r}: write NAME=VALUE")
+        try:
+            claims[name] = json.loads(text)
+        except ValueError:
+            claims[name] = text
+    return claims
+
+
+def _token(args: argparse.Namespace) -> int:
+    from .settings import _to_expiry
+
+    jwt = _manager(args, signing=True)
+    if jwt is None:
+        raise ConfigError("give the key with --key-env VAR, --key-file PATH or --config FILE")
+    claims = _extra_claims(args)
+    expires: datetime.timedelta | bool | None = None
+    if args.expires is not None:
+        never = args.expires.strip().lower() in ("never", "false", "no", "off")
+        expires = False if never else _to_expiry("--expires", args.expires)
+    try:
+        if args.refresh:
+            if args.fresh:
+                raise ConfigError("a refresh token is never fresh: drop --fresh or --refresh")
+            print(jwt.create_refresh_token(args.identity, expires_delta=expires,
+                                           additional_claims=claims))
+        else:
+            print(jwt.create_access_token(args.identity, fresh=args.fresh, expires_delta=expires,
+                                          additional_claims=claims))
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from None
     return 0
 
 
 def _decode(args: argparse.Namespace) -> int:
-    from .manager import JWTManager
     from .tokens import b64decode, parse_json_object
 
     raw = sys.stdin.readline() if args.token == "-" else args.token  # noqa: S105
@@ -106,19 +173,123 @@ def _decode(args: argparse.Namespace) -> int:
         header = parse_json_object(b64decode(header_b64))
         claims = parse_json_object(b64decode(payload_b64))
     except ValueError:
-        print("jwt-wsgi: not a JWS compact token", file=sys.stderr)
+        print("jwt-wsgi: not a JWS compact token (three base64url parts with JSON objects)",
+              file=sys.stderr)
         return 1
+    jwt = _manager(args, signing=False)
     print(json.dumps({"header": header, "claims": claims}, indent=2, sort_keys=True))
-    options = _manager_options(args, signing=False)
-    if options is None:
-        print("NOT VERIFIED: no key given (use --secret-env or --key-file)", file=sys.stderr)
+    if jwt is None:
+        print("NOT VERIFIED: no key given, so the signature and claims above were not checked "
+              "(use --key-env, --key-file or --config)", file=sys.stderr)
         return 0
     try:
-        JWTManager(**options).decode_token(token)
+        jwt.decode_token(token)
     except JWTWSGIError as exc:
-        print(f"NOT VERIFIED: {exc.message}", file=sys.stderr)
+        print(f"NOT VERIFIED: {exc.message} ({exc.code})", file=sys.stderr)
         return 1
-    print("verified", file=sys.stderr)
+    print("verified: signature and claims are valid", file=sys.stderr)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .config import load_config
+
+    config = load_config(args.config)
+    if args.target and args.upstream:
+        raise ConfigError("give either MODULE:APP or --upstream URL, not both")
+    if args.target:
+        if args.claim_header:
+            raise ConfigError("--claim-header goes with --upstream")
+        inner: WSGIApplication = _import_app(args.target)
+        what = args.target
+    elif args.upstream or config.proxy.get("upstream"):
+        if args.claim_header:
+            config.proxy["claim_headers"] = _claim_headers(args.claim_header)
+        proxy = config.reverse_proxy(args.upstream)
+        inner, what = proxy, f"{proxy.upstream} (claims as {_describe(proxy.claim_headers)})"
+    else:
+        raise ConfigError("give MODULE:APP to protect a WSGI app, or --upstream URL "
+                          "(or upstream in the [proxy] table) to protect an HTTP service")
+    return _run(config.wrap(inner), args.host, args.port, args.server, what)
+
+
+def _claim_headers(items: Sequence[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for item in items:
+        claim, sep, header = item.partition("=")
+        if not sep or not claim or not header:
+            raise ConfigError(f"--claim-header {item!r}: write CLAIM=Header-Name")
+        headers[claim] = header
+    return headers
+
+
+def _describe(headers: dict[str, str]) -> str:
+    return ", ".join(f"{claim} -> {header}" for claim, header in headers.items()) or "none"
+
+
+def _import_app(target: str) -> WSGIApplication:
+    """``package.module:attribute`` -> the WSGI callable (the current directory is importable)."""
+    import importlib
+
+    module_name, sep, attribute = target.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ConfigError(f"{target!r}: write MODULE:APP, such as myproject.wsgi:application")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import {module_name!r}: {exc}") from None
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"{module_name!r} has no attribute {attribute!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ConfigError(f"{target} is not a WSGI callable")
+    return obj  # type: ignore[no-any-return]
+
+
+def _run(app: WSGIApplication, host: str, port: int, server: str, what: str) -> int:
+    """Serve until Ctrl-C or SIGTERM: waitress when installed (or asked for), else werkzeug."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if server in ("auto", "waitress"):
+        try:
+            import waitress
+        except ImportError:
+            if server == "waitress":
+                raise ConfigError("waitress is not installed: pip install waitress") from None
+        else:
+            wsgi_server = waitress.create_server(app, host=host, port=port)
+            print(f"jwt-wsgi: serving {what} on http://{host}:{wsgi_server.effective_port} "
+                  "with waitress (Ctrl-C to stop)", flush=True)
+            signal.signal(signal.SIGTERM, stop)
+            try:
+                wsgi_server.run()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                wsgi_server.close()
+            print("jwt-wsgi: stopped", flush=True)
+            return 0
+        print("jwt-wsgi: warning: waitress is not installed; using werkzeug's development "
+              "server, which is not meant for production (pip install waitress)", file=sys.stderr)
+    from werkzeug.serving import make_server
+
+    dev_server = make_server(host, port, app, threaded=True)
+    print(f"jwt-wsgi: serving {what} on http://{host}:{dev_server.server_port} with werkzeug "
+          "(Ctrl-C to stop)", flush=True)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        dev_server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        dev_server.server_close()
+    print("jwt-wsgi: stopped", flush=True)
     return 0
 
 

@@ -8,7 +8,8 @@ from typing import Any
 CLAIMS = "jwt_wsgi.claims"
 HEADER = "jwt_wsgi.header"
 IDENTITY = "jwt_wsgi.identity"
-ENVIRON_KEYS = (CLAIMS, HEADER, IDENTITY)
+LOCATION = "jwt_wsgi.location"
+ENVIRON_KEYS = (CLAIMS, HEADER, IDENTITY, LOCATION)
 
 
 def _environ(request_or_environ: Any) -> Mapping[str, Any]:
@@ -35,3 +36,10 @@ def get_jwt_header(request_or_environ: Any) -> dict[str, Any]:
 def get_jwt_identity(request_or_environ: Any) -> Any:
     """The identity claim (``sub`` by default), or ``None`` when there was no token."""
     return _environ(request_or_environ).get(IDENTITY)
+
+
+def get_jwt_request_location(request_or_environ: Any) -> str | None:
+    """Where the verified token came from (``"headers"``, ``"cookies"``, ``"query_string"``,
+    ``"json"``), or ``None`` when the request carried no token."""
+    location = _environ(request_or_environ).get(LOCATION)
+    return location if isinstance(location, str) else None

@@ -66,6 +66,14 @@ class InvalidRequestError(JWTWSGIError):
     default_message = "Bad request"
 
 
+class BodyTooLargeError(InvalidRequestError):
+    """A request body over ``max_body_size``, refused before any of it is read."""
+
+    status = 413
+    code = "body_too_large"
+    default_message = "Request body too large"
+
+
 class InvalidTokenError(JWTWSGIError):
     """Bad signature, malformed token, wrong algorithm, audience, issuer or type."""
 

@@ -306,63 +306,135 @@ def public_jwk(key: PublicKey, kid: str, algorithm: str) -> dict[str, str]:
             "x": b64(ecnums.x, size), "y": b64(ecnums.y, size)}
 
 
-class KeySet:
-    """Verifiers by ``(kid, alg)``; a key without a ``kid`` serves tokens with any or no kid.
+def thumbprint(jwk: Mapping[str, Any]) -> str:
+    """The RFC 7638 JWK thumbprint (SHA-256, base64url): a stable ``kid`` for a public key."""
+    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "oct": ("k", "kty")}
+    members = required[str(jwk["kty"])]
+    canonical = json.dumps({name: jwk[name] for name in members}, separators=(",", ":"),
+                           sort_keys=True).encode("utf-8")
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(canonical)
+    return base64.urlsafe_b64encode(digest.finalize()).rstrip(b"=").decode("ascii")
 
-    A token's ``alg`` only selects among keys that were bound to that algorithm at
-    construction, so a key never verifies under an algorithm of another family.
+
+_Table = tuple[dict[tuple[str, str], Verifier], dict[str, list[Verifier]]]
+
+
+def _jwks_table(jwks: Mapping[str, Any], allowed: Iterable[str]) -> tuple[_Table, int]:
+    """Verifiers of every usable signing key of a JWKS, by ``(kid, alg)`` and kid-less by alg."""
+    allowed = tuple(allowed)
+    by_kid: dict[tuple[str, str], Verifier] = {}
+    kidless: dict[str, list[Verifier]] = {}
+    added = 0
+    keys = jwks.get("keys", ())
+    for jwk in keys if isinstance(keys, list) else ():
+        if not isinstance(jwk, Mapping) or jwk.get("use", "sig") != "sig":
+            continue
+        key_ops = jwk.get("key_ops")
+        if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+            continue
+        kid = jwk.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            continue
+        algs = algorithms_for_jwk(jwk, allowed)
+        if not algs:
+            continue
+        try:
+            key = public_key_from_jwk(jwk)
+        except (ValueError, TypeError, JOSEError):
+            continue
+        for alg in algs:
+            if kid is None:
+                kidless.setdefault(alg, []).append(verifier(key, alg))
+            else:
+                by_kid[(kid, alg)] = verifier(key, alg)
+        added += 1
+    return (by_kid, kidless), added
+
+
+class KeySet:
+    """The verification keys of one issuer, looked up by a token's ``alg`` and ``kid``.
+
+    Three groups, searched in this order:
+
+    * keys from a JWKS (``jwks=`` and the fetched ``jwks_url`` set): a ``kid`` must name
+      one exactly; a token without ``kid`` may use the only key that fits its ``alg``;
+    * configured keys without a ``kid`` (``secret_key``, ``public_key`` PEM): they serve
+      tokens with any ``kid`` or none.
+
+    A token's ``alg`` only selects among keys bound to that algorithm when they were added
+    (a JWK's ``kty``, ``crv`` and ``alg`` must agree with it), so a key never verifies under
+    an algorithm it was not meant for. The fetched group is replaced in one assignment, so
+    a lookup never sees half of a rotation.
     """
 
     def __init__(self) -> None:
-        self._by_kid: dict[tuple[str, str], Verifier] = {}
         self._anonymous: dict[str, Verifier] = {}
-        self._kid_count: dict[str, int] = {}
-        #: Changes whenever a key is added: caches of verified tokens key on it.
+        self._static: _Table = ({}, {})
+        self._fetched: _Table = ({}, {})
+        self._only: dict[str, Verifier] = {}
+        #: Changes whenever the keys change: caches of verified tokens key on it.
         self.generation = 0
+        #: A key set whose generation changes with this one's (a manager's, for its issuers).
+        self.parent: KeySet | None = None
 
     def add(self, verifier_: Verifier, algorithm: str, kid: str | None = None) -> None:
-        self.generation += 1
+        """Add one key for one algorithm; without ``kid`` it serves tokens with any kid."""
         if kid is None:
             self._anonymous[algorithm] = verifier_
         else:
-            if (kid, algorithm) not in self._by_kid:
-                self._kid_count[algorithm] = self._kid_count.get(algorithm, 0) + 1
-            self._by_kid[(kid, algorithm)] = verifier_
+            self._static[0][(kid, algorithm)] = verifier_
+        self._changed()
 
     def add_jwks(self, jwks: Mapping[str, Any], allowed: Iterable[str]) -> int:
-        """Add every usable signing key of a JWKS; return how many were added."""
-        allowed = tuple(allowed)
-        added = 0
-        for jwk in jwks.get("keys", ()):
-            if not isinstance(jwk, Mapping) or jwk.get("use", "sig") != "sig":
-                continue
-            kid = jwk.get("kid")
-            if kid is not None and not isinstance(kid, str):
-                continue
-            algs = algorithms_for_jwk(jwk, allowed)
-            if not algs:
-                continue
-            try:
-                key = public_key_from_jwk(jwk)
-            except (ValueError, TypeError, JOSEError):
-                continue
-            for alg in algs:
-                self.add(verifier(key, alg), alg, kid)
-            added += 1
+        """Add every usable signing key of a static JWKS; return how many were added."""
+        (by_kid, kidless), added = _jwks_table(jwks, allowed)
+        self._static[0].update(by_kid)
+        for alg, verifiers in kidless.items():
+            self._static[1].setdefault(alg, []).extend(verifiers)
+        self._changed()
         return added
+
+    def replace_fetched(self, jwks: Mapping[str, Any], allowed: Iterable[str]) -> int:
+        """Swap in a newly fetched JWKS; return how many usable keys it holds.
+
+        A set without any usable key changes nothing (the last good set stays).
+        """
+        table, added = _jwks_table(jwks, allowed)
+        if added:
+            self._fetched = table
+            self._changed()
+        return added
+
+    def _changed(self) -> None:
+        only: dict[str, list[Verifier]] = {}
+        for by_kid, kidless in (self._static, self._fetched):
+            for (_, alg), found in by_kid.items():
+                only.setdefault(alg, []).append(found)
+            for alg, verifiers in kidless.items():
+                only.setdefault(alg, []).extend(verifiers)
+        self._only = {alg: found[0] for alg, found in only.items() if len(found) == 1}
+        self.bump()
+
+    def bump(self) -> None:
+        """Mark a change, here and in the parent set."""
+        self.generation += 1
+        if self.parent is not None:
+            self.parent.bump()
 
     def find(self, algorithm: str, kid: Any) -> Verifier | None:
         """The key for a token's header, or ``None`` when none fits."""
         if isinstance(kid, str):
-            found = self._by_kid.get((kid, algorithm))
+            found = self._static[0].get((kid, algorithm)) or self._fetched[0].get((kid, algorithm))
             if found is not None:
                 return found
-        elif kid is None and self._kid_count.get(algorithm) == 1 and not self._anonymous:
-            return next(v for (_, alg), v in self._by_kid.items() if alg == algorithm)
+        elif kid is None and algorithm not in self._anonymous:
+            return self._only.get(algorithm)
         return self._anonymous.get(algorithm)
 
     def knows_kid(self, kid: str) -> bool:
-        return any(k == kid for k, _ in self._by_kid)
+        return any(k == kid for table in (self._static, self._fetched) for k, _ in table[0])
 
     def __bool__(self) -> bool:
-        return bool(self._by_kid or self._anonymous)
+        return bool(self._anonymous or self._static[0] or self._static[1]
+                    or self._fetched[0] or self._fetched[1])

@@ -1,15 +1,22 @@
 """Locations: where a request carries its token, and reading it from there.
 
-This module finds the token and nothing else: it never decodes it. A request that
-offers a token in two places, or two tokens in one header, is refused with
-``invalid_request`` (RFC 6750 3.1) rather than guessed at.
+This module finds the token and nothing else: it never decodes it. The locations are
+the ``Authorization`` header, a cookie, the query string and a JSON body, tried in the
+order of ``token_location`` (or of a route's ``locations``). A request that offers a
+token in two locations is refused with ``invalid_request`` (RFC 6750 3.1) unless
+``location_conflict="first_location"``, when the first location that holds one wins and
+the later ones are not even read. Two tokens in one location (two in the header, a
+cookie sent twice, ``?jwt=a&jwt=b``, a JSON key given twice) are always refused.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
+from .body import read_json
 from .errors import InvalidRequestError, NoTokenError
 from .settings import Settings
 
@@ -24,11 +31,37 @@ class FoundToken:
     token: str
     location: str
 
+    @property
+    def from_cookie(self) -> bool:
+        return self.location == "cookies"
+
 
 def environ_key(header_name: str) -> str:
     """The CGI environ key of an HTTP header (``X-Api-Token`` -> ``HTTP_X_API_TOKEN``)."""
     key = header_name.upper().replace("-", "_")
     return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
+
+
+def parse_cookie_header(header: str, names: Iterable[str]) -> dict[str, list[str]]:
+    """The values of the cookies called ``names`` in a ``Cookie`` header, each as a list.
+
+    Every occurrence is kept: a browser sends a name twice when two cookies of that
+    name were set for different paths or domains (a sibling subdomain can plant one),
+    and only the caller knows whether that matters. Quoted values are unquoted;
+    malformed pairs are skipped, as browsers do.
+    """
+    wanted = set(names)
+    found: dict[str, list[str]] = {}
+    for pair in header.split(";"):
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or name not in wanted:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        found.setdefault(name, []).append(value)
+    return found
 
 
 class TokenFinder:
@@ -40,14 +73,26 @@ class TokenFinder:
         self._header_name = settings.header_name
         self._header_type = settings.header_type
         self._scheme = settings.header_type.lower()
-        self._readers = {"headers": self._from_header}
+        self._first_wins = settings.location_conflict == "first_location"
+        self._cookie_names = (settings.access_cookie_name, settings.refresh_cookie_name)
+        self._json_keys = (settings.json_key, settings.refresh_json_key)
+        self._query_name = settings.query_string_name
+        self._query_prefix = settings.query_string_value_prefix
+        self._max_body = settings.max_body_size
+        self._readers: dict[str, Callable[[WSGIEnvironment, bool], str | None]] = {
+            "headers": self._from_header,
+            "cookies": self._from_cookie,
+            "query_string": self._from_query_string,
+            "json": self._from_json,
+        }
 
     def find(self, environ: WSGIEnvironment, locations: tuple[str, ...],
              refresh: bool = False) -> FoundToken:
         """The one token the request offers.
 
         :raises NoTokenError: when no allowed location holds a token.
-        :raises InvalidRequestError: when more than one does, or one is malformed.
+        :raises InvalidRequestError: when more than one does (and ``location_conflict`` is
+            ``"reject"``), or one is malformed.
         """
         found: FoundToken | None = None
         for location in locations:
@@ -57,13 +102,21 @@ class TokenFinder:
             if found is not None:
                 raise InvalidRequestError("Token provided in more than one location")
             found = FoundToken(token, location)
+            if self._first_wins:
+                break
         if found is None:
-            raise NoTokenError(self.missing_message(locations))
+            raise NoTokenError(self.missing_message(locations, refresh))
         return found
 
-    def missing_message(self, locations: tuple[str, ...]) -> str:
+    def missing_message(self, locations: tuple[str, ...], refresh: bool = False) -> str:
         if locations == ("headers",):
             return f"Missing {self._header_name} Header"
+        if locations == ("cookies",):
+            return f'Missing cookie "{self._cookie_names[refresh]}"'
+        if locations == ("query_string",):
+            return f'Missing "{self._query_name}" query parameter'
+        if locations == ("json",):
+            return f'Missing "{self._json_keys[refresh]}" in JSON body'
         return "Missing JWT in " + " or ".join(locations)
 
     def _from_header(self, environ: WSGIEnvironment, refresh: bool) -> str | None:
@@ -86,3 +139,43 @@ class TokenFinder:
                 f"{self._header_type} <JWT>'".replace("  ", " "))
         token: str = parts[0]
         return token
+
+    def _from_cookie(self, environ: WSGIEnvironment, refresh: bool) -> str | None:
+        name = self._cookie_names[refresh]
+        header = environ.get("HTTP_COOKIE")
+        if not isinstance(header, str) or name not in header:
+            return None
+        values = [v for v in parse_cookie_header(header, (name,)).get(name, ()) if v]
+        if len(values) > 1:
+            raise InvalidRequestError(f'Cookie "{name}" sent more than once')
+        return values[0] if values else None
+
+    def _from_query_string(self, environ: WSGIEnvironment, refresh: bool) -> str | None:
+        query = environ.get("QUERY_STRING")
+        if not isinstance(query, str) or self._query_name not in query:
+            return None
+        values = [value for name, value in parse_qsl(query, keep_blank_values=True)
+                  if name == self._query_name]
+        values = [value for value in values if value]
+        if len(values) > 1:
+            raise InvalidRequestError(f'Query parameter "{self._query_name}" given more than once')
+        if not values:
+            return None
+        value = values[0]
+        if self._query_prefix:
+            if not value.startswith(self._query_prefix):
+                raise InvalidRequestError(
+                    f'Bad "{self._query_name}" query parameter. Expected '
+                    f"'{self._query_prefix}<JWT>'")
+            value = value[len(self._query_prefix):]
+        return value or None
+
+    def _from_json(self, environ: WSGIEnvironment, refresh: bool) -> str | None:
+        data = read_json(environ, self._max_body)
+        key = self._json_keys[refresh]
+        if not isinstance(data, dict) or key not in data:
+            return None
+        token = data[key]
+        if not isinstance(token, str):
+            raise InvalidRequestError(f'"{key}" in the JSON body must be a string')
+        return token or None

@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from .blocklist import Blocklist, MemoryBlocklist
 from .errors import ConfigError, JWTWSGIError, ServiceUnavailableError
 from .handlers import Responders, Signature
-from .keys import (
-    HMAC_ALGORITHMS,
-    KeySet,
-    Signer,
-    check_algorithms,
-    check_key_fits,
-    family,
-    hmac_secret,
-    load_private_pem,
-    load_public_pem,
-    signer,
-    verifier,
-)
+from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
+from .keys import KeySet, PublicKey, Signer, public_jwk, thumbprint
 from .settings import Settings
 from .tokens import TokenCodec, new_jti
 
 F = TypeVar("F", bound=Callable[..., Any])
+logger = logging.getLogger("jwt_wsgi")
+
+#: The claim linking an access token to the refresh token it was minted from; revoking
+#: that refresh token revokes the access token too.
+REFRESH_JTI_CLAIM = "refresh_jti"
 
 
 class JWTManager:
@@ -51,10 +46,17 @@ class JWTManager:
         if not (callable(getattr(self.blocklist, "add", None))
                 and callable(getattr(self.blocklist, "contains", None))):
             raise ConfigError("blocklist must have add(jti, expires_at) and contains(jti) methods")
-        self.keys = KeySet()
         self._signer: Signer | None = None
+        self.signing_public_key: PublicKey | None = None
         self._setup_keys()
-        self.codec = TokenCodec(self.settings, self.keys.find, self._signer)
+        self._public_jwk = self._signing_jwk()
+        self.codec = TokenCodec(self.settings, self._find_key, self._signer,
+                                {"kid": self._public_jwk["kid"]} if self._public_jwk else None)
+        self._verify_signature = self.codec.verify
+        if self.issuers:
+            own = self.codec if has_keys(self.settings) else None
+            self._verify_signature = IssuerRouter(
+                self.issuers, own, self.settings.issuer, self.settings.max_token_size).verify
         self.responders = Responders(self.settings.error_message_key,
                                      self.settings.header_type, self.settings.realm)
         self._blocklist_loader: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
@@ -72,37 +74,44 @@ class JWTManager:
 
     def _setup_keys(self) -> None:
         s = self.settings
-        algorithms = check_algorithms((*s.allowed_algorithms, s.algorithm))[:-1]
-        if family(s.algorithm) == "HMAC" or all(a in HMAC_ALGORITHMS for a in algorithms):
-            if s.private_key is not None or s.public_key is not None or s.jwks or s.jwks_url:
-                raise ConfigError("public_key, private_key and JWKS settings need an RS*, PS* or "
-                                  "ES* algorithm; HMAC algorithms use secret_key")
-            secret = hmac_secret(s.secret_key)
-            for alg in algorithms:
-                self.keys.add(verifier(secret, alg), alg)
-            if s.algorithm in HMAC_ALGORITHMS:
-                self._signer = signer(secret, s.algorithm)
-            return
-        public = load_public_pem(s.public_key) if s.public_key is not None else None
-        if s.private_key is not None:
-            private = load_private_pem(s.private_key)
-            check_key_fits(private, s.algorithm, "private_key")
-            self._signer = signer(private, s.algorithm)
-            self.signing_public_key = private.public_key()
-            if public is None:
-                public = private.public_key()
-        if public is not None:
-            fitting = [alg for alg in algorithms if _fits(public, alg)]
-            if not fitting:
-                raise ConfigError(f"public_key does not fit any of {', '.join(algorithms)}")
-            for alg in fitting:
-                check_key_fits(public, alg, "public_key")
-                self.keys.add(verifier(public, alg), alg)
-        if s.jwks is not None and not self.keys.add_jwks(s.jwks, algorithms):
-            raise ConfigError("jwks holds no signing key usable with " + ", ".join(algorithms))
-        if not self.keys and not s.jwks_url:
-            raise ConfigError(f"{s.algorithm} needs a key to verify with: set public_key, "
-                              "private_key, jwks or jwks_url")
+        self.issuers = parse_issuers(s)
+        if self.issuers and not has_keys(s):
+            # Only other issuers: this manager verifies but cannot mint.
+            self.keys, self.jwks_fetcher = KeySet(), None
+            self._find_key: Any = self.keys.find
+        else:
+            material = load_keys(s)
+            self.keys, self._signer = material.keys, material.signer
+            self.signing_public_key = material.signing_public_key
+            #: The :class:`~jwt_wsgi.jwks.JWKSFetcher` when ``jwks_url`` is set.
+            self.jwks_fetcher = material.fetcher
+            self._find_key = material.find
+        # One generation for every key this manager trusts: an issuer's rotation changes it.
+        for issuer in self.issuers.values():
+            issuer.material.keys.parent = self.keys
+
+    def _signing_jwk(self) -> dict[str, str] | None:
+        key = self.signing_public_key
+        if key is None:
+            return None
+        jwk = public_jwk(key, "", self.settings.algorithm)
+        jwk["kid"] = thumbprint(jwk)
+        return jwk
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        """The public JWKS of the private key this manager signs with.
+
+        Serve it (for example at ``/.well-known/jwks.json``) so that other services can
+        verify this manager's tokens with ``jwks_url``. The ``kid`` is the key's RFC 7638
+        thumbprint, and every token minted here carries it.
+
+        :raises RuntimeError: the manager signs with an HMAC secret (never published) or
+            cannot sign at all.
+        """
+        if self._public_jwk is None:
+            raise RuntimeError("jwks() needs private_key with an RS*, PS* or ES* algorithm; "
+                               "an HMAC secret_key is never published")
+        return {"keys": [dict(self._public_jwk)]}
 
     # -- loaders --------------------------------------------------------------------
 
@@ -230,7 +239,7 @@ class JWTManager:
 
         :raises jwt_wsgi.errors.JWTWSGIError: a subclass saying what is wrong.
         """
-        header, claims = self.codec.verify(token)
+        header, claims = self._verify_signature(token)
         try:
             self.codec.check_times(claims, allow_expired=allow_expired)
         except JWTWSGIError as error:
@@ -240,7 +249,7 @@ class JWTManager:
     def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """Everything the middleware checks of a token itself: signature, claims, clock,
         revocation. Returns ``(header, claims)`` owned by the caller."""
-        header, claims = self.codec.verify(token)
+        header, claims = self._verify_signature(token)
         try:
             self.codec.check_times(claims)
             self.check_revoked(header, claims)
@@ -249,15 +258,24 @@ class JWTManager:
         return header, claims
 
     def check_revoked(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
-        """Raise :class:`RevokedTokenError` if revoked; fail closed if the store cannot say."""
+        """Raise :class:`RevokedTokenError` if revoked; fail closed if the store cannot say.
+
+        A token that carries a ``refresh_jti`` claim (an access token minted from a refresh
+        token, see :data:`REFRESH_JTI_CLAIM`) is revoked too when that refresh token is.
+        """
         from .errors import RevokedTokenError
 
         try:
-            jti = claims.get("jti")
-            revoked = jti is not None and self.blocklist.contains(jti)
+            jtis = [j for j in (claims.get("jti"), claims.get(REFRESH_JTI_CLAIM))
+                    if isinstance(j, str)]
+            if len(jtis) > 1 and callable(getattr(self.blocklist, "contains_any", None)):
+                revoked = bool(self.blocklist.contains_any(jtis))  # type: ignore[attr-defined]
+            else:
+                revoked = any(self.blocklist.contains(jti) for jti in jtis)
             if not revoked and self._blocklist_loader is not None:
                 revoked = self._blocklist_loader(dict(header), dict(claims)) is True
         except Exception as exc:
+            logger.warning("revocation store failed (%s); refusing with 503", type(exc).__name__)
             raise ServiceUnavailableError("Token revocation status unavailable") from exc
         if revoked:
             raise RevokedTokenError()
@@ -265,8 +283,12 @@ class JWTManager:
     def revoke(self, token_or_claims: str | Mapping[str, Any]) -> None:
         """Add a token's ``jti`` to the blocklist until the token's ``exp``.
 
+        Revoking a refresh token also refuses every access token minted from it with
+        ``additional_claims={"refresh_jti": <the refresh token's jti>}``.
+
         :param token_or_claims: an encoded token (verified first; an expired one is
             accepted) or its decoded claims.
+        :raises ServiceUnavailableError: the store cannot be reached (nothing was revoked).
         """
         if isinstance(token_or_claims, str):
             claims: Mapping[str, Any] = self.decode_token(token_or_claims, allow_expired=True)
@@ -276,19 +298,10 @@ class JWTManager:
         if not isinstance(jti, str):
             raise ValueError("the token has no jti claim and cannot be revoked")
         exp = claims.get("exp")
-        self.blocklist.add(jti, float(exp) if isinstance(exp, (int, float)) else None)
-
-
-def _fits(key: Any, algorithm: str) -> bool:
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            check_key_fits(key, algorithm, "key")
-    except ConfigError:
-        return False
-    return True
+        try:
+            self.blocklist.add(jti, float(exp) if isinstance(exp, (int, float)) else None)
+        except Exception as exc:
+            raise ServiceUnavailableError("Revocation store unavailable") from exc
 
 
 def _lifetime(value: datetime.timedelta | int | bool | None,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .context import CLAIMS, HEADER, IDENTITY
+from .body import BODY_KEY
+from .context import CLAIMS, HEADER, IDENTITY, LOCATION
+from .csrf import CSRFCheck
 from .errors import (
     ConfigError,
     FreshTokenRequiredError,
     InsufficientScopeError,
     InternalError,
+    InvalidTokenError,
     JWTWSGIError,
     NoTokenError,
     WrongTokenTypeError,
@@ -39,6 +42,11 @@ class JWTMiddleware:
         ``Access-Control-Request-Method``) through without a token.
     :param remote_user: set ``REMOTE_USER`` to the identity (and remove any other value).
     :param converters: extra werkzeug converters for the patterns.
+    :param on_outcome: called as ``on_outcome(outcome, environ)`` once per request, for
+        metrics: ``"public"`` (no token needed), ``"anonymous"`` (optional route, no token),
+        ``"authenticated"`` (a valid token), or the refusal's code (``"missing_token"``,
+        ``"token_expired"``, ... see :mod:`jwt_wsgi.errors`). It runs before the app or the
+        responder; an exception it raises is logged and ignored.
 
     ::
 
@@ -49,7 +57,8 @@ class JWTMiddleware:
                  routes: Mapping[str, Any] | None = None,
                  default: str | Mapping[str, Any] = "public", *,
                  cors_preflight: bool = True, remote_user: bool = True,
-                 converters: Mapping[str, type[BaseConverter]] | None = None) -> None:
+                 converters: Mapping[str, type[BaseConverter]] | None = None,
+                 on_outcome: Callable[[str, WSGIEnvironment], object] | None = None) -> None:
         if not callable(app):
             raise ConfigError("app must be a WSGI callable")
         if not isinstance(manager, JWTManager):
@@ -58,8 +67,12 @@ class JWTMiddleware:
         self.manager = manager
         self.routes = RouteTable(routes or {}, default, converters)
         self.finder = TokenFinder(manager.settings)
+        self.csrf = CSRFCheck(manager.settings)
         self.cors_preflight = cors_preflight
         self.remote_user = remote_user
+        if on_outcome is not None and not callable(on_outcome):
+            raise ConfigError("on_outcome must be a callable (outcome, environ)")
+        self.on_outcome = on_outcome
         self._locations = manager.settings.token_location
         self._identity_claim = manager.settings.identity_claim
         for rule in self.routes.rules:
@@ -76,18 +89,27 @@ class JWTMiddleware:
         try:
             self._scrub(environ)
             policy = self._policy(environ)
-            if policy.protected:
-                self._authenticate(environ, policy)
+            outcome = self._authenticate(environ, policy) if policy.protected else "public"
         except JWTWSGIError as error:
             return self._refuse(error, environ, start_response)
         except Exception:
             logger.exception("unexpected error in jwt_wsgi; answering 500")
             return self._refuse(InternalError(), environ, start_response)
+        self._report(outcome, environ)
         return self.app(environ, start_response)
+
+    def _report(self, outcome: str, environ: WSGIEnvironment) -> None:
+        hook = self.on_outcome
+        if hook is None:
+            return
+        try:
+            hook(outcome, environ)
+        except Exception:
+            logger.exception("on_outcome hook raised; ignored")
 
     def _scrub(self, environ: WSGIEnvironment) -> None:
         """Nothing but a verified token may set our environ keys or REMOTE_USER."""
-        for key in (CLAIMS, HEADER, IDENTITY):
+        for key in (CLAIMS, HEADER, IDENTITY, LOCATION, BODY_KEY):
             environ.pop(key, None)
         if self.remote_user:
             environ.pop("REMOTE_USER", None)
@@ -99,15 +121,16 @@ class JWTMiddleware:
             return PUBLIC
         return self.routes.resolve(method, environ.get("PATH_INFO", ""))
 
-    def _authenticate(self, environ: WSGIEnvironment, policy: Policy) -> None:
+    def _authenticate(self, environ: WSGIEnvironment, policy: Policy) -> str:
         try:
             found = self.finder.find(environ, policy.locations or self._locations, policy.refresh)
         except NoTokenError:
             if policy.require == "optional":
-                return
+                return "anonymous"
             raise
         header, claims = self.manager.verify(found.token)
         try:
+            self.csrf.check(environ, found, claims)
             self._check_policy(policy, claims)
         except JWTWSGIError as error:
             raise error.with_token(header, claims) from None
@@ -115,8 +138,10 @@ class JWTMiddleware:
         environ[CLAIMS] = claims
         environ[HEADER] = header
         environ[IDENTITY] = identity
+        environ[LOCATION] = found.location
         if self.remote_user:
             environ["REMOTE_USER"] = identity if isinstance(identity, str) else str(identity)
+        return "authenticated"
 
     def _check_policy(self, policy: Policy, claims: dict[str, Any]) -> None:
         is_refresh = claims.get("type") == "refresh"
@@ -124,6 +149,8 @@ class JWTMiddleware:
             raise WrongTokenTypeError("Only refresh tokens are allowed")
         if not policy.refresh and is_refresh:
             raise WrongTokenTypeError("Only non-refresh tokens are allowed")
+        if policy.issuers is not None and claims.get("iss") not in policy.issuers:
+            raise InvalidTokenError("Issuer not accepted on this route")
         if policy.require == "fresh":
             fresh = claims.get("fresh", False)
             if not (fresh is True or (type(fresh) in (int, float) and self.manager.codec.clock() < fresh)):
@@ -142,6 +169,7 @@ class JWTMiddleware:
         logger.info("refused %s %r: %s%s", environ.get("REQUEST_METHOD"),
                     environ.get("PATH_INFO", ""), error.code,
                     f" jti={jti!r}" if isinstance(jti, str) else "")
+        self._report(error.code, environ)
         return self.manager.responders.respond(error, environ)(environ, start_response)
 
 

@@ -22,6 +22,8 @@ HTTP_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 )
 SAMESITE_VALUES = ("Lax", "Strict", "None")
+#: What to do when one request offers a token in more than one location.
+LOCATION_CONFLICT_CHOICES = ("reject", "first_location")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Settings:
     access_token_expires: datetime.timedelta | None = datetime.timedelta(minutes=15)
     refresh_token_expires: datetime.timedelta | None = datetime.timedelta(days=30)
     token_location: tuple[str, ...] = ("headers",)
+    location_conflict: str = "reject"
     header_name: str = "Authorization"
     header_type: str = "Bearer"
     audience: tuple[str, ...] = ()
@@ -81,6 +84,7 @@ class Settings:
     jwks_refetch_seconds: float = 30.0
     jwks_timeout: float = 5.0
     token_cache_size: int = 1024
+    issuers: Mapping[str, Mapping[str, Any]] | None = None
 
     @classmethod
     def build(cls, **options: Any) -> Settings:
@@ -140,6 +144,19 @@ class Settings:
                 f"header_type {self.header_type!r} must be one word such as 'Bearer', or '' "
                 "for a bare token"
             )
+        for name in ("access_cookie_name", "refresh_cookie_name", "access_csrf_cookie_name",
+                     "refresh_csrf_cookie_name", "access_csrf_header_name",
+                     "refresh_csrf_header_name"):
+            if not _TOKEN_CHARS.fullmatch(getattr(self, name)):
+                raise ConfigError(f"{name} {getattr(self, name)!r} may only use letters, digits "
+                                  "and !#$%&'*+.^_`|~- (an HTTP token)")
+        for name in ("access_cookie_path", "refresh_cookie_path", "access_csrf_cookie_path",
+                     "refresh_csrf_cookie_path"):
+            if not _COOKIE_PATH.fullmatch(getattr(self, name)):
+                raise ConfigError(f"{name} must start with '/' and hold no ';', space or "
+                                  f"control character, not {getattr(self, name)!r}")
+        if self.cookie_domain is not None and not _COOKIE_DOMAIN.fullmatch(self.cookie_domain):
+            raise ConfigError(f"cookie_domain {self.cookie_domain!r} is not a host name")
         if not self.token_location:
             raise ConfigError("token_location must name at least one of " + ", ".join(LOCATIONS))
         if self.cookie_samesite == "None" and not self.cookie_secure:
@@ -161,6 +178,9 @@ class Settings:
 # -- conversions ----------------------------------------------------------------------
 
 _TOKEN_CHARS = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_COOKIE_PATH = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_COOKIE_DOMAIN = re.compile(rf"\.?{_LABEL}(?:\.{_LABEL})*")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _DURATION = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*", re.IGNORECASE)
@@ -279,6 +299,13 @@ def _to_locations(name: str, value: Any) -> tuple[str, ...]:
     return items
 
 
+def _to_location_conflict(name: str, value: Any) -> str:
+    if isinstance(value, str) and value.strip().lower() in LOCATION_CONFLICT_CHOICES:
+        return value.strip().lower()
+    raise ConfigError(f"{name} must be 'reject' (a token in two locations is a 400) or "
+                      f"'first_location' (the first of token_location wins), not {value!r}")
+
+
 def _to_methods(name: str, value: Any) -> tuple[str, ...]:
     items = tuple(item.upper() for item in _to_list(name, value))
     for item in items:
@@ -315,6 +342,25 @@ def _to_jwks(name: str, value: Any) -> Mapping[str, Any] | None:
     return value
 
 
+def _to_issuers(name: str, value: Any) -> Mapping[str, Mapping[str, Any]] | None:
+    """``{iss: {keys..., audience, algorithms}}``, or its JSON text (INI, environment)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a mapping of issuer to settings, or its JSON "
+                              "text") from None
+    if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, Mapping) for k, v in value.items()):
+        raise ConfigError(f"{name} must map each issuer ('iss' value) to a dict such as "
+                          "{'jwks_url': ..., 'audience': ..., 'algorithms': ['RS256']}")
+    return {k: dict(v) for k, v in value.items()}
+
+
 _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "secret_key": _to_key,
     "private_key": _to_key,
@@ -324,6 +370,7 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "access_token_expires": _to_expiry,
     "refresh_token_expires": _to_expiry,
     "token_location": _to_locations,
+    "location_conflict": _to_location_conflict,
     "audience": _to_list,
     "encode_audience": _to_list,
     "issuer": _to_optional_str,
@@ -349,6 +396,7 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "jwks_refetch_seconds": _to_float,
     "jwks_timeout": _to_float,
     "token_cache_size": _to_int,
+    "issuers": _to_issuers,
 }
 for _field in dataclasses.fields(Settings):
     if _field.type == "str":

@@ -20,7 +20,7 @@ def run(*command: str) -> subprocess.CompletedProcess[str]:
 def test_ruff_is_clean() -> None:
     if shutil.which("ruff") is None:
         pytest.fail("ruff is missing: install the test extras (pip install '.[test]')")
-    result = run("ruff", "check", "jwt_wsgi", "tests")
+    result = run("ruff", "check", "jwt_wsgi", "tests", "examples")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

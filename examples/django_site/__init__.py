@@ -1,0 +1,1 @@
+"""A Django project protected by jwt_wsgi (see wsgi.py)."""

@@ -1,0 +1,152 @@
+"""Reading a request body for a token without taking it away from the app.
+
+The body is read at most once, up to ``max_body_size``; a declared length over the limit
+is refused before a byte is read. What was read is put back as ``wsgi.input`` (a
+``BytesIO`` holding exactly those bytes) with a matching ``CONTENT_LENGTH``, so the app
+downstream reads the body the client sent, as often as it likes.
+
+PEP 3333 says a server need not give end-of-file on ``wsgi.input``: without a
+``CONTENT_LENGTH`` the body is only read when the server says the stream ends
+(``wsgi.input_terminated``, set for chunked bodies by werkzeug, gunicorn and others);
+otherwise it is treated as empty and left alone, as werkzeug does.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from .errors import BodyTooLargeError, InvalidRequestError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+#: Where the buffered body is kept, so that a second reader (JSON token, CSRF form
+#: field) does not read the stream again.
+BODY_KEY = "jwt_wsgi.body"
+_CHUNK = 64 * 1024
+
+
+def media_type(environ: WSGIEnvironment) -> str:
+    """The request's media type, lower-cased, without parameters."""
+    return str(environ.get("CONTENT_TYPE", "")).split(";", 1)[0].strip().lower()
+
+
+def is_json(environ: WSGIEnvironment) -> bool:
+    """``application/json`` or any ``+json`` type, as Flask's ``request.is_json``."""
+    kind = media_type(environ)
+    return kind == "application/json" or (kind.startswith("application/") and
+                                          kind.endswith("+json"))
+
+
+def read_body(environ: WSGIEnvironment, max_size: int) -> bytes:
+    """The request body, read once and put back for the app.
+
+    :raises BodyTooLargeError: when the body is, or says it is, over ``max_size`` bytes.
+    :raises InvalidRequestError: for a bad ``CONTENT_LENGTH`` or a body shorter than it.
+    """
+    cached = environ.get(BODY_KEY)
+    if isinstance(cached, bytes):
+        return cached
+    length = _declared_length(environ)
+    stream = environ.get("wsgi.input")
+    if length is None:
+        if not environ.get("wsgi.input_terminated") or stream is None:
+            return b""  # no length and no end-of-file promise: reading could block
+        data = _read(stream, max_size + 1)
+        if len(data) > max_size:
+            raise BodyTooLargeError()
+        environ.pop("HTTP_TRANSFER_ENCODING", None)  # the app now gets a plain, sized body
+    else:
+        if length > max_size:
+            raise BodyTooLargeError()
+        data = _read(stream, length) if length and stream is not None else b""
+        if len(data) != length:
+            raise InvalidRequestError("Request body shorter than its Content-Length")
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
+    environ[BODY_KEY] = data
+    return data
+
+
+def read_json(environ: WSGIEnvironment, max_size: int) -> Any:
+    """The JSON body, or ``None`` when the request has no JSON body.
+
+    Duplicate object keys are refused: two values for a token key are as ambiguous as
+    two ``Authorization`` headers.
+
+    :raises InvalidRequestError: for a body that is not well-formed UTF-8 JSON.
+    """
+    if not is_json(environ):
+        return None
+    data = read_body(environ, max_size)
+    if not data.strip():
+        return None
+    try:
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys,
+                          parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequestError("Malformed JSON body") from None
+    except RecursionError:
+        raise InvalidRequestError("JSON body nested too deeply") from None
+
+
+def read_form(environ: WSGIEnvironment, max_size: int) -> dict[str, list[str]]:
+    """The fields of an ``application/x-www-form-urlencoded`` or ``multipart/form-data``
+    body (files left out); ``{}`` for any other body."""
+    kind = media_type(environ)
+    if kind == "application/x-www-form-urlencoded":
+        data = read_body(environ, max_size)
+        fields: dict[str, list[str]] = {}
+        for name, value in parse_qsl(data.decode("latin-1"), keep_blank_values=True):
+            fields.setdefault(name, []).append(value)
+        return fields
+    if kind == "multipart/form-data":
+        from werkzeug.exceptions import HTTPException
+        from werkzeug.formparser import parse_form_data
+
+        data = read_body(environ, max_size)
+        copy = dict(environ, **{"wsgi.input": io.BytesIO(data)})
+        try:
+            _, form, _ = parse_form_data(copy, silent=False, max_content_length=max_size)
+        except (ValueError, HTTPException):
+            raise InvalidRequestError("Malformed form body") from None
+        return {name: form.getlist(name) for name in form}
+    return {}
+
+
+def _declared_length(environ: WSGIEnvironment) -> int | None:
+    value = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not value.isascii():
+        raise InvalidRequestError("Invalid Content-Length")
+    return int(value)
+
+
+def _read(stream: Any, limit: int) -> bytes:
+    """Up to ``limit`` bytes: a stream may return less than asked, so read until done."""
+    parts: list[bytes] = []
+    remaining = limit
+    while remaining > 0:
+        chunk = stream.read(min(remaining, _CHUNK))
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError("duplicate key")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

@@ -1,0 +1,160 @@
+"""Setting and unsetting the JWT and CSRF cookies on whatever response an app returns.
+
+Each helper takes a webob ``Response``, a werkzeug (or Flask) ``Response``, or a plain
+list of ``(name, value)`` header tuples as a WSGI app hands to ``start_response``, adds
+``Set-Cookie`` headers to it and returns it. The names, paths, ``Secure``, ``SameSite``
+and ``Domain`` come from the manager's settings (flask-jwt-extended 4.x names). The JWT
+cookies are ``HttpOnly``: no script can read the token. The CSRF cookies are not: the
+page's own script reads them to send the ``X-CSRF-TOKEN`` header.
+
+::
+
+    response = webob.Response(json={"login": True})
+    set_access_cookies(response, jwt.create_access_token("alice"), manager=jwt)
+    set_refresh_cookies(response, jwt.create_refresh_token("alice"), manager=jwt)
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from werkzeug.http import dump_cookie
+
+if TYPE_CHECKING:
+    from .manager import JWTManager
+
+R = TypeVar("R")
+
+#: The lifetime of a persistent cookie (``session_cookie=False``), as flask-jwt-extended:
+#: a year. The token inside still expires on its own ``exp``.
+PERSISTENT_MAX_AGE = 31_540_000
+
+
+def set_access_cookies(response: R, encoded_access_token: str, max_age: int | None = None,
+                       domain: str | None = None, *, manager: JWTManager) -> R:
+    """Set the access token cookie and, with CSRF protection on, its CSRF cookie.
+
+    :param max_age: seconds; default none (a session cookie) or a year when
+        ``session_cookie=False``.
+    :param domain: overrides ``cookie_domain``.
+    """
+    s = manager.settings
+    return _set_pair(response, manager, encoded_access_token, max_age, domain,
+                     (s.access_cookie_name, s.access_cookie_path),
+                     (s.access_csrf_cookie_name, s.access_csrf_cookie_path))
+
+
+def set_refresh_cookies(response: R, encoded_refresh_token: str, max_age: int | None = None,
+                        domain: str | None = None, *, manager: JWTManager) -> R:
+    """Set the refresh token cookie and, with CSRF protection on, its CSRF cookie."""
+    s = manager.settings
+    return _set_pair(response, manager, encoded_refresh_token, max_age, domain,
+                     (s.refresh_cookie_name, s.refresh_cookie_path),
+                     (s.refresh_csrf_cookie_name, s.refresh_csrf_cookie_path))
+
+
+def unset_jwt_cookies(response: R, domain: str | None = None, *, manager: JWTManager) -> R:
+    """Expire the access and refresh cookies and their CSRF cookies (logout)."""
+    unset_access_cookies(response, domain, manager=manager)
+    return unset_refresh_cookies(response, domain, manager=manager)
+
+
+def unset_access_cookies(response: R, domain: str | None = None, *,
+                         manager: JWTManager) -> R:
+    """Expire the access cookie and its CSRF cookie."""
+    s = manager.settings
+    _expire(response, manager, domain, s.access_cookie_name, s.access_cookie_path, True)
+    if s.cookie_csrf_protect and s.csrf_in_cookies:
+        _expire(response, manager, domain, s.access_csrf_cookie_name,
+                s.access_csrf_cookie_path, False)
+    return response
+
+
+def unset_refresh_cookies(response: R, domain: str | None = None, *,
+                          manager: JWTManager) -> R:
+    """Expire the refresh cookie and its CSRF cookie."""
+    s = manager.settings
+    _expire(response, manager, domain, s.refresh_cookie_name, s.refresh_cookie_path, True)
+    if s.cookie_csrf_protect and s.csrf_in_cookies:
+        _expire(response, manager, domain, s.refresh_csrf_cookie_name,
+                s.refresh_csrf_cookie_path, False)
+    return response
+
+
+def add_header(response: R, name: str, value: str) -> R:
+    """Add a header to a webob or werkzeug response, or a list of header tuples."""
+    if isinstance(response, list):
+        response.append((name, value))
+        return response
+    headers = getattr(response, "headers", None)
+    if headers is not None and callable(getattr(headers, "add", None)):
+        headers.add(name, value)
+        return response
+    raise TypeError("response must be a webob or werkzeug Response or a list of "
+                    f"(name, value) header tuples, not {type(response).__name__}")
+
+
+def _set_pair(response: R, manager: JWTManager, token: str, max_age: int | None,
+              domain: str | None, jwt_cookie: tuple[str, str],
+              csrf_cookie: tuple[str, str]) -> R:
+    s = manager.settings
+    if max_age is None and not s.session_cookie:
+        max_age = PERSISTENT_MAX_AGE
+    # Checked before any header is added: a wrong token must not leave half a login behind.
+    csrf = _csrf_value(manager, token) if s.cookie_csrf_protect and s.csrf_in_cookies else None
+    _cookie(response, manager, jwt_cookie, token, max_age, domain, httponly=True)
+    if csrf is not None:
+        _cookie(response, manager, csrf_cookie, csrf, max_age, domain, httponly=False)
+    return response
+
+
+def _csrf_value(manager: JWTManager, token: str) -> str | None:
+    """The token's ``csrf`` claim (the token is verified: it must be one of ours)."""
+    claims = manager.decode_token(token, allow_expired=True)
+    value = claims.get("csrf")
+    return value if isinstance(value, str) else None
+
+
+def _cookie(response: Any, manager: JWTManager, name_path: tuple[str, str], value: str,
+            max_age: int | None, domain: str | None, *, httponly: bool) -> None:
+    s = manager.settings
+    name, path = name_path
+    add_header(response, "Set-Cookie", dump_cookie(
+        name, value, max_age=max_age, path=path, domain=domain or s.cookie_domain,
+        secure=s.cookie_secure, httponly=httponly, samesite=s.cookie_samesite))
+
+
+def _expire(response: Any, manager: JWTManager, domain: str | None, name: str, path: str,
+            httponly: bool) -> None:
+    s = manager.settings
+    add_header(response, "Set-Cookie", dump_cookie(
+        name, "", max_age=0, expires=0, path=path, domain=domain or s.cookie_domain,
+        secure=s.cookie_secure, httponly=httponly, samesite=s.cookie_samesite))
+
+
+def refresh_expiring_access_cookie(environ: Any, response: R, *,
+                                   manager: JWTManager,
+                                   within: datetime.timedelta = datetime.timedelta(minutes=5),
+                                   ) -> R:
+    """Implicit refresh: re-issue the access cookie when the one this request used is
+    about to expire.
+
+    Call it on the app's response after the middleware let a request through. It acts
+    only when the request's access token came from a cookie and expires within
+    ``within``; the new token has the same identity (claims from a
+    ``user_claims_loader`` are added again) and is not fresh.
+
+    :param environ: the request's environ (or a request object with ``.environ``).
+    """
+    from .context import get_jwt, get_jwt_identity, get_jwt_request_location
+
+    claims = get_jwt(environ)
+    exp = claims.get("exp")
+    if (get_jwt_request_location(environ) != "cookies" or claims.get("type") != "access"
+            or not isinstance(exp, (int, float))):
+        return response
+    if exp - manager.codec.clock() > within.total_seconds():
+        return response
+    token = manager.create_access_token(get_jwt_identity(environ))
+    return set_access_cookies(response, token, manager=manager)

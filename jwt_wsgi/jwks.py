@@ -1,0 +1,150 @@
+"""Fetching and caching an identity provider's JWKS (``jwks_url``).
+
+One :class:`JWKSFetcher` per URL keeps the last good key set in a :class:`~jwt_wsgi.keys.KeySet`:
+
+* the set is used for ``jwks_cache_seconds``, or less when the response says
+  ``Cache-Control: max-age`` (``no-store``/``no-cache`` count as 0);
+* a token whose ``kid`` is unknown triggers a refetch, but fetches happen at most once per
+  ``jwks_refetch_seconds`` across every thread, so a flood of made-up ``kid`` values costs
+  the identity provider one request per cooldown;
+* one fetch at a time, each with a timeout; when the endpoint fails the last good set is
+  kept (stale) and the failure is logged without any key material;
+* before any set was ever fetched, a token cannot be checked: the request fails closed
+  with :class:`~jwt_wsgi.errors.ServiceUnavailableError` (503).
+
+Only the configured URL is fetched; a token's ``jku``/``x5u`` headers are never followed.
+The first fetch happens on the first request that needs a key (or :meth:`JWKSFetcher.refresh`),
+so an application starts even while its identity provider is down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .errors import ServiceUnavailableError
+from .keys import KeySet, Verifier
+
+logger = logging.getLogger("jwt_wsgi.jwks")
+
+MAX_JWKS_BYTES = 1024 * 1024
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
+
+
+def cache_lifetime(cache_control: str | None, ceiling: float) -> float:
+    """Seconds to keep a response: ``max-age`` when shorter than ``ceiling``, else ``ceiling``."""
+    if not cache_control:
+        return ceiling
+    if _NO_CACHE.search(cache_control):
+        return 0.0
+    match = _MAX_AGE.search(cache_control)
+    if match is None:
+        return ceiling
+    return min(ceiling, float(match.group(1)))
+
+
+class JWKSFetcher:
+    """Keeps ``keys`` filled from ``url``; its :meth:`find` is the key lookup of a manager.
+
+    :param url: the JWKS URL (``https://issuer/.well-known/jwks.json``).
+    :param keys: the key set whose fetched group this fetcher replaces.
+    :param algorithms: the algorithms keys may be bound to.
+    :param cache_seconds: the longest time a fetched set is used before it is fetched again.
+    :param refetch_seconds: the least time between two fetches (unknown ``kid``, failures).
+    :param timeout: seconds for one fetch, connection and reading included.
+    """
+
+    def __init__(self, url: str, keys: KeySet, algorithms: Iterable[str], *,
+                 cache_seconds: float = 600.0, refetch_seconds: float = 30.0,
+                 timeout: float = 5.0) -> None:
+        self.url = url
+        self.keys = keys
+        self.algorithms = tuple(algorithms)
+        self.cache_seconds = cache_seconds
+        self.refetch_seconds = refetch_seconds
+        self.timeout = timeout
+        #: Monotonic clock; tests replace it to move time without sleeping.
+        self.clock: Callable[[], float] = time.monotonic
+        #: How many fetches were attempted (for tests and metrics).
+        self.fetches = 0
+        self._lock = threading.Lock()
+        self._have_keys = False
+        self._expires_at = -math.inf
+        self._next_fetch = -math.inf
+        self._last_body: bytes | None = None
+
+    def find(self, algorithm: str, kid: Any) -> Verifier | None:
+        """The key for a token; fetch when the set expired or ``kid`` is new (rate-limited).
+
+        :raises ServiceUnavailableError: no key set was ever fetched.
+        """
+        now = self.clock()
+        if now >= self._expires_at:
+            self._maybe_fetch(wait=not self._have_keys)
+        found = self.keys.find(algorithm, kid)
+        if found is None and isinstance(kid, str) and self._have_keys:
+            self._maybe_fetch(wait=True)
+            found = self.keys.find(algorithm, kid)
+        if found is None and not self._have_keys:
+            raise ServiceUnavailableError("Signing keys unavailable")
+        return found
+
+    def refresh(self) -> bool:
+        """Fetch now, ignoring the cache and the cooldown; True when a usable set came back."""
+        with self._lock:
+            return self._fetch()
+
+    def _maybe_fetch(self, wait: bool) -> None:
+        """Fetch unless another thread is fetching or the cooldown has not passed.
+
+        With ``wait`` the caller waits (at most about one fetch timeout) for a fetch in
+        progress, because it has nothing to verify with, or a new ``kid`` may be in it.
+        """
+        if self.clock() < self._next_fetch:
+            return
+        if not self._lock.acquire(blocking=wait, timeout=self.timeout + 1 if wait else -1):
+            return
+        try:
+            # Another thread may have fetched while this one waited for the lock.
+            if self.clock() >= self._next_fetch:
+                self._fetch()
+        finally:
+            self._lock.release()
+
+    def _fetch(self) -> bool:
+        started = self.clock()
+        self._next_fetch = started + self.refetch_seconds
+        self.fetches += 1
+        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in settings
+            self.url, headers={"Accept": "application/json", "User-Agent": "jwt_wsgi"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                body = response.read(MAX_JWKS_BYTES + 1)
+                cache_control = response.headers.get("Cache-Control")
+            if len(body) > MAX_JWKS_BYTES:
+                raise ValueError("JWKS response larger than 1 MiB")
+            jwks = json.loads(body)
+            if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+                raise ValueError("response is not a JWKS object with a 'keys' list")
+        except Exception as exc:  # noqa: BLE001 - any failure keeps the last good set
+            logger.warning("JWKS fetch from %s failed (%s); %s", self.url, type(exc).__name__,
+                           "keeping the last good key set" if self._have_keys
+                           else "no key set yet: requests fail with 503")
+            return False
+        if body != self._last_body:
+            if not self.keys.replace_fetched(jwks, self.algorithms):
+                logger.warning("JWKS from %s holds no key usable with %s; keeping the last "
+                               "good key set", self.url, ", ".join(self.algorithms))
+                return False
+            self._last_body = body
+        self._have_keys = True
+        self._expires_at = started + cache_lifetime(cache_control, self.cache_seconds)
+        return True

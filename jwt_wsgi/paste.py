@@ -1,0 +1,188 @@
+"""PasteDeploy: the ``jwt`` filter and the ``proxy`` app, configured from an INI file.
+
+Entry points (``setup.cfg``): ``egg:jwt_wsgi#jwt`` (``paste.filter_factory``) and
+``egg:jwt_wsgi#proxy`` (``paste.app_factory``). The filter takes the keys of
+:mod:`jwt_wsgi.config`, flattened into one INI section::
+
+    [filter:jwt]
+    use = egg:jwt_wsgi#jwt
+    jwt_secret_key_env = JWT_SECRET_KEY   # any JWT_*/jwt_* setting, strings converted
+    jwt_access_token_expires = 15m
+    default = required                    # middleware options: default, cors_preflight,
+    remote_user = true                    #   remote_user
+    blocklist_redis_url = redis://127.0.0.1:6379/0   # shared revocations (optional; also
+                                                      #   blocklist_prefix, blocklist_timeout)
+    routes =
+        POST /login = public
+        /api/* = required
+        POST,DELETE /admin/* = fresh
+        /users/<int:user_id> = {"require": "required", "scopes": ["users:read"]}
+
+Each ``routes`` line is ``[METHODS ]PATTERN = POLICY``: the first ``=`` outside ``<...>``
+ends the pattern; the policy is a name or a JSON object. Blank lines and lines starting
+with ``#`` or ``;`` are skipped.
+
+The proxy app takes ``upstream``, ``claim_headers`` (lines of ``claim = Header-Name``),
+``forward_authorization`` and ``timeout``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import MIDDLEWARE_OPTIONS, build_config
+from .errors import ConfigError
+from .middleware import JWTMiddleware
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+    from .proxy import ReverseProxy
+
+
+def filter_factory(global_conf: Mapping[str, Any],
+                   **local_conf: str) -> Callable[[WSGIApplication], JWTMiddleware]:
+    """PasteDeploy ``paste.filter_factory``: returns ``wrap(app) -> JWTMiddleware``.
+
+    The settings are validated here, when the INI file is loaded, not on the first request.
+    """
+    source = _source(global_conf)
+    jwt: dict[str, Any] = {}
+    middleware: dict[str, Any] = {}
+    routes: dict[str, Any] = {}
+    blocklist: dict[str, Any] = {}
+    for key, value in local_conf.items():
+        if key.upper().startswith("JWT_"):
+            jwt[key] = value
+        elif key.startswith("blocklist_"):
+            blocklist[key.removeprefix("blocklist_")] = value
+        elif key in MIDDLEWARE_OPTIONS:
+            middleware[key] = _json_or_text(value) if key == "default" else value
+        elif key == "routes":
+            routes = parse_routes(value, source)
+        else:
+            raise ConfigError(f"{source}: unknown key {key!r} in the jwt filter; use jwt_* "
+                              f"settings, routes, blocklist_*, {', '.join(MIDDLEWARE_OPTIONS)}")
+    lines = _ini_lines(global_conf)
+
+    def where(table: str, key: str) -> str:
+        name = _ini_name(table, key)
+        line = _ini_line(lines, key if table == "routes" else name, table == "routes")
+        return f"{source}, line {line}: {name}" if line else f"{source}: {name}"
+
+    config = build_config(jwt, routes, middleware, None, blocklist, source=source,
+                          base_dir=global_conf.get("here") or ".", where=where)
+
+    def wrap(app: WSGIApplication) -> JWTMiddleware:
+        return config.wrap(app)
+
+    return wrap
+
+
+def proxy_app_factory(global_conf: Mapping[str, Any], **local_conf: str) -> ReverseProxy:
+    """PasteDeploy ``paste.app_factory`` for :class:`~jwt_wsgi.proxy.ReverseProxy`."""
+    from .config import PROXY_OPTIONS, _proxy_options
+
+    source = _source(global_conf)
+    options: dict[str, Any] = {}
+    for key, value in local_conf.items():
+        if key not in PROXY_OPTIONS:
+            raise ConfigError(f"{source}: unknown key {key!r} in the proxy app; use "
+                              + ", ".join(PROXY_OPTIONS))
+        options[key] = _pairs(value, source, key) if key == "claim_headers" else value
+    if not options.get("upstream"):
+        raise ConfigError(f"{source}: the proxy app needs upstream = http://host:port")
+    from .proxy import ReverseProxy
+
+    return ReverseProxy(**_proxy_options(options, lambda table, key: f"{source}: {key}"))
+
+
+def parse_routes(text: str, source: str = "<ini>") -> dict[str, Any]:
+    """Read the INI ``routes`` value: one ``[METHODS ]PATTERN = POLICY`` a line."""
+    routes: dict[str, Any] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        split = _split_at_equals(line)
+        if split is None:
+            raise ConfigError(f"{source}: routes line {line!r}: write PATTERN = POLICY")
+        pattern, policy = split
+        if not pattern or not policy:
+            raise ConfigError(f"{source}: routes line {line!r}: write PATTERN = POLICY")
+        if pattern in routes:
+            raise ConfigError(f"{source}: routes line {line!r}: {pattern!r} is given twice")
+        try:
+            routes[pattern] = _json_or_text(policy)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: routes line {line!r}: {exc}") from None
+    return routes
+
+
+def _split_at_equals(line: str) -> tuple[str, str] | None:
+    depth = 0
+    for index, char in enumerate(line):
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth = max(depth - 1, 0)
+        elif char == "=" and depth == 0:
+            return line[:index].strip(), line[index + 1:].strip()
+    return None
+
+
+def _json_or_text(value: str) -> Any:
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"the policy is not valid JSON ({exc.msg} at column "
+                              f"{exc.colno})") from None
+    return text
+
+
+def _pairs(text: str, source: str, key: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for line in text.replace(",", "\n").splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ConfigError(f"{source}: {key} line {line!r}: write claim = Header-Name")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
+def _ini_name(table: str, key: str) -> str:
+    if table == "routes":
+        return f"routes line {key!r}"
+    return f"blocklist_{key}" if table == "blocklist" else key
+
+
+def _ini_lines(global_conf: Mapping[str, Any]) -> list[str]:
+    file = global_conf.get("__file__")
+    try:
+        return Path(file).read_text(encoding="utf-8").splitlines() if file else []
+    except OSError:
+        return []
+
+
+def _ini_line(lines: list[str], key: str, route: bool) -> int | None:
+    """The first line that sets ``key`` (or, for a route, starts with its pattern)."""
+    separators = ("=",) if route else ("=", ":")
+    for number, text in enumerate(lines, start=1):
+        stripped = text.strip()
+        if route and not text[:1].isspace():
+            continue  # route lines are continuation lines of the routes value
+        if stripped.startswith(key) and stripped[len(key):].lstrip()[:1] in separators:
+            return number
+    return None
+
+
+def _source(global_conf: Mapping[str, Any]) -> str:
+    return str(global_conf.get("__file__") or "<paste config>")

@@ -1,0 +1,229 @@
+"""ReverseProxy: a WSGI app that forwards requests to an HTTP upstream, with claims as headers.
+
+Put it behind :class:`~jwt_wsgi.JWTMiddleware` to protect a service written in anything:
+requests that pass are forwarded, carrying chosen claims of the verified token as request
+headers (``X-Jwt-Sub: alice``). Whatever the client sent under those header names is removed
+from every request, protected or not, including the underscore spellings (``X_Jwt_Sub``)
+that WSGI servers fold into the same ``HTTP_X_JWT_SUB`` key; the upstream can trust them.
+
+::
+
+    app = JWTMiddleware(ReverseProxy("http://127.0.0.1:9000", {"sub": "X-Jwt-Sub"}), jwt,
+                        routes={"/api/*": "required"})
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import re
+import socket
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from .context import CLAIMS
+from .errors import ConfigError
+from .handlers import json_response, status_line
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+logger = logging.getLogger("jwt_wsgi")
+
+#: RFC 9110 7.6.1: headers that concern one connection only, never forwarded.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"})
+DEFAULT_CLAIM_HEADERS: Mapping[str, str] = {"sub": "X-Jwt-Sub"}
+# The server already answered Expect: 100-continue; http.client cannot wait for it anyway.
+_NOT_FORWARDED = frozenset({"host", "content-length", "expect"})
+_RESERVED = HOP_BY_HOP | _NOT_FORWARDED | {"content-type", "authorization", "cookie"}
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_PLAIN_VALUE = re.compile(r"[\x20-\x7e]*")
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_CHUNK = 64 * 1024
+
+
+def environ_key(header: str) -> str:
+    """The WSGI environ key a server uses for a header: ``X-Jwt-Sub`` -> ``HTTP_X_JWT_SUB``."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+class ReverseProxy:
+    """Forward every request to ``upstream``, adding verified claims as headers.
+
+    :param upstream: ``http://host:port[/prefix]`` or ``https://...``; the request's path
+        (``PATH_INFO``, the path the middleware checked, never ``SCRIPT_NAME``) is appended.
+    :param claim_headers: ``{claim: header name}``; a string claim is sent as is, any other
+        value (or a string with characters outside printable ASCII) as compact ASCII JSON.
+    :param forward_authorization: pass the client's ``Authorization`` header on (default), so
+        the upstream may verify the token again; ``False`` keeps the token from the upstream.
+    :param timeout: seconds to wait for the upstream to connect and to answer.
+    :raises ConfigError: for a URL or header name that cannot work.
+    """
+
+    def __init__(self, upstream: str, claim_headers: Mapping[str, str] | None = None, *,
+                 forward_authorization: bool = True, timeout: float = 30.0) -> None:
+        parts = urlsplit(upstream)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"upstream must be an http:// or https:// URL, not {upstream!r}")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ConfigError("upstream must not carry a query, a fragment or credentials")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ConfigError(f"upstream {upstream!r} has an invalid port") from None
+        self.upstream = upstream
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = port or (443 if self._https else 80)
+        self._netloc = parts.netloc
+        self._prefix = parts.path.rstrip("/")
+        headers = dict(DEFAULT_CLAIM_HEADERS if claim_headers is None else claim_headers)
+        seen: set[str] = set()
+        for claim, header in headers.items():
+            if not isinstance(claim, str) or not claim:
+                raise ConfigError("claim_headers: claim names must be non-empty strings")
+            if not isinstance(header, str) or not _HEADER_NAME.fullmatch(header):
+                raise ConfigError(f"claim_headers: {header!r} is not a usable header name "
+                                  "(letters, digits and '-')")
+            if header.lower() in _RESERVED:
+                raise ConfigError(f"claim_headers: {header!r} is a header the proxy manages")
+            key = environ_key(header)
+            if key in seen:
+                raise ConfigError(f"claim_headers: {header!r} is given twice")
+            seen.add(key)
+        self.claim_headers = headers
+        #: environ keys never forwarded from the client: our claim headers, in any spelling.
+        self._stripped = frozenset(seen)
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+            raise ConfigError("timeout must be a positive number of seconds")
+        self.timeout = float(timeout)
+        self.forward_authorization = bool(forward_authorization)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        method = str(environ.get("REQUEST_METHOD", "GET"))
+        target = self._prefix + quote(environ.get("PATH_INFO", "") or "/", safe=_PATH_SAFE)
+        if environ.get("QUERY_STRING"):
+            target += "?" + environ["QUERY_STRING"]
+        headers = self._request_headers(environ)
+        body = self._body(environ, headers)
+        connection = self._connect()
+        try:
+            connection.request(method, target, body=body, headers=headers)
+            response = connection.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            timed_out = isinstance(exc, (TimeoutError, socket.timeout))
+            logger.warning("upstream %s failed: %s", self._netloc, type(exc).__name__)
+            status, message = (504, "Upstream timed out") if timed_out else (502, "Bad gateway")
+            return json_response({"msg": message}, status, [])(environ, start_response)
+        reason = response.reason if _PLAIN_VALUE.fullmatch(response.reason or "") else ""
+        line = f"{response.status} {reason}" if reason else status_line(response.status)
+        start_response(line, _response_headers(response))
+        return _Body(connection, response)
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._https:
+            return http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout)
+        return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+
+    def _request_headers(self, environ: WSGIEnvironment) -> dict[str, str]:
+        named_hop = {token.strip().lower() for token in
+                     str(environ.get("HTTP_CONNECTION", "")).split(",")}
+        headers: dict[str, str] = {}
+        for key, value in environ.items():
+            if not key.startswith("HTTP_") or key in self._stripped:
+                continue
+            name = key[5:].replace("_", "-").title()
+            lower = name.lower()
+            if lower in HOP_BY_HOP or lower in named_hop or lower in _NOT_FORWARDED:
+                continue
+            if lower == "authorization" and not self.forward_authorization:
+                continue
+            headers[name] = str(value)
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = str(environ["CONTENT_TYPE"])
+        headers["Host"] = self._netloc
+        client = str(environ.get("REMOTE_ADDR", ""))
+        if client:
+            previous = headers.get("X-Forwarded-For")
+            headers["X-Forwarded-For"] = f"{previous}, {client}" if previous else client
+        headers["X-Forwarded-Proto"] = str(environ.get("wsgi.url_scheme", "http"))
+        if environ.get("HTTP_HOST"):
+            headers["X-Forwarded-Host"] = str(environ["HTTP_HOST"])
+        claims = environ.get(CLAIMS) or {}
+        for claim, header in self.claim_headers.items():
+            if claim in claims:
+                headers[header] = header_value(claims[claim])
+        return headers
+
+    def _body(self, environ: WSGIEnvironment, headers: dict[str, str]) -> Any:
+        """The request body for http.client: streamed when its length is known."""
+        stream = environ.get("wsgi.input")
+        length = str(environ.get("CONTENT_LENGTH") or "").strip()
+        if stream is None:
+            return None
+        if length.isdigit() and int(length) > 0:
+            headers["Content-Length"] = length
+            return _Limited(stream, int(length))
+        data = b""
+        if environ.get("wsgi.input_terminated") and not length:
+            data = stream.read()  # a chunked request body; the server marks its end
+        if data or environ.get("REQUEST_METHOD") in ("POST", "PUT", "PATCH"):
+            headers["Content-Length"] = str(len(data))
+            return bytes(data)
+        return None
+
+
+def header_value(value: Any) -> str:
+    """A claim as a header value: plain ASCII strings as is, anything else as ASCII JSON."""
+    if isinstance(value, str) and _PLAIN_VALUE.fullmatch(value):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+
+
+def _response_headers(response: http.client.HTTPResponse) -> list[tuple[str, str]]:
+    named_hop = {token.strip().lower() for token in
+                 (response.getheader("Connection") or "").split(",")}
+    return [(name, value) for name, value in response.getheaders()
+            if name.lower() not in HOP_BY_HOP and name.lower() not in named_hop]
+
+
+class _Limited:
+    """At most ``remaining`` bytes of a WSGI input stream, read by http.client in blocks."""
+
+    def __init__(self, stream: Any, remaining: int) -> None:
+        self._stream = stream
+        self._remaining = remaining
+
+    def read(self, size: int = -1) -> bytes:
+        if self._remaining <= 0:
+            return b""
+        size = self._remaining if size < 0 else min(size, self._remaining)
+        data: bytes = self._stream.read(size)
+        self._remaining -= len(data)
+        if not data:
+            self._remaining = 0
+        return data
+
+
+class _Body:
+    """The upstream's body, streamed; the connection closes when the server closes us."""
+
+    def __init__(self, connection: http.client.HTTPConnection,
+                 response: http.client.HTTPResponse) -> None:
+        self._connection = connection
+        self._response = response
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self._response.read(_CHUNK)
+            if not chunk:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        self._response.close()
+        self._connection.close()

