@@ -157,11 +157,16 @@ class Upstream:
 
     def __init__(self, body: bytes = b"{}") -> None:
         self.requests: list[str] = []
+        self.headers: list[dict[str, list[str]]] = []
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.requests.append(self.path)
+                seen: dict[str, list[str]] = {}
+                for name, value in self.headers.items():
+                    seen.setdefault(name.lower(), []).append(value)
+                outer.headers.append(seen)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -98,3 +98,41 @@ def test_claims_are_never_shared_between_requests(mutate: Any) -> None:
         assert environ["jwt_wsgi.claims"]["sub"] == "alice" == environ["REMOTE_USER"]
         assert environ["jwt_wsgi.header"]["alg"] == "HS256"
         mutate(environ["jwt_wsgi.claims"], environ["jwt_wsgi.header"])
+
+
+# -- forwarded claim headers (ReverseProxy): the upstream sees only verified claims --------------
+
+SPOOF_SPELLINGS = [
+    pytest.param({"X-Jwt-Sub": "admin"}, {}, id="canonical-spelling"),
+    pytest.param({"x-jwt-sub": "admin"}, {}, id="lowercase"),
+    pytest.param({"X_Jwt_Sub": "admin"}, {}, id="underscore-spelling"),
+    pytest.param({}, {"HTTP_X_JWT_SUB": "admin, alice"}, id="server-joined-duplicates"),
+    pytest.param({"X-Jwt-Role": "admin"}, {}, id="claim-the-token-lacks"),
+    pytest.param({"X-Jwt-Sub": "admin", "X-Jwt-Role": "admin"}, {"REMOTE_USER": "admin"},
+                 id="everything-at-once"),
+]
+PROXY_ROUTES = [
+    pytest.param("/public", False, None, id="public"),
+    pytest.param("/optional", False, None, id="optional-without-token"),
+    pytest.param("/required", True, "alice", id="required-with-token"),
+]
+
+
+@pytest.mark.parametrize(("path", "with_token", "sub"), PROXY_ROUTES)
+@pytest.mark.parametrize(("headers", "environ"), SPOOF_SPELLINGS)
+def test_forwarded_claim_headers_cannot_be_forged(path: str, with_token: bool, sub: str | None,
+                                                  headers: dict[str, str], environ: dict[str, str],
+                                                  upstream: Any) -> None:
+    from jwt_wsgi.proxy import ReverseProxy
+
+    proxy = ReverseProxy(upstream.url, {"sub": "X-Jwt-Sub", "role": "X-Jwt-Role"}, timeout=5)
+    middleware = protect(proxy, manager(), ROUTES)  # type: ignore[arg-type]
+    sent = dict(headers)
+    if with_token:
+        sent["Authorization"] = f"Bearer {TOKEN}"
+    answer = call(middleware, path, headers=sent, **environ)
+    assert answer.status == 200
+    seen = upstream.headers[-1]
+    assert seen.get("x-jwt-sub") == ([sub] if sub else None)
+    assert "x-jwt-role" not in seen  # the token has no role claim
+    assert "x_jwt_sub" not in seen and "remote-user" not in seen

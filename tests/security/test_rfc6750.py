@@ -182,3 +182,48 @@ def test_custom_expired_responder(responder: Any, status: int, challenge: str) -
         assert answer.json == {"msg": "Token has expired"}
     else:
         assert value is not None and params(value)["error"] == '"invalid_token"'
+
+
+# -- RFC 6750 2.1-2.3: one token, in one place ---------------------------------------------------
+
+LOCATIONS = ["headers", "cookies", "query_string", "json"]
+LOCATION_CASES = [
+    pytest.param({"Authorization": "Bearer {t}"}, "", None, 200, id="header-only"),
+    pytest.param({"Cookie": "access_token_cookie={t}"}, "", None, 200, id="cookie-only"),
+    pytest.param({}, "jwt={t}", None, 200, id="query-only"),
+    pytest.param({"Content-Type": "application/json"}, "", '{{"access_token": "{t}"}}', 200,
+                 id="json-body-only"),
+    pytest.param({"Authorization": "Bearer {t}", "Cookie": "access_token_cookie={t}"}, "", None, 400,
+                 id="header-and-cookie"),
+    pytest.param({"Authorization": "Bearer {t}"}, "jwt={t}", None, 400, id="header-and-query"),
+    pytest.param({"Cookie": "access_token_cookie={t}; access_token_cookie={t}"}, "", None, 400,
+                 id="cookie-twice"),
+    pytest.param({}, "jwt={t}&jwt={t}", None, 400, id="query-parameter-twice"),
+    pytest.param({"Authorization": "Bearer {t}", "Content-Type": "application/json"}, "",
+                 '{{"access_token": "{t}"}}', 400, id="header-and-json-body"),
+    pytest.param({"Content-Type": "application/json"}, "", '{{"access_token": "{t}", "access_token": "x"}}',
+                 400, id="json-duplicate-member"),
+    pytest.param({"Content-Type": "application/json"}, "", '{{"access_token": ["{t}"]}}', 400,
+                 id="json-token-not-a-string"),
+]
+
+
+@pytest.mark.parametrize(("headers", "query", "body", "status"), LOCATION_CASES)
+def test_one_token_in_one_place(headers: dict[str, str], query: str, body: str | None,
+                                status: int) -> None:
+    jwt = manager(token_location=LOCATIONS, cookie_csrf_protect=False)
+    t = token()
+    app = CountingApp()
+    answer = call(protect(app, jwt, {"/p": "required"}), "/p", "POST",
+                  {k: v.format(t=t) for k, v in headers.items()},
+                  body.format(t=t).encode() if body else None, QUERY_STRING=query.format(t=t))
+    assert answer.status == status and app.calls == (1 if status == 200 else 0)
+    if status == 400:
+        assert params(answer.header("WWW-Authenticate") or "")["error"] == '"invalid_request"'
+        assert t not in answer.body.decode()
+
+
+def test_query_string_is_off_by_default() -> None:
+    app = CountingApp()
+    answer = call(protect(app, manager(), {"/p": "required"}), "/p", QUERY_STRING="jwt=" + token())
+    assert (answer.status, app.calls) == (401, 0)

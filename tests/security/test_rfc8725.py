@@ -380,3 +380,66 @@ def test_token_type_confusion(path: str, changes: dict[str, Any], header: dict[s
     claims = {k: v for k, v in {**CLAIMS, **changes}.items() if v is not None}
     token = sign({"alg": "HS256", **header}, claims, SECRET_BYTES)
     assert outcome(manager(), token, TYPE_ROUTES, path) == ((200, 1) if accepted else (401, 0))
+
+
+# -- issuer-key binding (RFC 8725 3.8): a key of one issuer never verifies another's tokens -------
+
+API, IDP, PARTNER = "https://api.example", "https://idp.example", "https://partner.example"
+
+
+def issuers_manager() -> JWTManager:
+    k = keys()
+    jwt = JWTManager(secret_key=SECRET, issuer=API, issuers={
+        IDP: {"jwks": {"keys": [public_jwk(k.rsa_private.public_key(), "idp-1", "RS256")]},
+              "algorithms": ["RS256"]},
+        PARTNER: {"public_key": k.public("ec", "pem"), "algorithms": ["ES256"]},
+    })
+    jwt.codec.clock = lambda: float(NOW)  # the manager's codec checks the time of every issuer
+    return jwt
+
+
+def _binding_token(case: str) -> tuple[str, str, bool]:
+    k = keys()
+
+    def claims(iss: Any) -> dict[str, Any]:
+        return {**CLAIMS, "iss": iss} if iss is not ... else dict(CLAIMS)
+
+    rsa_pem = k.public("rsa", "pem")
+    table: dict[str, tuple[str, str, bool]] = {
+        "own-issuer-own-secret": (sign({"alg": "HS256"}, claims(API), SECRET_BYTES), "/p", True),
+        "idp-token-idp-key": (sign({"alg": "RS256", "kid": "idp-1"}, claims(IDP), k.rsa_private), "/p", True),
+        "partner-token-partner-key": (sign({"alg": "ES256"}, claims(PARTNER), k.ec_private), "/p", True),
+        "idp-iss-signed-with-our-secret": (sign({"alg": "HS256"}, claims(IDP), SECRET_BYTES), "/p", False),
+        "idp-iss-hs256-with-idp-public-pem": (sign({"alg": "HS256"}, claims(IDP), rsa_pem), "/p", False),
+        "our-iss-signed-by-idp-key": (sign({"alg": "RS256", "kid": "idp-1"}, claims(API), k.rsa_private),
+                                      "/p", False),
+        "partner-iss-signed-by-idp-key": (sign({"alg": "RS256", "kid": "idp-1"}, claims(PARTNER),
+                                               k.rsa_private), "/p", False),
+        "idp-iss-signed-by-partner-key": (sign({"alg": "ES256"}, claims(IDP), k.ec_private), "/p", False),
+        "unknown-issuer-our-secret": (sign({"alg": "HS256"}, claims("https://evil"), SECRET_BYTES), "/p",
+                                      False),
+        "no-iss-when-issuer-set": (sign({"alg": "HS256"}, claims(...), SECRET_BYTES), "/p", False),
+        "iss-list": (sign({"alg": "HS256"}, claims([API]), SECRET_BYTES), "/p", False),
+        "iss-trailing-space": (sign({"alg": "HS256"}, claims(API + " "), SECRET_BYTES), "/p", False),
+        "iss-null": (sign({"alg": "HS256"}, claims(None), SECRET_BYTES), "/p", False),
+        "route-limited-to-idp-our-token": (sign({"alg": "HS256"}, claims(API), SECRET_BYTES), "/idp",
+                                           False),
+        "route-limited-to-idp-idp-token": (sign({"alg": "RS256", "kid": "idp-1"}, claims(IDP),
+                                                k.rsa_private), "/idp", True),
+    }
+    return table[case]
+
+
+BINDING_CASES = ["own-issuer-own-secret", "idp-token-idp-key", "partner-token-partner-key",
+                 "idp-iss-signed-with-our-secret", "idp-iss-hs256-with-idp-public-pem",
+                 "our-iss-signed-by-idp-key", "partner-iss-signed-by-idp-key",
+                 "idp-iss-signed-by-partner-key", "unknown-issuer-our-secret", "no-iss-when-issuer-set",
+                 "iss-list", "iss-trailing-space", "iss-null", "route-limited-to-idp-our-token",
+                 "route-limited-to-idp-idp-token"]
+
+
+@pytest.mark.parametrize("case", BINDING_CASES)
+def test_issuer_key_binding(case: str) -> None:
+    token, path, accepted = _binding_token(case)
+    routes = {"/p": "required", "/idp": {"require": "required", "issuers": [IDP]}}
+    assert outcome(issuers_manager(), token, routes, path) == ((200, 1) if accepted else (401, 0))
