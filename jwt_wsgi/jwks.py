@@ -112,6 +112,10 @@ class JWKSFetcher:
         progress, because it has nothing to verify with, or a new ``kid`` may be in it.
         """
         if self.clock() < self._next_fetch:
+            if wait and self._lock.locked() and self._lock.acquire(timeout=self.timeout + 1):
+                # A fetch is in progress (it set the cooldown as it started): wait for its
+                # keys rather than refuse a token whose new kid it is about to bring.
+                self._lock.release()
             return
         if not self._lock.acquire(blocking=wait, timeout=self.timeout + 1 if wait else -1):
             return

@@ -377,4 +377,17 @@ def readings(path_info: str) -> tuple[str, ...]:
         if _CONTROL.search(decoded):
             raise InvalidRequestError("Invalid characters in path")
         found.append(decoded)
-    return tuple(dict.fromkeys(found))
+    # The same layers decoded without normalising in between: a proxy that decodes
+    # ``/%61dmin/%2e%2e`` hands on ``/admin/..``, which a router may match as ``/admin/<path>``.
+    raw, layers = path, []
+    for _ in range(_MAX_DECODES):
+        if "%" not in raw:
+            break
+        decoded = unquote_to_bytes(raw.encode("latin-1")).decode("latin-1")
+        if decoded == raw:
+            break
+        if _CONTROL.search(decoded):
+            raise InvalidRequestError("Invalid characters in path")
+        layers += [decoded, canonical(decoded)]
+        raw = decoded
+    return tuple(dict.fromkeys([*found[:2], *layers, *found[2:]]))

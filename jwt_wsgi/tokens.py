@@ -143,11 +143,12 @@ class TokenCodec:
         for name in _REFUSED_HEADERS:
             if name in header:
                 raise InvalidTokenError(f"Unsupported header parameter: {name}")
+        # Present means checked: a JSON null is not the same as an absent parameter.
         typ = header.get("typ")
-        if typ is not None and (not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYP):
+        if "typ" in header and (not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYP):
             raise InvalidTokenError("Unsupported token type")
         kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
+        if "kid" in header and not isinstance(kid, str):
             raise InvalidTokenError("Invalid key id")
         verifier = self._find_key(alg, kid)
         if verifier is None:
