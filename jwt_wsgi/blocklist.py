@@ -33,13 +33,15 @@ class MemoryBlocklist:
         if the store is still full, :meth:`add` raises ``RuntimeError`` rather than forget
         a revocation that is still in force, so a flood of revocations cannot grow memory
         without end and cannot silently un-revoke a token either.
-    :param no_expiry_seconds: how long to keep a token that has no ``exp``.
+    :param no_expiry_seconds: how long to keep a token that has no ``exp``; ``None``
+        (the default) keeps it for good, since such a token never stops verifying.
     """
 
     def __init__(self, max_entries: int = 1_000_000,
-                 no_expiry_seconds: float = 365 * 86400) -> None:
+                 no_expiry_seconds: float | None = None) -> None:
         if max_entries <= 0:
             raise ConfigError("max_entries must be positive")
+        _check_no_expiry(no_expiry_seconds)
         self._expiry: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
         self._lock = threading.Lock()
@@ -48,7 +50,10 @@ class MemoryBlocklist:
 
     def add(self, jti: str, expires_at: float | None) -> None:
         now = time.time()
-        until = expires_at if expires_at is not None else now + self._no_expiry
+        if expires_at is not None:
+            until = expires_at
+        else:
+            until = math.inf if self._no_expiry is None else now + self._no_expiry
         if until <= now:
             return
         with self._lock:
@@ -93,7 +98,8 @@ class RedisBlocklist:
     :param timeout: seconds for connecting, for each command and for a free connection.
     :param max_connections: the size of the connection pool.
     :param client: an existing ``redis.Redis`` client instead of ``url`` (its own timeouts apply).
-    :param no_expiry_seconds: how long to keep a token that has no ``exp``.
+    :param no_expiry_seconds: how long to keep a token that has no ``exp``; ``None``
+        (the default) keeps it for good, since such a token never stops verifying.
 
     ::
 
@@ -102,7 +108,7 @@ class RedisBlocklist:
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", prefix: str = "jwt_wsgi:revoked:",
                  timeout: float = 1.0, client: Any = None,
-                 no_expiry_seconds: int = 365 * 86400, max_connections: int = 50) -> None:
+                 no_expiry_seconds: int | None = None, max_connections: int = 50) -> None:
         try:
             import redis
             from redis.backoff import NoBackoff
@@ -113,8 +119,7 @@ class RedisBlocklist:
             raise ConfigError("timeout must be a number of seconds between 0 and 60")
         if max_connections <= 0:
             raise ConfigError("max_connections must be positive")
-        if no_expiry_seconds <= 0:
-            raise ConfigError("no_expiry_seconds must be positive")
+        _check_no_expiry(no_expiry_seconds)
         if client is None:
             if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
                 raise ConfigError("url must start with redis://, rediss:// or unix://")
@@ -133,7 +138,13 @@ class RedisBlocklist:
 
     def add(self, jti: str, expires_at: float | None) -> None:
         # Whole seconds, rounded up: the key must never expire before the token does.
-        ttl = self._no_expiry if expires_at is None else math.ceil(expires_at - time.time())
+        if expires_at is None:
+            if self._no_expiry is None:
+                self._client.set(self._prefix + jti, b"1")
+                return
+            ttl = self._no_expiry
+        else:
+            ttl = math.ceil(expires_at - time.time())
         if ttl > 0:
             self._client.set(self._prefix + jti, b"1", ex=ttl)
 
@@ -147,3 +158,8 @@ class RedisBlocklist:
     def close(self) -> None:
         """Close the pooled connections (after a fork, or at shutdown)."""
         self._client.close()
+
+
+def _check_no_expiry(seconds: float | None) -> None:
+    if seconds is not None and not seconds > 0:
+        raise ConfigError("no_expiry_seconds must be positive, or None to keep such entries for good")

@@ -1,6 +1,6 @@
 """Configuration files: a manager, its routes and the middleware options from TOML or INI.
 
-One schema, four tables; the TOML form (``load_config``) is read with the standard
+One schema, five tables; the TOML form (``load_config``) is read with the standard
 ``tomllib``, the INI form by :mod:`jwt_wsgi.paste`::
 
     [jwt]                              # JWTManager settings: keyword names or JWT_* names
@@ -22,6 +22,10 @@ One schema, four tables; the TOML form (``load_config``) is read with the standa
     upstream = "http://127.0.0.1:9000"
     claim_headers = { sub = "X-Jwt-Sub", role = "X-Jwt-Role" }
 
+    [blocklist]                        # revocations shared by every worker (optional)
+    redis_url = "redis://127.0.0.1:6379/0"
+    prefix = "myapp:revoked:"
+
 Every error is a :class:`~jwt_wsgi.ConfigError` that names the file, the table and key,
 and the line when it can be found.
 """
@@ -36,6 +40,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .blocklist import RedisBlocklist
 from .errors import ConfigError
 from .manager import JWTManager
 from .middleware import JWTMiddleware
@@ -47,10 +52,11 @@ if TYPE_CHECKING:
 
     from .proxy import ReverseProxy
 
-TABLES = ("jwt", "middleware", "routes", "proxy")
+TABLES = ("jwt", "middleware", "routes", "proxy", "blocklist")
 KEY_SETTINGS = ("secret_key", "private_key", "public_key")
 MIDDLEWARE_OPTIONS = ("default", "cors_preflight", "remote_user")
 PROXY_OPTIONS = ("upstream", "claim_headers", "forward_authorization", "timeout")
+BLOCKLIST_OPTIONS = ("redis_url", "prefix", "timeout")
 
 #: ``where(table, key) -> "file, line N: [table] key"``: how errors point into a file.
 Where = Callable[[str, str], str]
@@ -107,16 +113,18 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         if not isinstance(data.get(table, {}), dict):
             raise ConfigError(f"{file}: {table} must be a table ([{table}])")
     return build_config(data.get("jwt", {}), data.get("routes", {}), data.get("middleware", {}),
-                        data.get("proxy", {}), source=str(file), base_dir=file.parent,
+                        data.get("proxy", {}), data.get("blocklist", {}),
+                        source=str(file), base_dir=file.parent,
                         where=lambda table, key: _where(str(file), table, key,
                                                         find_line(text, table, key)))
 
 
 def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
-                 middleware: Mapping[str, Any], proxy: Mapping[str, Any] | None = None, *,
+                 middleware: Mapping[str, Any], proxy: Mapping[str, Any] | None = None,
+                 blocklist: Mapping[str, Any] | None = None, *,
                  source: str = "<config>", base_dir: str | os.PathLike[str] | None = None,
                  where: Where | None = None) -> Config:
-    """Validate the four tables of a configuration into a :class:`Config`.
+    """Validate the tables of a configuration into a :class:`Config`.
 
     :param source: the file name errors start with.
     :param base_dir: where relative ``*_file`` paths are read from.
@@ -131,8 +139,9 @@ def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
             Settings.from_mapping({key: value})
         except ConfigError as exc:
             raise ConfigError(f"{where('jwt', _original(jwt, key))}: {exc}") from None
+    store = _blocklist(blocklist or {}, where)
     try:
-        manager = JWTManager.from_mapping(mapping)
+        manager = JWTManager.from_mapping(mapping, blocklist=store)
     except ConfigError as exc:
         raise ConfigError(f"{source}: [jwt]: {exc}") from None
 
@@ -244,6 +253,31 @@ def _proxy_options(proxy: Mapping[str, Any], where: Where) -> dict[str, Any]:
         except ConfigError as exc:
             raise ConfigError(f"{where('proxy', 'upstream')}: {exc}") from None
     return options
+
+
+def _blocklist(options: Mapping[str, Any], where: Where) -> RedisBlocklist | None:
+    """A RedisBlocklist from the ``[blocklist]`` table; None (one process's memory) without."""
+    if not options:
+        return None
+    for key in options:
+        if key not in BLOCKLIST_OPTIONS:
+            raise ConfigError(f"{where('blocklist', key)}: unknown option; use "
+                              + ", ".join(BLOCKLIST_OPTIONS))
+    url = options.get("redis_url")
+    if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{where('blocklist', 'redis_url')}: must be a redis://, rediss:// "
+                          "or unix:// URL")
+    kwargs: dict[str, Any] = {}
+    for key, value in options.items():
+        if key == "redis_url":
+            continue
+        if key == "prefix" and not (isinstance(value, str) and value):
+            raise ConfigError(f"{where('blocklist', key)}: must be a non-empty string")
+        try:
+            kwargs[key] = _to_number(key, value) if key == "timeout" else value
+        except ConfigError as exc:
+            raise ConfigError(f"{where('blocklist', key)}: {exc}") from None
+    return RedisBlocklist(url, **kwargs)
 
 
 def _no_app(environ: Any, start_response: Any) -> list[bytes]:  # pragma: no cover

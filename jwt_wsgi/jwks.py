@@ -25,6 +25,7 @@ import math
 import re
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -66,6 +67,8 @@ class JWKSFetcher:
                  cache_seconds: float = 600.0, refetch_seconds: float = 30.0,
                  timeout: float = 5.0) -> None:
         self.url = url
+        #: The URL as logged: no user, password or query string (they may hold credentials).
+        self.safe_url = _redact(url)
         self.keys = keys
         self.algorithms = tuple(algorithms)
         self.cache_seconds = cache_seconds
@@ -113,6 +116,10 @@ class JWKSFetcher:
         progress, because it has nothing to verify with, or a new ``kid`` may be in it.
         """
         if self.clock() < self._next_fetch:
+            if wait and self._lock.locked() and self._lock.acquire(timeout=self.timeout + 1):
+                # A fetch is in progress (it set the cooldown as it started): wait for its
+                # keys rather than refuse a token whose new kid it is about to bring.
+                self._lock.release()
             return
         if not self._lock.acquire(blocking=wait, timeout=self.timeout + 1 if wait else -1):
             return
@@ -139,16 +146,23 @@ class JWKSFetcher:
             if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
                 raise ValueError("response is not a JWKS object with a 'keys' list")
         except Exception as exc:  # noqa: BLE001 - any failure keeps the last good set
-            logger.warning("JWKS fetch from %s failed (%s); %s", self.url, type(exc).__name__,
+            logger.warning("JWKS fetch from %s failed (%s); %s", self.safe_url, type(exc).__name__,
                            "keeping the last good key set" if self._have_keys
                            else "no key set yet: requests fail with 503")
             return False
         if body != self._last_body:
             if not self.keys.replace_fetched(jwks, self.algorithms):
                 logger.warning("JWKS from %s holds no key usable with %s; keeping the last "
-                               "good key set", self.url, ", ".join(self.algorithms))
+                               "good key set", self.safe_url, ", ".join(self.algorithms))
                 return False
             self._last_body = body
         self._have_keys = True
         self._expires_at = started + cache_lifetime(cache_control, self.cache_seconds)
         return True
+
+
+def _redact(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))

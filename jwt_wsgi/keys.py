@@ -9,7 +9,9 @@ same cryptography library directly. Nothing here runs per request except
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
@@ -133,23 +135,42 @@ def hmac_secret(secret: str | bytes | None) -> bytes:
     return raw
 
 
+# Key text in any armour or line format: PEM/RFC 4716 headers, OpenSSH lines (also with
+# authorized_keys options or certificates), which must never become HMAC secrets
+# (CVE-2024-33663 was an OpenSSH ECDSA key that a PEM-only check let through).
+_ARMOR = re.compile(rb"-{4,5} ?BEGIN ")
+_SSH_KEY = re.compile(rb"(?:ssh-(?:rsa|dss|ed25519|ed448)|ecdsa-sha2-nistp\d+|"
+                      rb"sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
+                      rb"(?:-cert-v01@openssh\.com)?[ \t]+AAAA")
+_BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/_\-=\s]{64,}")
+
+
 def looks_like_public_key(raw: bytes) -> bool:
-    """True for PEM, OpenSSH, DER or JWK text: key material that must never be an HMAC secret."""
+    """True for PEM, OpenSSH, DER (raw or base64), JWK or JWKS text: key material that
+    must never be an HMAC secret."""
     text = raw.strip()
-    if b"-----BEGIN" in text or text.startswith((b"ssh-", b"ecdsa-sha2-", b"sk-")):
+    if _ARMOR.search(text) or _SSH_KEY.search(text) or \
+            text.startswith((b"ssh-", b"ecdsa-sha2-", b"sk-")):
         return True
     if text.startswith(b"{"):
         try:
             parsed = json.loads(text)
         except ValueError:
             return False
-        return isinstance(parsed, dict) and "kty" in parsed
-    for loader in (serialization.load_der_public_key, x509.load_der_x509_certificate):
-        try:
-            loader(raw)
-        except Exception:  # noqa: BLE001, S112 - not this format
-            continue
-        return True
+        return isinstance(parsed, dict) and ("kty" in parsed or "keys" in parsed)
+    candidates = [raw]
+    if _BASE64_TEXT.fullmatch(text):
+        # A PEM body pasted without its armour is the base64 of DER.
+        compact = re.sub(rb"\s+", b"", text).replace(b"-", b"+").replace(b"_", b"/")
+        with contextlib.suppress(ValueError):
+            candidates.append(base64.b64decode(compact + b"=" * (-len(compact) % 4)))
+    for data in candidates:
+        for loader in (serialization.load_der_public_key, x509.load_der_x509_certificate):
+            try:
+                loader(data)
+            except Exception:  # noqa: BLE001, S112 - not this format
+                continue
+            return True
     return False
 
 
@@ -238,7 +259,10 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey | bytes:
     """Build a public key (or an ``oct`` secret) from one JWK; raise ValueError if unusable."""
     kty = jwk.get("kty")
     if kty == "RSA":
-        return rsa.RSAPublicNumbers(_b64int(jwk.get("e")), _b64int(jwk.get("n"))).public_key()
+        key = rsa.RSAPublicNumbers(_b64int(jwk.get("e")), _b64int(jwk.get("n"))).public_key()
+        if key.key_size < MIN_RSA_BITS:  # a fetched key gets no start-up warning: refuse it
+            raise ValueError(f"RSA key under {MIN_RSA_BITS} bits")
+        return key
     if kty == "EC":
         curves = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
         curve = curves.get(jwk.get("crv"))  # type: ignore[arg-type]

@@ -296,8 +296,10 @@ class JWTManager:
                 else:
                     revoked = any(self.blocklist.contains(j) for j in jtis)
             if not revoked and self._blocklist_loader is not None:
-                # Deep copies: what the loader does to them must not reach the token cache.
-                revoked = self._blocklist_loader(copy_json(header), copy_json(claims)) is True
+                # Any truthy answer revokes, as in flask-jwt-extended: redis.exists() gives 1,
+                # an ORM lookup gives a row. Reading only ``True`` would fail open. Deep
+                # copies: what the loader does to them must not reach the token cache.
+                revoked = bool(self._blocklist_loader(copy_json(header), copy_json(claims)))
         except Exception as exc:
             logger.warning("revocation store failed (%s); refusing with 503", type(exc).__name__)
             raise ServiceUnavailableError("Token revocation status unavailable") from exc
@@ -305,7 +307,8 @@ class JWTManager:
             raise RevokedTokenError()
 
     def revoke(self, token_or_claims: str | Mapping[str, Any]) -> None:
-        """Add a token's ``jti`` to the blocklist until the token's ``exp``.
+        """Add a token's ``jti`` to the blocklist for as long as it could still verify:
+        until its ``exp`` plus the ``leeway``.
 
         Revoking a refresh token also refuses every access token minted from it with
         ``additional_claims={"refresh_jti": <the refresh token's jti>}``.
@@ -322,8 +325,10 @@ class JWTManager:
         if not isinstance(jti, str):
             raise ValueError("the token has no jti claim and cannot be revoked")
         exp = claims.get("exp")
+        # The verifier accepts a token until exp + leeway; the entry must outlive that.
+        until = float(exp) + self.settings.leeway if isinstance(exp, (int, float)) else None
         try:
-            self.blocklist.add(jti, float(exp) if isinstance(exp, (int, float)) else None)
+            self.blocklist.add(jti, until)
         except Exception as exc:
             raise ServiceUnavailableError("Revocation store unavailable") from exc
 

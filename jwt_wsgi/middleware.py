@@ -22,7 +22,7 @@ from .errors import (
 )
 from .locations import TokenFinder
 from .manager import JWTManager
-from .routes import PUBLIC, Policy, RouteTable
+from .routes import Policy, RouteTable
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -39,11 +39,13 @@ class JWTMiddleware:
     :param routes: ``{"[METHODS ]PATTERN": policy}``; see :class:`~jwt_wsgi.routes.RouteTable`.
     :param default: the policy for paths no rule matches; ``"required"`` denies by default.
     :param cors_preflight: let CORS preflights (OPTIONS with ``Origin`` and
-        ``Access-Control-Request-Method``) through without a token.
+        ``Access-Control-Request-Method``) reach the app without a token, so a CORS layer
+        inside it can answer; only the app's status and headers are sent back, never its body.
     :param remote_user: set ``REMOTE_USER`` to the identity (and remove any other value).
     :param converters: extra werkzeug converters for the patterns.
     :param on_outcome: called as ``on_outcome(outcome, environ)`` once per request, for
-        metrics: ``"public"`` (no token needed), ``"anonymous"`` (optional route, no token),
+        metrics: ``"public"`` (no token needed), ``"preflight"`` (a CORS preflight),
+        ``"anonymous"`` (optional route, no token),
         ``"authenticated"`` (a valid token), or the refusal's code (``"missing_token"``,
         ``"token_expired"``, ... see :mod:`jwt_wsgi.errors`). It runs before the app or the
         responder; an exception it raises is logged and ignored.
@@ -88,6 +90,9 @@ class JWTMiddleware:
                  start_response: StartResponse) -> Iterable[bytes]:
         try:
             self._scrub(environ)
+            if self._is_preflight(environ):
+                self._report("preflight", environ)
+                return _headers_only(self.app, environ, start_response)
             policy = self._policy(environ)
             outcome = self._authenticate(environ, policy) if policy.protected else "public"
         except JWTWSGIError as error:
@@ -118,11 +123,13 @@ class JWTMiddleware:
         if self.remote_user:
             pop("REMOTE_USER", None)
 
+    def _is_preflight(self, environ: WSGIEnvironment) -> bool:
+        return (self.cors_preflight and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+                and "HTTP_ORIGIN" in environ
+                and str(environ.get("REQUEST_METHOD", "")).upper() == "OPTIONS")
+
     def _policy(self, environ: WSGIEnvironment) -> Policy:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        if (method == "OPTIONS" and self.cors_preflight and "HTTP_ORIGIN" in environ
-                and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ):
-            return PUBLIC
         return self.routes.resolve(method, environ.get("PATH_INFO", ""))
 
     def _authenticate(self, environ: WSGIEnvironment, policy: Policy) -> str:
@@ -160,7 +167,9 @@ class JWTMiddleware:
             if not (fresh is True or (type(fresh) in (int, float) and self.manager.codec.clock() < fresh)):
                 raise FreshTokenRequiredError()
         if policy.scopes:
-            granted = set(str(claims.get("scope", "")).split()) | set(claims.get("scp", ()))
+            scp = claims.get("scp", ())
+            granted = set(claims.get("scope", "").split())
+            granted.update(scp.split() if isinstance(scp, str) else scp)
             if not granted.issuperset(policy.scopes):
                 raise InsufficientScopeError("Insufficient scope", " ".join(policy.scopes))
         for name, value in policy.claims:
@@ -178,6 +187,35 @@ class JWTMiddleware:
 
 
 _MISSING = object()
+
+
+def _headers_only(app: WSGIApplication, environ: WSGIEnvironment,
+                  start_response: StartResponse) -> Iterable[bytes]:
+    """Run the app for a CORS preflight, but send only its status and headers.
+
+    A preflight carries no token, and a view that ignores the method (a plain WSGI function,
+    a Django view without ``require_http_methods``) would answer it like a GET: the CORS layer
+    inside the app still sets its ``Access-Control-*`` headers, but no protected body leaves.
+    """
+    def start(status: str, headers: list[tuple[str, str]],
+              exc_info: Any = None) -> Callable[[bytes], object]:
+        kept = [(name, value) for name, value in headers if name.lower() != "content-length"]
+        start_response(status, [*kept, ("Content-Length", "0")], exc_info)
+        return _discard
+
+    result = app(environ, start)
+    try:
+        for _ in result:
+            pass
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return []
+
+
+def _discard(data: bytes) -> None:
+    """The ``write`` callable handed to the app for a preflight: the body goes nowhere."""
 
 
 def _same(actual: Any, expected: Any) -> bool:

@@ -10,6 +10,8 @@ Entry points (``setup.cfg``): ``egg:jwt_wsgi#jwt`` (``paste.filter_factory``) an
     jwt_access_token_expires = 15m
     default = required                    # middleware options: default, cors_preflight,
     remote_user = true                    #   remote_user
+    blocklist_redis_url = redis://127.0.0.1:6379/0   # shared revocations (optional; also
+                                                      #   blocklist_prefix, blocklist_timeout)
     routes =
         POST /login = public
         /api/* = required
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import MIDDLEWARE_OPTIONS, build_config
@@ -50,19 +53,28 @@ def filter_factory(global_conf: Mapping[str, Any],
     jwt: dict[str, Any] = {}
     middleware: dict[str, Any] = {}
     routes: dict[str, Any] = {}
+    blocklist: dict[str, Any] = {}
     for key, value in local_conf.items():
         if key.upper().startswith("JWT_"):
             jwt[key] = value
+        elif key.startswith("blocklist_"):
+            blocklist[key.removeprefix("blocklist_")] = value
         elif key in MIDDLEWARE_OPTIONS:
             middleware[key] = _json_or_text(value) if key == "default" else value
         elif key == "routes":
             routes = parse_routes(value, source)
         else:
             raise ConfigError(f"{source}: unknown key {key!r} in the jwt filter; use jwt_* "
-                              f"settings, routes, {', '.join(MIDDLEWARE_OPTIONS)}")
-    config = build_config(jwt, routes, middleware, source=source,
-                          base_dir=global_conf.get("here") or ".",
-                          where=lambda table, key: f"{source}: {_ini_name(table, key)}")
+                              f"settings, routes, blocklist_*, {', '.join(MIDDLEWARE_OPTIONS)}")
+    lines = _ini_lines(global_conf)
+
+    def where(table: str, key: str) -> str:
+        name = _ini_name(table, key)
+        line = _ini_line(lines, key if table == "routes" else name, table == "routes")
+        return f"{source}, line {line}: {name}" if line else f"{source}: {name}"
+
+    config = build_config(jwt, routes, middleware, None, blocklist, source=source,
+                          base_dir=global_conf.get("here") or ".", where=where)
 
     def wrap(app: WSGIApplication) -> JWTMiddleware:
         return config.wrap(app)
@@ -147,7 +159,29 @@ def _pairs(text: str, source: str, key: str) -> dict[str, str]:
 
 
 def _ini_name(table: str, key: str) -> str:
-    return f"routes line {key!r}" if table == "routes" else key
+    if table == "routes":
+        return f"routes line {key!r}"
+    return f"blocklist_{key}" if table == "blocklist" else key
+
+
+def _ini_lines(global_conf: Mapping[str, Any]) -> list[str]:
+    file = global_conf.get("__file__")
+    try:
+        return Path(file).read_text(encoding="utf-8").splitlines() if file else []
+    except OSError:
+        return []
+
+
+def _ini_line(lines: list[str], key: str, route: bool) -> int | None:
+    """The first line that sets ``key`` (or, for a route, starts with its pattern)."""
+    separators = ("=",) if route else ("=", ":")
+    for number, text in enumerate(lines, start=1):
+        stripped = text.strip()
+        if route and not text[:1].isspace():
+            continue  # route lines are continuation lines of the routes value
+        if stripped.startswith(key) and stripped[len(key):].lstrip()[:1] in separators:
+            return number
+    return None
 
 
 def _source(global_conf: Mapping[str, Any]) -> str:

@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 from .context import CLAIMS
 from .errors import ConfigError
-from .handlers import json_response
+from .handlers import json_response, status_line
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -36,7 +36,9 @@ logger = logging.getLogger("jwt_wsgi")
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"})
 DEFAULT_CLAIM_HEADERS: Mapping[str, str] = {"sub": "X-Jwt-Sub"}
-_RESERVED = HOP_BY_HOP | {"host", "content-length", "content-type", "authorization", "cookie"}
+# The server already answered Expect: 100-continue; http.client cannot wait for it anyway.
+_NOT_FORWARDED = frozenset({"host", "content-length", "expect"})
+_RESERVED = HOP_BY_HOP | _NOT_FORWARDED | {"content-type", "authorization", "cookie"}
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _PLAIN_VALUE = re.compile(r"[\x20-\x7e]*")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -117,7 +119,9 @@ class ReverseProxy:
             logger.warning("upstream %s failed: %s", self._netloc, type(exc).__name__)
             status, message = (504, "Upstream timed out") if timed_out else (502, "Bad gateway")
             return json_response({"msg": message}, status, [])(environ, start_response)
-        start_response(f"{response.status} {response.reason}", _response_headers(response))
+        reason = response.reason if _PLAIN_VALUE.fullmatch(response.reason or "") else ""
+        line = f"{response.status} {reason}" if reason else status_line(response.status)
+        start_response(line, _response_headers(response))
         return _Body(connection, response)
 
     def _connect(self) -> http.client.HTTPConnection:
@@ -134,7 +138,7 @@ class ReverseProxy:
                 continue
             name = key[5:].replace("_", "-").title()
             lower = name.lower()
-            if lower in HOP_BY_HOP or lower in named_hop or lower in ("host", "content-length"):
+            if lower in HOP_BY_HOP or lower in named_hop or lower in _NOT_FORWARDED:
                 continue
             if lower == "authorization" and not self.forward_authorization:
                 continue
@@ -155,17 +159,18 @@ class ReverseProxy:
                 headers[header] = header_value(claims[claim])
         return headers
 
-    def _body(self, environ: WSGIEnvironment, headers: dict[str, str]) -> bytes | None:
+    def _body(self, environ: WSGIEnvironment, headers: dict[str, str]) -> Any:
+        """The request body for http.client: streamed when its length is known."""
         stream = environ.get("wsgi.input")
         length = str(environ.get("CONTENT_LENGTH") or "").strip()
         if stream is None:
             return None
-        if length.isdigit():
-            data = stream.read(int(length)) if int(length) else b""
-        elif environ.get("wsgi.input_terminated"):
+        if length.isdigit() and int(length) > 0:
+            headers["Content-Length"] = length
+            return _Limited(stream, int(length))
+        data = b""
+        if environ.get("wsgi.input_terminated") and not length:
             data = stream.read()  # a chunked request body; the server marks its end
-        else:
-            data = b""
         if data or environ.get("REQUEST_METHOD") in ("POST", "PUT", "PATCH"):
             headers["Content-Length"] = str(len(data))
             return bytes(data)
@@ -184,6 +189,24 @@ def _response_headers(response: http.client.HTTPResponse) -> list[tuple[str, str
                  (response.getheader("Connection") or "").split(",")}
     return [(name, value) for name, value in response.getheaders()
             if name.lower() not in HOP_BY_HOP and name.lower() not in named_hop]
+
+
+class _Limited:
+    """At most ``remaining`` bytes of a WSGI input stream, read by http.client in blocks."""
+
+    def __init__(self, stream: Any, remaining: int) -> None:
+        self._stream = stream
+        self._remaining = remaining
+
+    def read(self, size: int = -1) -> bytes:
+        if self._remaining <= 0:
+            return b""
+        size = self._remaining if size < 0 else min(size, self._remaining)
+        data: bytes = self._stream.read(size)
+        self._remaining -= len(data)
+        if not data:
+            self._remaining = 0
+        return data
 
 
 class _Body:

@@ -268,6 +268,9 @@ def _split_key(key: str) -> tuple[frozenset[str] | None, str]:
         raise ConfigError(f"route {key!r}: the pattern must start with '/'")
     if _CONTROL.search(pattern) or " " in pattern:
         raise ConfigError(f"route {key!r}: the pattern contains spaces or control characters")
+    if "%" in pattern:
+        raise ConfigError(f"route {key!r}: write the pattern decoded ('/café', not '/caf%C3%A9'); "
+                          "servers hand PATH_INFO to the app percent-decoded")
     # PEP 3333 hands the app PATH_INFO as latin-1 text of the raw bytes: match in that space.
     return methods, pattern.encode("utf-8").decode("latin-1")
 
@@ -403,7 +406,10 @@ def readings(path_info: str) -> tuple[str, ...]:
             path.encode("latin-1")
         except UnicodeEncodeError:
             # Not PEP 3333 text: bring it into the latin-1-of-UTF-8 space the rules use.
-            path = path.encode("utf-8", "surrogateescape").decode("latin-1")
+            try:
+                path = path.encode("utf-8", "surrogateescape").decode("latin-1")
+            except UnicodeEncodeError:  # a lone surrogate: no bytes could have sent it
+                raise InvalidRequestError("Invalid characters in path") from None
     if _CONTROL.search(path):
         raise InvalidRequestError("Invalid characters in path")
     if "%" not in path and "//" not in path and "/." not in path and "\\" not in path \
@@ -421,4 +427,17 @@ def readings(path_info: str) -> tuple[str, ...]:
         if _CONTROL.search(decoded):
             raise InvalidRequestError("Invalid characters in path")
         found.append(decoded)
-    return tuple(dict.fromkeys(found))
+    # The same layers decoded without normalising in between: a proxy that decodes
+    # ``/%61dmin/%2e%2e`` hands on ``/admin/..``, which a router may match as ``/admin/<path>``.
+    raw, layers = path, []
+    for _ in range(_MAX_DECODES):
+        if "%" not in raw:
+            break
+        decoded = unquote_to_bytes(raw.encode("latin-1")).decode("latin-1")
+        if decoded == raw:
+            break
+        if _CONTROL.search(decoded):
+            raise InvalidRequestError("Invalid characters in path")
+        layers += [decoded, canonical(decoded)]
+        raw = decoded
+    return tuple(dict.fromkeys([*found[:2], *layers, *found[2:]]))

@@ -12,10 +12,12 @@ import datetime
 import difflib
 import math
 import re
+import urllib.parse
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, SecurityWarning
 
 LOCATIONS = ("headers", "cookies", "query_string", "json")
 HTTP_METHODS = frozenset(
@@ -30,8 +32,8 @@ LOCATION_CONFLICT_CHOICES = ("reject", "first_location")
 class Settings:
     """The validated options of a manager. Build it with :meth:`build` or :meth:`from_mapping`."""
 
-    secret_key: str | bytes | None = None
-    private_key: str | bytes | None = None
+    secret_key: str | bytes | None = dataclasses.field(default=None, repr=False)
+    private_key: str | bytes | None = dataclasses.field(default=None, repr=False)
     public_key: str | bytes | None = None
     algorithm: str = "HS256"
     decode_algorithms: tuple[str, ...] = ()
@@ -84,7 +86,7 @@ class Settings:
     jwks_refetch_seconds: float = 30.0
     jwks_timeout: float = 5.0
     token_cache_size: int = 1024
-    issuers: Mapping[str, Mapping[str, Any]] | None = None
+    issuers: Mapping[str, Mapping[str, Any]] | None = dataclasses.field(default=None, repr=False)
 
     @classmethod
     def build(cls, **options: Any) -> Settings:
@@ -120,6 +122,10 @@ class Settings:
                 raise ConfigError(_unknown(key, {"JWT_" + n.upper() for n in known}, "key"))
             if value is None:
                 continue
+            if isinstance(value, str) and not value.strip() and name not in _BLANK_MEANS_SOMETHING:
+                # An INI line or environment variable left empty (a template not filled in)
+                # must not quietly switch a check off: JWT_CSRF_METHODS= would mean no CSRF.
+                raise ConfigError(f"{key} is blank: remove it to use the default, or give a value")
             if name in options and options[name] != value:
                 raise ConfigError(f"{key} disagrees with another key for the same setting {name!r}")
             options[name] = value
@@ -137,6 +143,10 @@ class Settings:
                      "refresh_csrf_header_name"):
             if not getattr(self, name):
                 raise ConfigError(f"{name} must be a non-empty string")
+        if self.cookie_csrf_protect and "cookies" in self.token_location and not self.csrf_methods:
+            raise ConfigError("csrf_methods is empty, so cookie tokens would get no CSRF check; "
+                              "list the methods to check, or set cookie_csrf_protect=False "
+                              "to turn the check off on purpose")
         if not _TOKEN_CHARS.fullmatch(self.header_name):
             raise ConfigError(f"header_name {self.header_name!r} is not a valid HTTP header name")
         if self.header_type and not _TOKEN_CHARS.fullmatch(self.header_type):
@@ -173,6 +183,10 @@ class Settings:
                 raise ConfigError(f"{name} must be a positive number of seconds")
         if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
             raise ConfigError("jwks_url must be an http:// or https:// URL")
+        if self.jwks_url is not None and self.jwks_url.startswith("http://") and not _loopback(
+                self.jwks_url):
+            warnings.warn("jwks_url is plain http://: anyone on the path can swap the keys; "
+                          "use https://", SecurityWarning, stacklevel=4)
 
 
 # -- conversions ----------------------------------------------------------------------
@@ -196,6 +210,15 @@ _FLASK_ONLY: frozenset[str] = frozenset()
 _NONE_MEANS_DEFAULT = frozenset({
     "decode_algorithms", "audience", "encode_audience", "token_location", "csrf_methods",
 })
+
+
+def _loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+# Settings where an empty string is a meaningful value, not a forgotten one.
+_BLANK_MEANS_SOMETHING = frozenset({"header_type", "query_string_value_prefix"})
 
 
 def _unknown(name: str, known: Iterable[str], what: str) -> str:

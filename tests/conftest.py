@@ -124,3 +124,14 @@ def protect(jwt: JWTManager, recorder: Recorder) -> Callable[..., Client]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def need(module: str) -> Any:
+    """Import a test-extras package: skipped where it is missing, but never under CI."""
+    import importlib
+    import os
+
+    if os.environ.get("CI"):
+        return importlib.import_module(module)
+    return pytest.importorskip(module, reason=f"{module} is in the test extras "
+                                              "(pip install '.[test]')")

@@ -123,6 +123,15 @@ def test_memory_entries_expire_with_the_token() -> None:
     assert len(store) == 1
 
 
+def test_memory_keeps_a_token_without_exp_for_good() -> None:
+    store = MemoryBlocklist()
+    store.add("forever", None)
+    store._purge(time.time() + 100 * 365 * 86400)  # a century later, still revoked
+    assert store.contains("forever")
+    with pytest.raises(ConfigError, match="no_expiry_seconds"):
+        MemoryBlocklist(no_expiry_seconds=0)
+
+
 def test_memory_store_is_bounded_and_never_forgets_a_live_revocation() -> None:
     store = MemoryBlocklist(max_entries=3)
     for i in range(3):
@@ -161,7 +170,11 @@ def test_redis_keys_expire_with_the_token(store: RedisBlocklist, redis_server: R
     assert store.contains("abc") and store.contains("no-exp")
     assert not store.contains("expired") and not store.contains("other")
     assert 99 <= raw.ttl("jwt_wsgi:revoked:abc") <= 100
-    assert raw.ttl("jwt_wsgi:revoked:no-exp") > 364 * 86400
+    assert raw.ttl("jwt_wsgi:revoked:no-exp") == -1  # no exp: the token never stops verifying
+    bounded = RedisBlocklist(redis_server.url, prefix="bounded:", no_expiry_seconds=3600)
+    bounded.add("no-exp", None)
+    assert 3599 <= raw.ttl("bounded:no-exp") <= 3600
+    bounded.close()
     assert raw.exists("jwt_wsgi:revoked:expired") == 0
     assert store.contains_any(["x", "abc"]) and not store.contains_any(["x", "y"])
 

@@ -23,7 +23,7 @@ import pytest
 
 from jwt_wsgi import JWTManager
 from jwt_wsgi.cli import main
-from tests.conftest import SECRET, forge
+from tests.conftest import SECRET, forge, need
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -259,7 +259,7 @@ def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
 
 @pytest.mark.parametrize("server", ["waitress", "werkzeug", "auto-without-waitress"])
 def test_serve_a_module_app(tmp_path: Path, config: Path, server: str) -> None:
-    pytest.importorskip("waitress", reason="waitress is in the test extras")
+    need("waitress")
     path = str(ROOT)
     if server == "auto-without-waitress":  # a waitress that cannot be imported comes first
         (tmp_path / "hide" / "waitress").mkdir(parents=True)

@@ -145,3 +145,56 @@ def test_find_line() -> None:
     assert find_line(text, "b", "/y/*") == 5
     assert find_line(text, "c", "x") == 7
     assert find_line(text, "d", "x") is None
+
+
+def test_blocklist_table_shares_revocations_between_managers(tmp_path: Path,
+                                                             recorder: Recorder) -> None:
+    """Two managers built from one file (two worker processes) see each other's revocations."""
+    from tests.test_blocklist import RedisServer
+
+    server = RedisServer()
+    try:
+        path = write(tmp_path, f'[jwt]\nsecret_key_env = "TEST_JWT_SECRET"\n'
+                               f'[routes]\n"/api/*" = "required"\n'
+                               f'[blocklist]\nredis_url = "{server.url}"\nprefix = "cfg-test:"\n'
+                               f'timeout = "2"\n')
+        first, second = load_config(path), load_config(path)
+        token = first.manager.create_access_token("alice")
+        client = Client(second.wrap(recorder))
+        assert client.get("/api/x", headers=bearer(token)).status_code == 200
+        first.manager.revoke(token)
+        response = client.get("/api/x", headers=bearer(token))
+        assert response.status_code == 401 and response.json == {"msg": "Token has been revoked"}
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    pytest.param('redis_url = "http://x"', r"line 4: \[blocklist\] redis_url: must be a redis://",
+                 id="bad-url"),
+    pytest.param('prefix = "x"', r"\[blocklist\] redis_url: must be", id="no-url"),
+    pytest.param('redis_url = "redis://127.0.0.1:1/0"\nprefx = "x"',
+                 r"line 5: \[blocklist\] prefx: unknown option", id="typo"),
+    pytest.param('redis_url = "redis://127.0.0.1:1/0"\ntimeout = "later"',
+                 r"line 5: \[blocklist\] timeout: timeout must be a number", id="bad-timeout"),
+])
+def test_blocklist_errors(tmp_path: Path, table: str, message: str) -> None:
+    path = write(tmp_path, f'[jwt]\nsecret_key_env = "TEST_JWT_SECRET"\n[blocklist]\n{table}\n')
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_the_example_file(monkeypatch: pytest.MonkeyPatch, recorder: Recorder) -> None:
+    monkeypatch.setenv("JWT_SECRET_KEY", SECRET)
+    config = load_config(Path(__file__).resolve().parent.parent / "examples" / "jwt.toml")
+    client = Client(config.wrap(recorder))
+    jwt = config.manager
+    assert client.get("/health").status_code == 200
+    assert client.get("/other").status_code == 401
+    admin = jwt.create_access_token("a", fresh=True, additional_claims={"role": "admin"})
+    assert client.delete("/admin/x", headers=bearer(admin)).status_code == 200
+    assert client.delete("/admin/x", headers=bearer(jwt.create_access_token("a"))).status_code == 401
+    reports = jwt.create_access_token("a", additional_claims={"scope": "reports:read"})
+    assert client.get("/reports/2026", headers=bearer(reports)).status_code == 200
+    proxy = config.reverse_proxy("http://127.0.0.1:9")
+    assert proxy.claim_headers["scope"] == "X-Jwt-Scope" and proxy.forward_authorization is False

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from tests.conftest import bearer
+from tests.conftest import bearer, need
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PAST = datetime.timedelta(seconds=-60)
@@ -54,7 +54,7 @@ def _expired(jwt: Any, user: str) -> str:
 
 @pytest.fixture(scope="module")
 def django_site() -> ModuleType:
-    pytest.importorskip("django", reason="Django is in the test extras")
+    need("django")
     return load_example("django_site.wsgi")
 
 
@@ -101,7 +101,7 @@ def test_django_admin_needs_fresh_admin_token(django_site: ModuleType) -> None:
 
 @pytest.fixture(scope="module")
 def pyramid_app() -> ModuleType:
-    pytest.importorskip("pyramid", reason="Pyramid is in the test extras")
+    need("pyramid")
     return load_example("pyramid_app")
 
 
@@ -134,7 +134,7 @@ def test_pyramid_custom_unauthorized_responder(pyramid_app: ModuleType) -> None:
 
 @pytest.fixture(scope="module")
 def falcon_app() -> ModuleType:
-    pytest.importorskip("falcon", reason="Falcon is in the test extras")
+    need("falcon")
     return load_example("falcon_app")
 
 
@@ -161,7 +161,7 @@ def test_falcon_custom_fresh_responder(falcon_app: ModuleType) -> None:
 
 @pytest.fixture(scope="module")
 def bottle_app() -> ModuleType:
-    pytest.importorskip("bottle", reason="Bottle is in the test extras")
+    need("bottle")
     return load_example("bottle_app")
 
 

@@ -25,7 +25,7 @@ from jwt_wsgi import (
 )
 from jwt_wsgi.jwks import cache_lifetime
 from jwt_wsgi.keys import public_jwk, thumbprint
-from tests.conftest import Recorder, bearer
+from tests.conftest import Recorder, bearer, forge
 
 
 def _pem(key: Any) -> bytes:
@@ -442,3 +442,25 @@ def test_refresh_warms_the_cache(server: JWKSServer, rsa_keys: dict[str, Any]) -
     assert server.requests == 1
     server.status = 500
     assert manager.jwks_fetcher.refresh() is False
+
+
+def test_weak_rsa_key_in_a_jwks_is_not_used() -> None:
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    strong = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwks = {"keys": [public_jwk(weak.public_key(), "weak", "RS256"),
+                     public_jwk(strong.public_key(), "strong", "RS256")]}
+    manager = JWTManager(algorithm="RS256", jwks=jwks)
+    assert manager.keys.find("RS256", "strong") is not None
+    assert manager.keys.find("RS256", "weak") is None
+
+
+def test_failed_fetch_log_hides_credentials_in_the_url(caplog: pytest.LogCaptureFixture) -> None:
+    manager = JWTManager(algorithm="RS256", jwks_url="https://user:pw@127.0.0.1:9/j?key=abc",
+                         jwks_timeout=0.5)
+    token = forge({"alg": "RS256", "kid": "k"}, {"sub": "a"})  # the fetch fails first
+    with caplog.at_level(logging.WARNING, logger="jwt_wsgi"):
+        Client(JWTMiddleware(Recorder(), manager, routes={"/p": "required"})).get(
+            "/p", headers=bearer(token))
+    text = caplog.text
+    assert "127.0.0.1:9/j" in text
+    assert "pw" not in text and "abc" not in text and "user" not in text

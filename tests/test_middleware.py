@@ -12,7 +12,7 @@ import webob
 from werkzeug.test import Client
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, get_jwt, get_jwt_header, get_jwt_identity
-from tests.conftest import NOW, Recorder, bearer, sign_hs256
+from tests.conftest import NOW, SECRET, Recorder, bearer, sign_hs256
 
 ROUTES = {
     "/protected": "required",
@@ -82,6 +82,11 @@ def test_scope_sources_and_challenge(client: Client, make_token: MakeToken) -> N
         additional_claims={"scope": "users:read other"}))).status_code == 200
     assert client.get("/users/3", headers=bearer(make_token(
         additional_claims={"scp": ["users:read"]}))).status_code == 200
+    # Azure AD sends scp as a space-separated string.
+    assert client.get("/users/3", headers=bearer(make_token(
+        additional_claims={"scp": "other users:read"}))).status_code == 200
+    assert client.get("/users/3", headers=bearer(make_token(
+        additional_claims={"scp": "users:readx"}))).status_code == 403
     refused = client.get("/users/3", headers=bearer(make_token()))
     assert 'scope="users:read"' in refused.headers["WWW-Authenticate"]
 
@@ -195,6 +200,24 @@ def test_options_only_passes_as_cors_preflight(client: Client, headers: dict[str
     assert client.options("/protected", headers=headers).status_code == status
 
 
+def test_preflight_reaches_the_app_but_no_body_leaves(jwt: JWTManager) -> None:
+    """A method-agnostic app answers OPTIONS like GET; the preflight gets headers only."""
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        write = start_response("200 OK", [("Content-Type", "application/json"),
+                                          ("Content-Length", "15"),
+                                          ("Access-Control-Allow-Origin", "https://a")])
+        write(b'{"sec')
+        return [b'ret": true}']
+
+    client = Client(JWTMiddleware(app, jwt, routes={"/admin/*": "required"}))
+    response = client.options("/admin/x", headers={"Origin": "https://a",
+                                                   "Access-Control-Request-Method": "GET"})
+    assert response.status_code == 200
+    assert response.data == b""
+    assert response.headers["Content-Length"] == "0"
+    assert response.headers["Access-Control-Allow-Origin"] == "https://a"
+
+
 def test_preflight_pass_through_can_be_turned_off(protect: Callable[..., Client]) -> None:
     client = protect(ROUTES, cors_preflight=False)
     headers = {"Origin": "https://a", "Access-Control-Request-Method": "GET"}
@@ -275,3 +298,31 @@ def test_route_locations_must_be_configured(jwt: JWTManager, recorder: Recorder)
 def test_forged_signature_with_correct_shape_is_refused(client: Client) -> None:
     token = sign_hs256({"alg": "HS256"}, {"sub": "admin", "exp": NOW + 60}, secret="x" * 40)
     assert client.get("/protected", headers=bearer(token)).status_code == 401
+
+
+def test_revocation_lasts_as_long_as_the_leeway_keeps_the_token_valid(recorder: Recorder) -> None:
+    # Past exp but inside the leeway: the verifier still accepts it, so the blocklist must too.
+    manager = JWTManager(secret_key=SECRET, leeway=30)
+    token = manager.create_access_token("alice", expires_delta=-5)
+    client = Client(JWTMiddleware(recorder, manager, routes={"/p": "required"}))
+    assert client.get("/p", headers=bearer(token)).status_code == 200
+    manager.revoke(token)
+    response = client.get("/p", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.get_json() == {"msg": "Token has been revoked"}
+
+
+@pytest.mark.parametrize("answer", [1, "1", {"jti": "row"}, [0]], ids=["one", "str", "row", "list"])
+def test_any_truthy_blocklist_answer_revokes(jwt: JWTManager, client: Client,
+                                             make_token: MakeToken, answer: object) -> None:
+    jwt.token_in_blocklist_loader(lambda jwt_header, jwt_payload: answer)
+    response = client.get("/protected", headers=bearer(make_token()))
+    assert response.status_code == 401
+    assert response.get_json() == {"msg": "Token has been revoked"}
+
+
+@pytest.mark.parametrize("answer", [0, "", None, False, []], ids=str)
+def test_falsy_blocklist_answer_lets_the_token_through(jwt: JWTManager, client: Client,
+                                                       make_token: MakeToken, answer: object) -> None:
+    jwt.token_in_blocklist_loader(lambda jwt_header, jwt_payload: answer)
+    assert client.get("/protected", headers=bearer(make_token())).status_code == 200

@@ -90,7 +90,7 @@ def test_on_outcome_counts_every_outcome(jwt: JWTManager, recorder: Recorder) ->
     client.get("/api/d", headers={"Authorization": "Bearer a.b.c, Bearer d.e.f"})
     client.options("/api/e", headers={"Origin": "https://x.example",
                                       "Access-Control-Request-Method": "GET"})
-    assert counts == {"public": 2, "anonymous": 1, "authenticated": 2, "missing_token": 1,
+    assert counts == {"public": 1, "preflight": 1, "anonymous": 1, "authenticated": 2, "missing_token": 1,
                       "token_expired": 1, "invalid_request": 1}
     assert paths == ["/public", "/feed", "/feed", "/api/a", "/api/b", "/api/c", "/api/d", "/api/e"]
 

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
+from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, RedisBlocklist
 from jwt_wsgi.paste import filter_factory, parse_routes, proxy_app_factory
-from tests.conftest import SECRET, Recorder, bearer
+from tests.conftest import SECRET, Recorder, bearer, need
 
-loadwsgi = pytest.importorskip("paste.deploy.loadwsgi", reason="PasteDeploy is in the test extras")
+loadwsgi = need("paste.deploy.loadwsgi")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -163,6 +163,8 @@ GLOBAL = {"__file__": "/srv/app.ini", "here": "/srv"}
                  id="bad-bool"),
     pytest.param(conf(secret="x"), r"unknown key 'secret' in the jwt filter", id="unknown-key"),
     pytest.param({}, r"needs a key|secret", id="no-secret"),
+    pytest.param(conf(blocklist_redis_url="redis://127.0.0.1:1/0", blocklist_prefx="x"),
+                 r"app\.ini: blocklist_prefx: unknown option", id="blocklist-typo"),
 ])
 def test_filter_errors_name_the_file_and_key(local: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -177,6 +179,13 @@ def test_filter_reads_a_key_file_relative_to_here(tmp_path: Path, recorder: Reco
     assert client.get("/x").status_code == 401
     assert client.get("/y").status_code == 200
     assert client.get("/y", headers=bearer("a.b.c")).status_code == 401  # optional: bad token
+
+
+def test_filter_blocklist_keys_build_a_redis_blocklist() -> None:
+    wrap = filter_factory(GLOBAL, **conf(blocklist_redis_url="redis://127.0.0.1:1/0",
+                                         blocklist_prefix="app:", blocklist_timeout="0.5"))
+    blocklist = wrap(Recorder()).manager.blocklist
+    assert isinstance(blocklist, RedisBlocklist) and blocklist._prefix == "app:"
 
 
 @pytest.mark.parametrize(("local", "message"), [
@@ -198,3 +207,20 @@ def test_proxy_app_converts_strings() -> None:
     assert (proxy.timeout, proxy.forward_authorization) == (2.5, False)
     assert proxy.claim_headers == {"sub": "X-A", "role": "X-B"}
 
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    pytest.param("jwt_secret_key_env = JWT_SECRET_KEY\njwt_leeway = soon\n",
+                 r"pipeline\.ini, line 4: jwt_leeway: leeway must be a number", id="setting"),
+    pytest.param("jwt_secret_key_env = JWT_SECRET_KEY\nroutes =\n    /a = required\n"
+                 "    POST /b/* = sometimes\n",
+                 r"pipeline\.ini, line 6: routes line 'POST /b/\*': .*unknown policy 'sometimes'",
+                 id="route"),
+])
+def test_ini_errors_give_the_line(tmp_path: Path, section: str, message: str) -> None:
+    ini = tmp_path / "pipeline.ini"
+    ini.write_text("[filter:jwt]\nuse = call:jwt_wsgi.paste:filter_factory\n" + section +
+                   "\n[pipeline:main]\npipeline = jwt api\n\n[app:api]\n"
+                   "use = call:paste_app:app_factory\n")
+    with pytest.raises(ConfigError, match=message):
+        loadwsgi.loadapp(f"config:{ini}")

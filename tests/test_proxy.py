@@ -47,6 +47,9 @@ class Echo(BaseHTTPRequestHandler):
             self.send_header("X-Private", "only-for-the-proxy")
             self.send_header("Set-Cookie", "a=1")
             self.send_header("Set-Cookie", "b=2")
+        elif self.path.endswith("/no-reason"):
+            self.wfile.write(b"HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n")
+            return
         elif self.path.endswith("/chunked"):
             self.send_response(201)
             self.send_header("Transfer-Encoding", "chunked")
@@ -189,12 +192,23 @@ def test_bodies_both_ways(front: tuple[str, int], manager: JWTManager) -> None:
     record = seen(raw)
     assert (status, record["method"], record["body"]) == (200, "POST", '{"name": "x"}')
     assert values(record, "Content-Type") == ["application/json"]
+    # a large body is streamed through whole; Expect stays between client and front server
+    big = b"x" * 300_000
+    _, _, raw = request(front, "POST", "/api/big", [*auth, ("Expect", "100-continue")], body=big)
+    record = seen(raw)
+    assert len(record["body"]) == len(big) and "expect" not in record["names"]
+    assert values(record, "Content-Length") == [str(len(big))]
     # a chunked request body arrives whole, with a length
     _, _, raw = request(front, "PUT", "/api/items/1", auth, body=iter([b"ab", b"cd"]), chunked=True)
     assert seen(raw)["body"] == "abcd"
     # a chunked response is re-framed by the front server
     status, _headers, raw = request(front, "GET", "/public/chunked")
     assert (status, raw) == (201, b"one,two,three")
+
+
+def test_status_without_a_reason_phrase_gets_one(upstream: str, manager: JWTManager) -> None:
+    response = Client(JWTMiddleware(ReverseProxy(upstream), manager)).get("/no-reason")
+    assert response.status == "404 Not Found" and response.get_data() == b""
 
 
 def test_unreachable_upstream_is_a_json_502(manager: JWTManager) -> None:

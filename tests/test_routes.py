@@ -137,3 +137,13 @@ def test_lookup_cost_does_not_scan_unrelated_rules() -> None:
     table = RouteTable({f"/r{i}/*": "required" for i in range(1000)})
     assert len(table._root.children["r5"].candidates) == 1
     assert table.resolve("GET", "/nothing").require == "public"
+
+
+def test_percent_encoded_pattern_is_refused_with_a_hint() -> None:
+    with pytest.raises(ConfigError, match="decoded"):
+        RouteTable({"/caf%C3%A9/*": "required"})
+
+
+def test_lone_surrogate_in_path_is_a_400_not_a_500() -> None:
+    with pytest.raises(InvalidRequestError):
+        RouteTable({"/a": "required"}).resolve("GET", "/\ud800")

@@ -151,3 +151,36 @@ def test_ec_key_for_rsa_algorithm_is_refused(ec_private_pem: bytes) -> None:
 def test_ec_curve_must_fit(ec_private_pem: bytes) -> None:
     with pytest.raises(ConfigError, match="curve"):
         JWTManager(algorithm="ES384", private_key=ec_private_pem)
+
+
+@pytest.mark.parametrize("key", ["JWT_CSRF_METHODS", "JWT_DECODE_ISSUER", "JWT_DECODE_AUDIENCE",
+                                 "JWT_TOKEN_LOCATION", "JWT_ALGORITHM"])
+def test_blank_mapping_values_are_refused_not_read_as_off(key: str) -> None:
+    with pytest.raises(ConfigError, match=f"{key} is blank"):
+        Settings.from_mapping({"JWT_SECRET_KEY": "k" * 40, key: "  "})
+
+
+def test_blank_header_type_still_means_no_scheme() -> None:
+    assert Settings.from_mapping({"JWT_SECRET_KEY": "k" * 40, "JWT_HEADER_TYPE": ""}).header_type == ""
+
+
+def test_cookie_tokens_without_csrf_methods_are_refused() -> None:
+    with pytest.raises(ConfigError, match="cookie_csrf_protect=False"):
+        Settings.build(secret_key="k" * 40, token_location=["cookies"], csrf_methods=[])
+    assert Settings.build(secret_key="k" * 40, token_location=["cookies"], csrf_methods=[],
+                          cookie_csrf_protect=False).csrf_methods == ()
+
+
+def test_repr_never_shows_key_material() -> None:
+    settings = Settings.build(secret_key="s3cr3t-" + "k" * 40,
+                              issuers={"https://idp": {"secret_key": "other-" + "z" * 40}})
+    assert "s3cr3t" not in repr(settings) and "other-" not in repr(settings)
+
+
+def test_plain_http_jwks_url_warns_unless_loopback() -> None:
+    with pytest.warns(SecurityWarning, match="https"):
+        Settings.build(algorithm="RS256", jwks_url="http://idp.example/jwks.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Settings.build(algorithm="RS256", jwks_url="http://127.0.0.1:8080/jwks.json")
+        Settings.build(algorithm="RS256", jwks_url="https://idp.example/jwks.json")

@@ -132,7 +132,12 @@ def test_verify_only_manager_cannot_mint(rsa_public_pem: bytes) -> None:
                      id="unexpected-aud"),
         pytest.param({**BASE, "jti": 5}, InvalidTokenError, "jti", id="int-jti"),
         pytest.param({**BASE, "fresh": "yes"}, InvalidTokenError, "fresh", id="string-fresh"),
-        pytest.param({**BASE, "scp": "a b"}, InvalidTokenError, "scp", id="string-scp"),
+        pytest.param({**BASE, "scp": 5}, InvalidTokenError, "scp", id="number-scp"),
+        pytest.param({**BASE, "scp": ["a", 1]}, InvalidTokenError, "scp", id="mixed-scp"),
+        pytest.param({**BASE, "exp": 10**400}, InvalidTokenError, "NumericDate",
+                     id="exp-400-digit-int"),
+        pytest.param({**BASE, "fresh": 10**400}, InvalidTokenError, "fresh",
+                     id="fresh-400-digit-int"),
     ],
 )
 def test_claim_rules(jwt: JWTManager, claims: dict[str, object],

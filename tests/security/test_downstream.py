@@ -1,0 +1,138 @@
+"""Downstream integrity: only a verified token sets what the app trusts.
+
+The app trusts ``jwt_wsgi.claims``, ``jwt_wsgi.header``, ``jwt_wsgi.identity`` and
+``REMOTE_USER``. Whatever a client or an earlier layer put there is removed on every
+request, public ones included; HTTP headers that merely look alike are never promoted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import webob
+
+from jwt_wsgi import get_jwt, get_jwt_header, get_jwt_identity
+from tests.conftest import NOW, SECRET
+from tests.security.conftest import CountingApp, call, manager, protect, sign
+
+ROUTES = {"/public": "public", "/optional": "optional", "/required": "required"}
+CLAIMS = {"sub": "alice", "iat": NOW, "jti": "j-1", "type": "access", "exp": NOW + 600,
+          "roles": ["user"]}
+TOKEN = sign({"alg": "HS256", "typ": "JWT"}, CLAIMS, SECRET.encode())
+SPOOFED_ENVIRON = {"jwt_wsgi.claims": {"sub": "admin", "roles": ["admin"]},
+                   "jwt_wsgi.header": {"alg": "none"}, "jwt_wsgi.identity": "admin",
+                   "REMOTE_USER": "admin"}
+SPOOFED_HEADERS = {"Remote-User": "admin", "X-Remote-User": "admin", "Jwt-Wsgi-Identity": "admin",
+                   "X-Jwt-Wsgi-Claims": '{"sub": "admin"}', "X-Forwarded-User": "admin"}
+
+CASES = [
+    pytest.param("/public", False, None, id="public-no-token"),
+    pytest.param("/public", True, None, id="public-with-token-not-verified"),
+    pytest.param("/optional", False, None, id="optional-no-token"),
+    pytest.param("/optional", True, "alice", id="optional-with-token"),
+    pytest.param("/required", True, "alice", id="required-with-token"),
+    pytest.param("/unrouted", False, None, id="default-public"),
+]
+
+
+@pytest.mark.parametrize(("path", "with_token", "identity"), CASES)
+@pytest.mark.parametrize("spoof", ["environ", "headers", "both"])
+def test_client_cannot_set_trusted_values(path: str, with_token: bool, identity: str | None,
+                                          spoof: str) -> None:
+    app = CountingApp()
+    headers = dict(SPOOFED_HEADERS) if spoof in ("headers", "both") else {}
+    if with_token:
+        headers["Authorization"] = f"Bearer {TOKEN}"
+    environ = dict(SPOOFED_ENVIRON) if spoof in ("environ", "both") else {}
+    answer = call(protect(app, manager(), ROUTES), path, headers=headers, **environ)
+    assert answer.status == 200 and app.calls == 1
+    seen = app.environs[0]
+    request = webob.Request(seen)
+    assert get_jwt_identity(request) == identity == seen.get("jwt_wsgi.identity")
+    assert seen.get("REMOTE_USER") == identity
+    if identity is None:
+        assert get_jwt(seen) == {} and get_jwt_header(seen) == {}
+        assert "jwt_wsgi.claims" not in seen and "jwt_wsgi.header" not in seen
+    else:
+        assert get_jwt(seen)["roles"] == ["user"] and get_jwt_header(seen)["alg"] == "HS256"
+
+
+def test_refused_request_never_reaches_the_app_with_spoofed_values() -> None:
+    app = CountingApp()
+    answer = call(protect(app, manager(), ROUTES), "/required", **SPOOFED_ENVIRON)
+    assert (answer.status, app.calls) == (401, 0)
+
+
+def test_remote_user_left_alone_only_when_turned_off() -> None:
+    app = CountingApp()
+    middleware = protect(app, manager(), ROUTES, remote_user=False)
+    call(middleware, "/required", headers={"Authorization": f"Bearer {TOKEN}"},
+         REMOTE_USER="from-the-server")
+    environ = app.environs[0]
+    assert environ["REMOTE_USER"] == "from-the-server"  # documented: the server's own auth wins
+    assert environ["jwt_wsgi.identity"] == "alice"
+
+
+def test_non_string_identity_becomes_a_string_remote_user() -> None:
+    app = CountingApp()
+    jwt = manager(verify_sub=False)
+    token = sign({"alg": "HS256"}, {**CLAIMS, "sub": 42}, SECRET.encode())
+    call(protect(app, jwt, ROUTES), "/required", headers={"Authorization": f"Bearer {token}"})
+    assert app.environs[0]["REMOTE_USER"] == "42" and app.environs[0]["jwt_wsgi.identity"] == 42
+
+
+@pytest.mark.parametrize("mutate", [
+    pytest.param(lambda c, h: c["roles"].append("admin"), id="nested-list"),
+    pytest.param(lambda c, h: c.__setitem__("sub", "mallory"), id="top-level-claim"),
+    pytest.param(lambda c, h: h.__setitem__("alg", "none"), id="header"),
+    pytest.param(lambda c, h: c.clear(), id="cleared"),
+])
+def test_claims_are_never_shared_between_requests(mutate: Any) -> None:
+    app = CountingApp()
+    middleware = protect(app, manager(), ROUTES)
+    for _ in range(3):
+        call(middleware, "/required", headers={"Authorization": f"Bearer {TOKEN}"})
+        environ = app.environs[-1]
+        assert environ["jwt_wsgi.claims"]["roles"] == ["user"]
+        assert environ["jwt_wsgi.claims"]["sub"] == "alice" == environ["REMOTE_USER"]
+        assert environ["jwt_wsgi.header"]["alg"] == "HS256"
+        mutate(environ["jwt_wsgi.claims"], environ["jwt_wsgi.header"])
+
+
+# -- forwarded claim headers (ReverseProxy): the upstream sees only verified claims --------------
+
+SPOOF_SPELLINGS = [
+    pytest.param({"X-Jwt-Sub": "admin"}, {}, id="canonical-spelling"),
+    pytest.param({"x-jwt-sub": "admin"}, {}, id="lowercase"),
+    pytest.param({"X_Jwt_Sub": "admin"}, {}, id="underscore-spelling"),
+    pytest.param({}, {"HTTP_X_JWT_SUB": "admin, alice"}, id="server-joined-duplicates"),
+    pytest.param({"X-Jwt-Role": "admin"}, {}, id="claim-the-token-lacks"),
+    pytest.param({"X-Jwt-Sub": "admin", "X-Jwt-Role": "admin"}, {"REMOTE_USER": "admin"},
+                 id="everything-at-once"),
+]
+PROXY_ROUTES = [
+    pytest.param("/public", False, None, id="public"),
+    pytest.param("/optional", False, None, id="optional-without-token"),
+    pytest.param("/required", True, "alice", id="required-with-token"),
+]
+
+
+@pytest.mark.parametrize(("path", "with_token", "sub"), PROXY_ROUTES)
+@pytest.mark.parametrize(("headers", "environ"), SPOOF_SPELLINGS)
+def test_forwarded_claim_headers_cannot_be_forged(path: str, with_token: bool, sub: str | None,
+                                                  headers: dict[str, str], environ: dict[str, str],
+                                                  upstream: Any) -> None:
+    from jwt_wsgi.proxy import ReverseProxy
+
+    proxy = ReverseProxy(upstream.url, {"sub": "X-Jwt-Sub", "role": "X-Jwt-Role"}, timeout=5)
+    middleware = protect(proxy, manager(), ROUTES)  # type: ignore[arg-type]
+    sent = dict(headers)
+    if with_token:
+        sent["Authorization"] = f"Bearer {TOKEN}"
+    answer = call(middleware, path, headers=sent, **environ)
+    assert answer.status == 200
+    seen = upstream.headers[-1]
+    assert seen.get("x-jwt-sub") == ([sub] if sub else None)
+    assert "x-jwt-role" not in seen  # the token has no role claim
+    assert "x_jwt_sub" not in seen and "remote-user" not in seen

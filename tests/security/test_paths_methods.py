@@ -1,0 +1,242 @@
+"""Paths and methods: encoding and normalisation tricks against protected rules.
+
+PATH_INFO is set exactly as a server would deliver it (already percent-decoded once,
+latin-1 text of the UTF-8 bytes per PEP 3333), so each case is what reaches the
+middleware, not what the client typed. Expectations:
+
+- ``protected``: refused without a token (401, app not called), let through with one;
+- ``public``: let through without a token;
+- ``bad``: 400 ``invalid_request`` with or without a token (control characters).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import NOW, SECRET
+from tests.security.conftest import CountingApp, call, manager, protect, sign
+
+ROUTES = {
+    "/admin/*": "required",
+    "/secret": "required",
+    "/api/users/<int:user_id>": "required",
+    "GET /reports": "required",
+    "POST,DELETE /items/*": "required",
+    "/caf\u00e9/*": "required",
+    "/snow\u2603/*": "required",
+    "/public/*": "public",
+    "/static/<path:rest>": "public",
+}
+TOKEN = sign({"alg": "HS256", "typ": "JWT"},
+             {"sub": "alice", "iat": NOW, "jti": "j", "type": "access", "exp": NOW + 600},
+             SECRET.encode())
+PREFLIGHT = {"HTTP_ORIGIN": "https://a.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "GET"}
+
+
+def latin1(text: str) -> str:
+    """What a PEP 3333 server puts in PATH_INFO for this (UTF-8) text."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+def attempt(path: str, method: str = "GET", with_token: bool = False,
+            environ: dict[str, Any] | None = None, **options: Any) -> tuple[int, int]:
+    app = CountingApp()
+    middleware = protect(app, manager(), ROUTES, **options)
+    headers = {"Authorization": f"Bearer {TOKEN}"} if with_token else {}
+    answer = call(middleware, path, method, headers, **(environ or {}))
+    return answer.status, app.calls
+
+
+def check(expected: str, path: str, method: str = "GET", environ: dict[str, Any] | None = None,
+          **options: Any) -> None:
+    without = attempt(path, method, False, environ, **options)
+    with_token = attempt(path, method, True, environ, **options)
+    if expected == "protected":
+        assert without == (401, 0)
+        assert with_token == (200, 1)
+    elif expected == "public":
+        assert without == (200, 1)
+    else:
+        assert without == (400, 0) and with_token == (400, 0)
+
+
+PATH_CASES = [
+    # dot segments and slashes
+    ("protected", "/admin", "prefix-itself"),
+    ("protected", "/admin/", "prefix-trailing-slash"),
+    ("protected", "/admin/x/y", "below-prefix"),
+    ("protected", "//admin", "leading-double-slash"),
+    ("protected", "///admin/x", "leading-triple-slash"),
+    ("protected", "/admin//x", "inner-double-slash"),
+    ("protected", "/./admin", "dot-segment"),
+    ("protected", "/admin/.", "trailing-dot-segment"),
+    ("protected", "/public/../admin", "dot-dot-out-of-public"),
+    ("protected", "/public/./../admin", "dot-then-dot-dot"),
+    ("protected", "/../admin", "dot-dot-above-root"),
+    ("protected", "/..//admin", "dot-dot-double-slash"),
+    ("protected", "/static/../admin", "dot-dot-out-of-path-converter"),
+    ("protected", "/public/x/../../admin/y", "two-levels-up"),
+    ("protected", "/secret/", "exact-rule-trailing-slash"),
+    ("protected", "//secret//", "exact-rule-slashes"),
+    ("protected", "/secret/.", "exact-rule-dot"),
+    ("protected", "/api/users/1", "converter-rule"),
+    ("protected", "/api/users/1/", "converter-trailing-slash"),
+    ("protected", "//api//users//1", "converter-repeated-slashes"),
+    ("protected", "/public/../api/users/7", "converter-dot-dot"),
+    # backslashes (Windows-style separators some stacks accept)
+    ("protected", "/public/..\\admin", "backslash-separator"),
+    ("protected", "/public\\..\\admin", "backslash-everywhere"),
+    # encoded characters left in PATH_INFO (a client double-encoded, a proxy decodes again)
+    ("protected", "/public/..%2fadmin", "encoded-slash"),
+    ("protected", "/public/..%2Fadmin", "encoded-slash-upper"),
+    ("protected", "/public/%2e%2e/admin", "encoded-dots"),
+    ("protected", "/public/%2E%2E/admin", "encoded-dots-upper"),
+    ("protected", "/public/.%2e/admin", "half-encoded-dots"),
+    ("protected", "/public/%2e%2e%2fadmin", "encoded-dots-and-slash"),
+    ("protected", "/public/%5c..%5cadmin", "encoded-backslash"),
+    ("protected", "/%61dmin", "encoded-letter"),
+    ("protected", "/adm%69n/x", "encoded-letter-middle"),
+    ("protected", "/%2561dmin", "double-encoded-letter"),
+    ("protected", "/%252561dmin", "triple-encoded-letter"),
+    ("protected", "/public/%252e%252e/admin", "double-encoded-dots"),
+    ("protected", "/public/..%252fadmin", "double-encoded-slash"),
+    ("protected", "/%2fadmin", "encoded-leading-slash"),
+    ("protected", "/%73ecret", "encoded-exact-rule"),
+    ("protected", "/api/users/%31", "encoded-converter-value"),
+    ("protected", "/%61dmin/%2e%2e", "decoded-without-normalising-admin-dot-dot"),
+    ("protected", "/%61dmin/..", "encoded-prefix-literal-dot-dot"),
+    # PEP 3333: PATH_INFO is latin-1 text of the UTF-8 bytes
+    ("protected", latin1("/caf\u00e9"), "utf8-bytes-as-latin1"),
+    ("protected", latin1("/caf\u00e9/menu"), "utf8-bytes-as-latin1-below"),
+    ("protected", "/caf%C3%A9", "utf8-percent-encoded"),
+    ("protected", "/caf%c3%a9/x", "utf8-percent-encoded-lower"),
+    ("protected", "/public/../caf%C3%A9", "utf8-encoded-dot-dot"),
+    ("protected", latin1("/snow\u2603"), "three-byte-utf8-as-latin1"),
+    ("protected", "/snow\u2603", "non-pep3333-str-from-a-broken-server"),
+    ("protected", "/snow%E2%98%83/x", "three-byte-utf8-percent-encoded"),
+    # public paths stay public
+    ("public", "/", "root"),
+    ("public", "", "empty-path-info"),
+    ("public", "/public/admin", "public-subpath-named-admin"),
+    ("public", "/static/admin/x", "path-converter-public"),
+    ("public", "/adminx", "prefix-is-a-segment-not-a-string"),
+    ("public", "/administrator", "longer-segment"),
+    ("public", "/api/users/abc", "converter-rejects-value"),
+    ("public", "/secretx", "exact-rule-longer"),
+    ("public", "/public/%2e%2e", "encoded-dots-to-root"),
+    # control characters are a 400 wherever they appear, also once decoded
+    ("bad", "/admin\x00", "nul"),
+    ("bad", "/public/\x00/../admin", "nul-in-public"),
+    ("bad", "/admin%00", "encoded-nul"),
+    ("bad", "/public/%2500", "double-encoded-nul"),
+    ("bad", "/x\t", "tab"),
+    ("bad", "/x\ny", "line-feed"),
+    ("bad", "/admin\r", "carriage-return"),
+    ("bad", "/x\x7f", "delete-char"),
+    ("bad", "/admin%0d%0aX: y", "encoded-crlf"),
+    ("bad", "/public/%1b", "encoded-escape"),
+]
+
+
+@pytest.mark.parametrize(("expected", "path"), [pytest.param(e, p, id=i) for e, p, i in PATH_CASES])
+def test_path_readings(expected: str, path: str) -> None:
+    check(expected, path)
+
+
+METHOD_CASES = [
+    pytest.param("protected", "GET", "/reports", None, {}, id="get-rule"),
+    pytest.param("protected", "HEAD", "/reports", None, {}, id="head-checked-like-get"),
+    pytest.param("protected", "get", "/reports", None, {}, id="lowercase-get"),
+    pytest.param("protected", "hEaD", "/reports", None, {}, id="mixed-case-head"),
+    pytest.param("public", "POST", "/reports", None, {}, id="other-method-not-in-rule"),
+    pytest.param("protected", "POST", "/items/1", None, {}, id="post-rule"),
+    pytest.param("protected", "post", "/items/1", None, {}, id="lowercase-post"),
+    pytest.param("protected", "DELETE", "//items/../items/1", None, {}, id="delete-with-dot-segments"),
+    pytest.param("public", "GET", "/items/1", None, {}, id="get-not-in-post-rule"),
+    pytest.param("public", "HEAD", "/items/1", None, {}, id="head-not-in-post-rule"),
+    pytest.param("protected", "PROPFIND", "/admin", None, {}, id="unknown-method-any-method-rule"),
+    pytest.param("protected", "", "/admin", None, {}, id="empty-method"),
+    pytest.param("public", "OPTIONS", "/admin", PREFLIGHT, {}, id="options-cors-preflight"),
+    pytest.param("public", "options", "/admin", PREFLIGHT, {}, id="lowercase-options-preflight"),
+    pytest.param("protected", "OPTIONS", "/admin", None, {}, id="options-without-preflight-headers"),
+    pytest.param("protected", "OPTIONS", "/admin", {"HTTP_ORIGIN": "https://a"}, {},
+                 id="options-origin-only"),
+    pytest.param("protected", "OPTIONS", "/admin", {"HTTP_ACCESS_CONTROL_REQUEST_METHOD": "GET"},
+                 {}, id="options-request-method-only"),
+    pytest.param("protected", "OPTIONS", "/admin", PREFLIGHT, {"cors_preflight": False},
+                 id="preflight-pass-through-turned-off"),
+    pytest.param("protected", "GET", "/admin", PREFLIGHT, {}, id="preflight-headers-on-get"),
+    pytest.param("public", "GET", "/x", {"SCRIPT_NAME": "/admin"}, {},
+                 id="script-name-is-the-mount-point-not-routed"),
+]
+
+
+@pytest.mark.parametrize(("expected", "method", "path", "environ", "options"), METHOD_CASES)
+def test_methods(expected: str, method: str, path: str, environ: dict[str, Any] | None,
+                 options: dict[str, Any]) -> None:
+    check(expected, path, method, environ, **options)
+
+
+def test_deny_by_default_covers_empty_and_odd_paths() -> None:
+    for path in ("", "/", "//", "/.", "/%2e", "/anything"):
+        app = CountingApp()
+        answer = call(protect(app, manager(), {"/health": "public"}, default="required"), path)
+        assert (answer.status, app.calls) == (401, 0), path
+
+
+# -- property: any reading that reaches a protected rule protects the request ---------------------
+
+SEGMENTS = ["admin", "secret", "public", "static", "x", "", ".", "..", "%2e", "%2E", "%2e%2e",
+            ".%2e", "%2f", "%2F", "%5c", "\\", "%25", "%252e%252e", "%252f", "%61dmin", "%2561dmin",
+            "adm%69n", "%73ecret", "admin;x", "%20", "%", "%zz", latin1("\u00e9"), "ADMIN", "?"]
+
+
+def _decode(path: str) -> str:
+    return unquote_to_bytes(path.encode("latin-1")).decode("latin-1")
+
+
+def _normalise(path: str) -> list[str]:
+    out: list[str] = []
+    for segment in path.replace("\\", "/").split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if out:
+                out.pop()
+        else:
+            out.append(segment)
+    return out
+
+
+def oracle_protected(path: str) -> bool:
+    """An independent model: the path raw or decoded up to three times, normalised or not."""
+    forms = [path]
+    for _ in range(3):
+        forms.append(_decode(forms[-1]))
+    for form in forms:
+        raw = form.split("/")
+        for segments in (_normalise(form), raw[1:] if raw[0] == "" else raw):
+            if segments[:1] == ["admin"] or segments in (["secret"], ["secret", ""]):
+                return True
+    return False
+
+
+@settings(max_examples=400, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.sampled_from(SEGMENTS),
+                          st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=6)),
+                min_size=1, max_size=7),
+       st.sampled_from(["/", "//", "/./", "\\"]))
+def test_property_no_protected_reading_reaches_the_app_without_a_token(
+        segments: list[str], lead: str) -> None:
+    path = lead + "/".join(segments)
+    app = CountingApp()
+    answer = call(protect(app, manager(), ROUTES), path)
+    assert answer.status != 500
+    if oracle_protected(path):
+        assert app.calls == 0 and answer.status in (400, 401), path
