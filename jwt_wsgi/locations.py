@@ -36,6 +36,9 @@ class FoundToken:
         return self.location == "cookies"
 
 
+_HEADERS_ONLY = ("headers",)
+
+
 def environ_key(header_name: str) -> str:
     """The CGI environ key of an HTTP header (``X-Api-Token`` -> ``HTTP_X_API_TOKEN``)."""
     key = header_name.upper().replace("-", "_")
@@ -64,6 +67,10 @@ def parse_cookie_header(header: str, names: Iterable[str]) -> dict[str, list[str
     return found
 
 
+#: Header values kept by :meth:`TokenFinder.find` with the token they carry.
+HEADER_MEMO_SIZE = 1024
+
+
 class TokenFinder:
     """Reads the token from the locations a route allows, in the configured order."""
 
@@ -85,6 +92,12 @@ class TokenFinder:
             "query_string": self._from_query_string,
             "json": self._from_json,
         }
+        # header value -> FoundToken, for routes that read the header only. What the header
+        # yields depends on nothing but its value, and FoundToken is frozen, so one object
+        # can serve every request that sends the same value. Only successes are kept; full
+        # means start again (bounded, like the route memo).
+        self._header_memo: dict[str, FoundToken] = {}
+        self._memo_max_value = settings.max_token_size + len(settings.header_type) + 1
 
     def find(self, environ: WSGIEnvironment, locations: tuple[str, ...],
              refresh: bool = False) -> FoundToken:
@@ -94,7 +107,23 @@ class TokenFinder:
         :raises InvalidRequestError: when more than one does (and ``location_conflict`` is
             ``"reject"``), or one is malformed.
         """
-        found: FoundToken | None = None
+        if locations == _HEADERS_ONLY:  # the usual route: one location, no conflict possible
+            value = environ.get(self._header_key)
+            if type(value) is str:
+                memo = self._header_memo
+                found = memo.get(value)
+                if found is not None:
+                    return found
+                token = self._from_header(environ, refresh)
+                if token is None:
+                    raise NoTokenError(self.missing_message(locations, refresh))
+                found = FoundToken(token, "headers")
+                if len(value) <= self._memo_max_value:
+                    if len(memo) >= HEADER_MEMO_SIZE:
+                        memo.clear()
+                    memo[value] = found
+                return found
+        found = None
         for location in locations:
             token = self._readers[location](environ, refresh)
             if token is None:

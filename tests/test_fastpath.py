@@ -9,7 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jwt_wsgi.errors import JWTWSGIError, NoTokenError
+from jwt_wsgi.locations import FoundToken, TokenFinder
 from jwt_wsgi.routes import Policy, RouteTable
+from jwt_wsgi.settings import Settings
 from jwt_wsgi.tokens import b64decode, parse_json_object
 
 URLSAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -169,3 +172,43 @@ def test_refused_paths_are_refused_every_time(path: str) -> None:
         with pytest.raises(InvalidRequestError):
             table.resolve("GET", path)
     assert table._memo == {}
+
+
+HEADER_VALUES = st.one_of(
+    st.text(alphabet=st.sampled_from("Bearer bearer Basic ,.aZ09-_\t\x1f\xa0é"), max_size=24),
+    st.builds(lambda scheme, token: f"{scheme}{token}",
+              st.sampled_from(["Bearer ", "bearer ", "BEARER  ", "Bearer\t", "Basic "]),
+              st.text(alphabet=st.sampled_from("aZ09-_., \t\x1c\x85é"), max_size=12)),
+)
+
+
+def header_outcome(finder: TokenFinder, value: str) -> object:
+    try:
+        return finder.find({"HTTP_AUTHORIZATION": value}, ("headers",))
+    except JWTWSGIError as error:
+        return type(error), error.message
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(HEADER_VALUES, min_size=1, max_size=6))
+def test_header_memo_answers_as_parsing_each_time(values: list[str]) -> None:
+    finder = TokenFinder(Settings.build(secret_key="x" * 32))
+    for value in values + values:  # the second time round, successes come from the memo
+        plain = TokenFinder(Settings.build(secret_key="x" * 32))
+        assert header_outcome(finder, value) == header_outcome(plain, value)
+
+
+def test_header_memo_is_bounded_and_skips_huge_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    import jwt_wsgi.locations
+
+    monkeypatch.setattr(jwt_wsgi.locations, "HEADER_MEMO_SIZE", 4)
+    finder = TokenFinder(Settings.build(secret_key="x" * 32, max_token_size=64))
+    for i in range(10):
+        found = finder.find({"HTTP_AUTHORIZATION": f"Bearer t{i}"}, ("headers",))
+        assert found == FoundToken(f"t{i}", "headers")
+        assert len(finder._header_memo) <= 4
+    finder.find({"HTTP_AUTHORIZATION": "Bearer " + "a" * 100}, ("headers",))
+    assert "Bearer " + "a" * 100 not in finder._header_memo
+    with pytest.raises(NoTokenError):  # another scheme: no token, and nothing kept
+        finder.find({"HTTP_AUTHORIZATION": "Basic abc"}, ("headers",))
+    assert "Basic abc" not in finder._header_memo
