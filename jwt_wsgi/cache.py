@@ -34,33 +34,30 @@ def copy_json(value: Any) -> Any:
 
 
 _MUTABLE = frozenset({dict, list})
+_NONE: tuple[str, ...] = ()
 
 
 def _nested(obj: dict[str, Any]) -> tuple[str, ...]:
     """The members of a JSON object that hold a list or an object (and need a deep copy)."""
     if _MUTABLE.isdisjoint(map(type, obj.values())):  # the usual, flat token: no loop
-        return ()
+        return _NONE
     return tuple(name for name, value in obj.items() if type(value) in _MUTABLE)
 
 
-class _Entry:
-    __slots__ = ("claims", "claims_nested", "header", "header_nested")
+# An entry: (header, claims, header members to deep-copy, claims members to deep-copy).
+# A plain tuple, the cheapest object to build on a miss; a flat token has () for both.
+_Entry = tuple[dict[str, Any], dict[str, Any], tuple[str, ...], tuple[str, ...]]
 
-    def __init__(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
-        self.header = header
-        self.claims = claims
-        # Worked out once, so that a hit on a flat token costs two dict copies.
-        self.header_nested = _nested(header)
-        self.claims_nested = _nested(claims)
 
-    def copies(self) -> Decoded:
-        header = self.header.copy()
-        for name in self.header_nested:
-            header[name] = copy_json(header[name])
-        claims = self.claims.copy()
-        for name in self.claims_nested:
-            claims[name] = copy_json(claims[name])
-        return header, claims
+def _copies(entry: _Entry) -> Decoded:
+    header, claims, header_nested, claims_nested = entry
+    header = header.copy()
+    for name in header_nested:
+        header[name] = copy_json(header[name])
+    claims = claims.copy()
+    for name in claims_nested:
+        claims[name] = copy_json(claims[name])
+    return header, claims
 
 
 class TokenCache:
@@ -105,7 +102,9 @@ class TokenCache:
                 self.misses += 1
                 return None
             self.hits += 1
-        return entry.copies()
+        if entry[2] or entry[3]:
+            return _copies(entry)
+        return entry[0].copy(), entry[1].copy()  # a flat token: shallow copies are whole
 
     def put(self, token: str, context: Hashable, header: dict[str, Any],
             claims: dict[str, Any]) -> Decoded:
@@ -115,16 +114,17 @@ class TokenCache:
             the token was verified. The given dicts become the cache's own: the caller
             must use the returned copies.
         """
-        entry = _Entry(header, claims)
+        entry = (header, claims, _nested(header), _nested(claims))
         with self._lock:
             # A context that changed since the caller's get (keys rotated while the token
             # was being verified) means the result may be stale: hand it out, keep nothing.
             if context == self._context:
-                self._entries[token] = entry
-                self._entries.move_to_end(token)
-                while len(self._entries) > self.size:
-                    self._entries.popitem(last=False)
-        return entry.copies()
+                entries = self._entries
+                # A token missed by two threads at once is put twice: keep it most recent.
+                if entries.pop(token, None) is None and len(entries) >= self.size:
+                    entries.popitem(last=False)
+                entries[token] = entry
+        return _copies(entry)
 
     def clear(self) -> None:
         """Drop every entry."""
