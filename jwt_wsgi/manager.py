@@ -264,20 +264,31 @@ class JWTManager:
         clock and revocation are checked on every call, and only a success is cached.
         """
         cache = self.token_cache
-        for fetcher in self._fetchers:
-            fetcher.refresh_if_expired()
+        if cache is None:
+            header, claims = self._verify_signature(token)
+            self._check_now(header, claims)
+            return header, claims
+        if self._fetchers:
+            for fetcher in self._fetchers:
+                fetcher.refresh_if_expired()
         # Taken before verifying: a key change during verification makes the put a no-op.
-        context = (self.keys, self.keys.generation, self._validation)
-        found = cache.get(token, context) if cache is not None else None
-        header, claims = found if found is not None else self._verify_signature(token)
+        keys = self.keys
+        context = (keys, keys.generation, self._validation)
+        found = cache.get(token, context)
+        if found is not None:
+            self._check_now(*found)
+            return found
+        header, claims = self._verify_signature(token)
+        self._check_now(header, claims)
+        return cache.put(token, context, header, claims)
+
+    def _check_now(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
+        """What can change after a token was verified: the clock and revocation."""
         try:
             self.codec.check_times(claims)
             self.check_revoked(header, claims)
         except JWTWSGIError as error:
             raise error.with_token(header, claims) from None
-        if cache is not None and found is None:
-            return cache.put(token, context, header, claims)
-        return header, claims
 
     def check_revoked(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
         """Raise :class:`RevokedTokenError` if revoked; fail closed if the store cannot say.

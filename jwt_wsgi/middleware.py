@@ -76,6 +76,8 @@ class JWTMiddleware:
             raise ConfigError("on_outcome must be a callable (outcome, environ)")
         self.on_outcome = on_outcome
         self._locations = manager.settings.token_location
+        self._find = self.finder.find
+        self._verify = manager.verify
         self._identity_claim = manager.settings.identity_claim
         for rule in self.routes.rules:
             self._check_locations(rule.policy, rule.key)
@@ -89,8 +91,18 @@ class JWTMiddleware:
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
         try:
-            self._scrub(environ)
-            policy = self._policy(environ)  # also refuses malformed paths, preflight or not
+            # _scrub and _policy, inline: this runs on every request.
+            pop = environ.pop
+            pop(CLAIMS, None)
+            pop(HEADER, None)
+            pop(IDENTITY, None)
+            pop(LOCATION, None)
+            pop(BODY_KEY, None)
+            if self.remote_user:
+                pop("REMOTE_USER", None)
+            # also refuses malformed paths, preflight or not
+            policy = self.routes.resolve(str(environ.get("REQUEST_METHOD", "GET")).upper(),
+                                         environ.get("PATH_INFO", ""))
             if self._is_preflight(environ):
                 self._report("preflight", environ)
                 return _headers_only(self.app, environ, start_response)
@@ -134,14 +146,15 @@ class JWTMiddleware:
 
     def _authenticate(self, environ: WSGIEnvironment, policy: Policy) -> str:
         try:
-            found = self.finder.find(environ, policy.locations or self._locations, policy.refresh)
+            found = self._find(environ, policy.locations or self._locations, policy.refresh)
         except NoTokenError:
             if policy.require == "optional":
                 return "anonymous"
             raise
-        header, claims = self.manager.verify(found.token)
+        header, claims = self._verify(found.token)
         try:
-            self.csrf.check(environ, found, claims)
+            if found.location == "cookies":  # the only tokens CSRFCheck.applies to
+                self.csrf.check(environ, found, claims)
             self._check_policy(policy, claims)
         except JWTWSGIError as error:
             raise error.with_token(header, claims) from None
