@@ -2,14 +2,17 @@
 
 Signing and verification go through python-jose's key classes on the cryptography
 backend (HS*, RS*, ES*); RSASSA-PSS (PS*), which python-jose does not offer, goes to the
-same cryptography library directly. Nothing here runs per request except
-:meth:`KeySet.find`, a dictionary lookup.
+same cryptography library directly. HS* verification computes the HMAC with hashlib
+from pads prepared once (:class:`_HMACVerifier`). Per request, nothing here runs but
+:meth:`KeySet.find` (a dictionary lookup) and the found key's ``verify``.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import re
 import warnings
@@ -68,6 +71,34 @@ class _PSSKey:
         except (InvalidSignature, ValueError):
             return False
         return True
+
+
+class _HMACVerifier:
+    """HS256/384/512 verification (RFC 2104 HMAC, RFC 7518 3.2) with the key's inner and
+    outer hash states prepared once: a token costs two hash copies instead of a new HMAC.
+
+    The key goes through python-jose's :class:`HMACKey` first, so that its refusals
+    (a PEM or SSH public key used as a secret) still apply.
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes, algorithm: str) -> None:
+        prepared: bytes = HMACKey(key, algorithm).prepared_key
+        new = getattr(hashlib, "sha" + algorithm[2:])
+        block = new().block_size
+        if len(prepared) > block:
+            prepared = new(prepared).digest()
+        prepared = prepared.ljust(block, b"\0")
+        self._inner = new(bytes(b ^ 0x36 for b in prepared))
+        self._outer = new(bytes(b ^ 0x5C for b in prepared))
+
+    def verify(self, msg: bytes, sig: bytes) -> bool:
+        inner = self._inner.copy()
+        inner.update(msg)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return hmac.compare_digest(outer.digest(), sig)
 
 
 class _SafeVerifier:
@@ -224,8 +255,9 @@ def verifier(key: bytes | PublicKey, algorithm: str) -> Verifier:
     """A verifier for one algorithm, built once."""
     inner: Any
     if algorithm in HMAC_ALGORITHMS:
-        inner = HMACKey(key, algorithm)
-    elif algorithm.startswith("PS"):
+        assert isinstance(key, bytes)
+        return _HMACVerifier(key, algorithm)  # raises nothing on bytes: no wrapper needed
+    if algorithm.startswith("PS"):
         assert isinstance(key, rsa.RSAPublicKey)
         inner = _PSSKey(key, algorithm)
     elif algorithm in RSA_ALGORITHMS:

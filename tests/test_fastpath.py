@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jwt_wsgi.errors import JWTWSGIError, NoTokenError
+from jwt_wsgi.keys import verifier
 from jwt_wsgi.locations import FoundToken, TokenFinder
 from jwt_wsgi.routes import Policy, RouteTable
 from jwt_wsgi.settings import Settings
@@ -212,3 +214,20 @@ def test_header_memo_is_bounded_and_skips_huge_values(monkeypatch: pytest.Monkey
     with pytest.raises(NoTokenError):  # another scheme: no token, and nothing kept
         finder.find({"HTTP_AUTHORIZATION": "Basic abc"}, ("headers",))
     assert "Basic abc" not in finder._header_memo
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["HS256", "HS384", "HS512"]), st.binary(min_size=32, max_size=300),
+       st.binary(max_size=400), st.integers(min_value=0, max_value=63))
+def test_hmac_verifier_agrees_with_the_hmac_module(alg: str, key: bytes, msg: bytes,
+                                                   flip: int) -> None:
+    """Pads prepared once, keys longer than the hash block hashed first (RFC 2104)."""
+    check = verifier(key, alg)
+    good = hmac.digest(key, msg, "sha" + alg[2:])
+    assert check.verify(msg, good)
+    bad = bytearray(good)
+    bad[flip % len(good)] ^= 1
+    assert not check.verify(msg, bytes(bad))
+    assert not check.verify(msg, good[:-1])
+    assert not check.verify(msg + b".", good)
+    assert not check.verify(msg, b"")
