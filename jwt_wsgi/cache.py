@@ -114,7 +114,8 @@ class TokenCache:
             the token was verified. The given dicts become the cache's own: the caller
             must use the returned copies.
         """
-        entry = (header, claims, _nested(header), _nested(claims))
+        header_nested, claims_nested = _nested(header), _nested(claims)
+        entry = (header, claims, header_nested, claims_nested)
         with self._lock:
             # A context that changed since the caller's get (keys rotated while the token
             # was being verified) means the result may be stale: hand it out, keep nothing.
@@ -124,7 +125,9 @@ class TokenCache:
                 if entries.pop(token, None) is None and len(entries) >= self.size:
                     entries.popitem(last=False)
                 entries[token] = entry
-        return _copies(entry)
+        if header_nested or claims_nested:
+            return _copies(entry)
+        return header.copy(), claims.copy()
 
     def clear(self) -> None:
         """Drop every entry."""
