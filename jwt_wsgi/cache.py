@@ -7,7 +7,9 @@ manager, a failure is never stored, and the whole cache is dropped as soon as th
 validation context changes (another key set, a key added or removed, which bumps
 :attr:`~jwt_wsgi.keys.KeySet.generation`).
 
-Entries are keyed by the exact token string. Each caller gets its own copies of the
+A token is stored the second time it is verified (the first time only its hash is
+remembered), so tokens used once cost next to nothing and cannot evict the ones in
+steady use. Entries are keyed by the exact token string. Each caller gets its own copies of the
 header and claims, deep wherever a claim holds a list or an object, so an app that
 edits ``environ["jwt_wsgi.claims"]`` cannot change what the next request sees.
 """
@@ -63,7 +65,8 @@ def _copies(entry: _Entry) -> Decoded:
 class TokenCache:
     """A bounded, thread-safe LRU of verified tokens for one manager.
 
-    :param size: the most tokens kept; the least recently used goes first.
+    :param size: the most tokens kept; the least recently used goes first. A token is
+        kept from its second :meth:`put` on.
 
     ::
 
@@ -79,6 +82,8 @@ class TokenCache:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._context: Hashable = None
         self._lock = threading.Lock()
+        # Hashes of tokens verified once and not kept yet (see put), at most 2 x size.
+        self._seen: set[int] = set()
         #: Counters for tests and monitoring: hits, misses and whole-cache flushes.
         self.hits = 0
         self.misses = 0
@@ -108,23 +113,37 @@ class TokenCache:
 
     def put(self, token: str, context: Hashable, header: dict[str, Any],
             claims: dict[str, Any]) -> Decoded:
-        """Keep a token that passed every check; return copies for the caller.
+        """Keep a token that passed every check (from its second time); return copies
+        for the caller (or, when nothing was kept, the given dicts).
 
         :param context: the context passed to the :meth:`get` that missed, taken before
             the token was verified. The given dicts become the cache's own: the caller
             must use the returned copies.
         """
-        header_nested, claims_nested = _nested(header), _nested(claims)
-        entry = (header, claims, header_nested, claims_nested)
         with self._lock:
             # A context that changed since the caller's get (keys rotated while the token
             # was being verified) means the result may be stale: hand it out, keep nothing.
-            if context == self._context:
-                entries = self._entries
-                # A token missed by two threads at once is put twice: keep it most recent.
-                if entries.pop(token, None) is None and len(entries) >= self.size:
-                    entries.popitem(last=False)
-                entries[token] = entry
+            if context != self._context:
+                return header, claims
+            # Admission: a token is kept the second time it is verified. A token seen once
+            # (one request per login, a flood of one-shot tokens) then costs a set insert
+            # instead of an entry, two copies and an eviction, and cannot push the tokens
+            # in steady use out of the LRU. Only hashes are remembered: a collision just
+            # admits a token early. Nothing is kept, so the caller can have the originals.
+            seen, key = self._seen, hash(token)
+            if key not in seen:
+                if len(seen) >= 2 * self.size:
+                    seen.clear()
+                seen.add(key)
+                return header, claims
+            seen.discard(key)
+            header_nested, claims_nested = _nested(header), _nested(claims)
+            entry = (header, claims, header_nested, claims_nested)
+            entries = self._entries
+            # A token missed by two threads at once is put twice: keep it most recent.
+            if entries.pop(token, None) is None and len(entries) >= self.size:
+                entries.popitem(last=False)
+            entries[token] = entry
         if header_nested or claims_nested:
             return _copies(entry)
         return header.copy(), claims.copy()
@@ -133,11 +152,13 @@ class TokenCache:
         """Drop every entry."""
         with self._lock:
             self._entries.clear()
+            self._seen.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def _flush(self, context: Hashable) -> None:
+        self._seen.clear()
         if self._entries:
             self._entries.clear()
             self.flushes += 1

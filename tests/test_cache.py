@@ -32,6 +32,12 @@ def cache_of(jwt: JWTManager) -> TokenCache:
     return jwt.token_cache
 
 
+def warm(client: Client, token: str, path: str = "/protected") -> None:
+    """Two verifications: a token is kept from its second one (admission)."""
+    for _ in range(2):
+        assert client.get(path, headers=bearer(token)).status_code == 200
+
+
 @pytest.fixture
 def client(protect: Callable[..., Client]) -> Client:
     return protect(ROUTES)
@@ -44,16 +50,17 @@ def test_cache_is_on_by_default_with_the_setting_size(jwt: JWTManager) -> None:
     assert cache_of(from_ini).size == 3
 
 
-def test_second_request_is_a_hit_with_the_same_claims(client: Client, jwt: JWTManager,
-                                                      recorder: Recorder,
-                                                      make_token: MakeToken) -> None:
+def test_kept_on_its_second_verification_then_a_hit_with_the_same_claims(
+        client: Client, jwt: JWTManager, recorder: Recorder, make_token: MakeToken) -> None:
     token = make_token("alice", additional_claims={"role": "admin"})
     cache = cache_of(jwt)
     assert client.get("/protected", headers=bearer(token)).status_code == 200
-    assert (cache.hits, cache.misses, len(cache)) == (0, 1, 1)
+    assert (cache.hits, cache.misses, len(cache)) == (0, 1, 0)  # seen once: not kept
     assert client.get("/protected", headers=bearer(token)).status_code == 200
-    assert (cache.hits, cache.misses, len(cache)) == (1, 1, 1)
-    first, second = recorder.calls
+    assert (cache.hits, cache.misses, len(cache)) == (0, 2, 1)
+    assert client.get("/protected", headers=bearer(token)).status_code == 200
+    assert (cache.hits, cache.misses, len(cache)) == (1, 2, 1)
+    first, _, second = recorder.calls
     assert first["jwt_wsgi.claims"] == second["jwt_wsgi.claims"]
     assert second["jwt_wsgi.claims"]["role"] == "admin"
     assert second["jwt_wsgi.header"] == first["jwt_wsgi.header"]
@@ -64,7 +71,7 @@ def test_second_request_is_a_hit_with_the_same_claims(client: Client, jwt: JWTMa
 def test_hit_needs_the_exact_token_string(client: Client, jwt: JWTManager,
                                           make_token: MakeToken) -> None:
     token = make_token("alice")
-    assert client.get("/protected", headers=bearer(token)).status_code == 200
+    warm(client, token)
     signing_input, _, signature = token.rpartition(".")
     forged = signing_input + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
     response = client.get("/protected", headers=bearer(forged))
@@ -76,7 +83,7 @@ def test_hit_needs_the_exact_token_string(client: Client, jwt: JWTManager,
 def test_revocation_after_caching_is_honoured(client: Client, jwt: JWTManager,
                                               make_token: MakeToken) -> None:
     token = make_token("alice")
-    assert client.get("/protected", headers=bearer(token)).status_code == 200
+    warm(client, token)
     jwt.revoke(token)
     response = client.get("/protected", headers=bearer(token))
     assert response.status_code == 401
@@ -87,7 +94,7 @@ def test_revocation_after_caching_is_honoured(client: Client, jwt: JWTManager,
 def test_blocklist_loader_registered_after_caching_is_honoured(
         client: Client, jwt: JWTManager, make_token: MakeToken) -> None:
     token = make_token("alice")
-    assert client.get("/protected", headers=bearer(token)).status_code == 200
+    warm(client, token)
     seen: list[dict[str, Any]] = []
 
     @jwt.token_in_blocklist_loader
@@ -117,18 +124,18 @@ def test_store_failure_on_a_hit_fails_closed(recorder: Recorder) -> None:
     jwt = JWTManager(secret_key=SECRET, blocklist=store)
     client = Client(JWTMiddleware(recorder, jwt, routes=ROUTES))
     token = jwt.create_access_token("alice")
-    assert client.get("/protected", headers=bearer(token)).status_code == 200
+    warm(client, token)
     store.broken = True
     response = client.get("/protected", headers=bearer(token))
     assert response.status_code == 503
     assert cache_of(jwt).hits == 1
-    assert len(recorder.calls) == 1
+    assert len(recorder.calls) == 2
 
 
 def test_expiry_after_caching_is_honoured(client: Client, jwt: JWTManager,
                                           make_token: MakeToken) -> None:
     token = make_token("alice", expires_delta=datetime.timedelta(seconds=60))
-    assert client.get("/protected", headers=bearer(token)).status_code == 200
+    warm(client, token)
     jwt.codec.clock = lambda: float(NOW + 59)
     assert client.get("/protected", headers=bearer(token)).status_code == 200
     jwt.codec.clock = lambda: float(NOW + 60)
@@ -141,7 +148,7 @@ def test_expiry_after_caching_is_honoured(client: Client, jwt: JWTManager,
 def test_nbf_and_iat_are_checked_on_a_hit(client: Client, jwt: JWTManager,
                                           make_token: MakeToken) -> None:
     token = make_token("alice")
-    assert client.get("/protected", headers=bearer(token)).status_code == 200
+    warm(client, token)
     # The clock going back before the token's nbf and iat (say, a corrected clock).
     jwt.codec.clock = lambda: float(NOW - 10)
     response = client.get("/protected", headers=bearer(token))
@@ -173,7 +180,7 @@ def test_a_failure_is_never_cached(client: Client, jwt: JWTManager, make_token: 
 def test_policy_is_still_checked_on_a_hit(client: Client, jwt: JWTManager,
                                           make_token: MakeToken) -> None:
     token = make_token("alice", fresh=False)
-    assert client.get("/protected", headers=bearer(token)).status_code == 200
+    warm(client, token)
     response = client.get("/fresh", headers=bearer(token))
     assert response.status_code == 401
     assert json.loads(response.get_data()) == {"msg": "Fresh token required"}
@@ -185,15 +192,16 @@ def test_key_change_flushes_the_cache(client: Client, jwt: JWTManager,
                                       make_token: MakeToken) -> None:
     token = make_token("alice")
     cache = cache_of(jwt)
+    warm(client, token)
     assert client.get("/protected", headers=bearer(token)).status_code == 200
-    assert client.get("/protected", headers=bearer(token)).status_code == 200
+    assert (cache.hits, cache.misses, len(cache)) == (1, 2, 1)
     generation = jwt.keys.generation
     jwt.keys.add(verifier(b"another-secret-" + b"k" * 40, "HS256"), "HS256", "new-kid")
     assert jwt.keys.generation > generation
     assert client.get("/protected", headers=bearer(token)).status_code == 200
-    assert (cache.hits, cache.misses, cache.flushes) == (1, 2, 1)
-    assert client.get("/protected", headers=bearer(token)).status_code == 200
-    assert cache.hits == 2
+    assert (cache.hits, cache.misses, cache.flushes, len(cache)) == (1, 3, 1, 0)
+    warm(client, token)  # verified again under the new keys, kept from the second time
+    assert (cache.hits, cache.misses, len(cache)) == (2, 4, 1)
 
 
 def test_cached_token_is_refused_once_its_key_leaves_the_jwks() -> None:
@@ -205,7 +213,7 @@ def test_cached_token_is_refused_once_its_key_leaves_the_jwks() -> None:
         server.jwks = {"keys": [jwk_of(old, "old", "ES256")]}
         manager, client, clock = protected(server.url, decode_algorithms=["ES256"])
         token = mint(old, "old", "ES256")
-        for _ in range(2):
+        for _ in range(3):
             assert client.get("/x", headers=bearer(token)).status_code == 200
         assert cache_of(manager).hits == 1 and server.requests == 1
         # The provider drops the key; once the fetched set expires, a hit must notice.
@@ -239,7 +247,7 @@ def test_an_issuers_expired_jwks_is_refreshed_on_a_hit() -> None:
         fetcher.clock = lambda: clock[0]
         client = Client(JWTMiddleware(Recorder(), manager, default="required"))
         token = idp_token(old, "idp-1", IDP)
-        for _ in range(2):
+        for _ in range(3):
             assert client.get("/x", headers=bearer(token)).status_code == 200
         assert cache_of(manager).hits == 1
         # The provider drops the key; once the issuer's set expires, a hit must notice.
@@ -266,7 +274,9 @@ def test_a_result_verified_under_old_keys_is_not_kept() -> None:
 def test_another_key_set_object_is_another_context() -> None:
     cache = TokenCache(4)
     cache.get("t", (object(), 1))
-    cache.put("t", cache._context, {}, {"sub": "a"})
+    for _ in range(2):
+        cache.put("t", cache._context, {}, {"sub": "a"})
+    assert len(cache) == 1
     assert cache.get("t", (object(), 1)) is None
     assert cache.flushes == 1
 
@@ -298,11 +308,11 @@ def test_app_mutation_does_not_reach_the_next_request(jwt: JWTManager) -> None:
                                     "profile": {"tags": ["t"], "org": {"id": 1}}},
         additional_headers={"ext": {"x": [0]}})
     views = []
-    for _ in range(3):
+    for _ in range(4):  # not kept, kept, hit, hit
         assert client.get("/protected", headers=bearer(token)).status_code == 200
         views.append(app.seen)
-    assert views[0] == views[1] == views[2]
-    header, claims = views[2]
+    assert views[0] == views[1] == views[2] == views[3]
+    header, claims = views[3]
     assert claims["sub"] == "alice" and claims["roles"] == ["user"]
     assert claims["profile"] == {"tags": ["t"], "org": {"id": 1}}
     assert "new" not in claims and "jti" in claims
@@ -340,11 +350,11 @@ def test_cache_is_bounded_and_drops_the_least_recently_used(recorder: Recorder) 
     tokens = [jwt.create_access_token(f"user{i}") for i in range(5)]
     cache = cache_of(jwt)
     for token in tokens[:3]:
-        assert client.get("/protected", headers=bearer(token)).status_code == 200
+        warm(client, token)
     # Use the oldest again: it becomes the most recent, so user1 goes first.
     assert client.get("/protected", headers=bearer(tokens[0])).status_code == 200
     for token in tokens[3:]:
-        assert client.get("/protected", headers=bearer(token)).status_code == 200
+        warm(client, token)
     assert len(cache) == 3
     hits = cache.hits
     for token in (tokens[0], tokens[3], tokens[4]):
@@ -401,3 +411,31 @@ def test_many_threads_share_the_cache_safely(recorder: Recorder) -> None:
     assert cache.hits > 0
     ok = [c for c in recorder.calls if c["jwt_wsgi.claims"]["tags"] != [c["REMOTE_USER"]]]
     assert ok == []
+
+
+def test_tokens_seen_once_do_not_push_out_a_token_in_use(recorder: Recorder) -> None:
+    jwt = manager(token_cache_size=4)
+    client = Client(JWTMiddleware(recorder, jwt, routes=ROUTES))
+    cache = cache_of(jwt)
+    hot = jwt.create_access_token("alice")
+    warm(client, hot)
+    for i in range(30):  # one request each, as with one token per login
+        one_shot = jwt.create_access_token(f"user{i}")
+        assert client.get("/protected", headers=bearer(one_shot)).status_code == 200
+    assert len(cache) == 1
+    hits = cache.hits
+    assert client.get("/protected", headers=bearer(hot)).status_code == 200
+    assert cache.hits == hits + 1
+
+
+def test_tokens_seen_once_are_remembered_within_bounds() -> None:
+    cache = TokenCache(3)
+    context = ("keys", 1)
+    cache.get("x", context)
+    for i in range(50):
+        _header, claims = cache.put(f"t{i}", context, {"alg": "HS256"}, {"sub": str(i)})
+        assert claims == {"sub": str(i)}
+        assert len(cache._seen) <= 6
+    assert len(cache) == 0
+    cache.clear()
+    assert not cache._seen
