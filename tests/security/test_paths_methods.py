@@ -119,6 +119,7 @@ PATH_CASES = [
     ("protected", latin1("/snow\u2603"), "three-byte-utf8-as-latin1"),
     ("protected", "/snow\u2603", "non-pep3333-str-from-a-broken-server"),
     ("protected", "/snow%E2%98%83/x", "three-byte-utf8-percent-encoded"),
+    ("protected", "/admin/\udcff", "surrogateescaped-byte-below-prefix"),
     # public paths stay public
     ("public", "/", "root"),
     ("public", "", "empty-path-info"),
@@ -140,6 +141,8 @@ PATH_CASES = [
     ("bad", "/x\x7f", "delete-char"),
     ("bad", "/admin%0d%0aX: y", "encoded-crlf"),
     ("bad", "/public/%1b", "encoded-escape"),
+    ("bad", "/admin/\udfff", "lone-low-surrogate"),
+    ("bad", "/public/\ud800x", "lone-high-surrogate"),
 ]
 
 

@@ -443,3 +443,28 @@ def test_issuer_key_binding(case: str) -> None:
     token, path, accepted = _binding_token(case)
     routes = {"/p": "required", "/idp": {"require": "required", "issuers": [IDP]}}
     assert outcome(issuers_manager(), token, routes, path) == ((200, 1) if accepted else (401, 0))
+
+
+# -- revocation answers (fail closed; any truthy answer revokes, as redis.exists() gives 1) -------
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [pytest.param(True, 401, id="true-revokes"),
+     pytest.param(1, 401, id="one-revokes-redis-exists-style"),
+     pytest.param("yes", 401, id="truthy-string-revokes"),
+     pytest.param(False, 200, id="false-passes"),
+     pytest.param(0, 200, id="zero-passes"),
+     pytest.param(None, 200, id="none-passes"),
+     pytest.param(ConnectionError("store down"), 503, id="raising-loader-fails-closed")],
+)
+def test_blocklist_loader_answers(answer: Any, expected: int) -> None:
+    jwt = manager()
+
+    @jwt.token_in_blocklist_loader
+    def check(jwt_header: dict[str, Any], jwt_payload: dict[str, Any]) -> Any:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    token = sign({"alg": "HS256"}, CLAIMS, SECRET_BYTES)
+    assert outcome(jwt, token) == (expected, 1 if expected == 200 else 0)
