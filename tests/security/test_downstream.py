@@ -136,3 +136,45 @@ def test_forwarded_claim_headers_cannot_be_forged(path: str, with_token: bool, s
     assert seen.get("x-jwt-sub") == ([sub] if sub else None)
     assert "x-jwt-role" not in seen  # the token has no role claim
     assert "x_jwt_sub" not in seen and "remote-user" not in seen
+
+
+# -- logs: what is refused is logged, the token never is -----------------------------------------
+
+@pytest.mark.parametrize("authorization", [
+    pytest.param(f"Bearer {TOKEN[:-3]}xyz", id="bad-signature"),
+    pytest.param(f"Bearer {TOKEN} {TOKEN}", id="two-tokens"),
+    pytest.param("Bearer " + TOKEN.replace(".", "..", 1), id="malformed"),
+])
+def test_refusals_are_logged_without_the_token(authorization: str,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    app = CountingApp()
+    with caplog.at_level(logging.DEBUG, logger="jwt_wsgi"):
+        answer = call(protect(app, manager(), ROUTES), "/required",
+                      headers={"Authorization": authorization})
+    assert answer.status in (400, 401) and app.calls == 0
+    assert caplog.records, "a refusal leaves a log line"
+    text = caplog.text
+    for part in authorization.split()[1:]:
+        assert part not in text
+        for segment in part.split("."):
+            if len(segment) > 20:
+                assert segment not in text
+
+
+def test_loader_that_raises_is_logged_without_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    jwt = manager()
+
+    @jwt.invalid_token_loader
+    def broken(msg: str) -> Any:
+        raise RuntimeError("loader bug")
+
+    app = CountingApp()
+    bad = TOKEN[:-3] + "xyz"
+    with caplog.at_level(logging.DEBUG, logger="jwt_wsgi"):
+        answer = call(protect(app, jwt, ROUTES), "/required", headers={"Authorization": f"Bearer {bad}"})
+    assert answer.status == 401 and "loader bug" in caplog.text
+    assert bad not in caplog.text and bad.split(".")[1] not in caplog.text

@@ -13,6 +13,7 @@ parser for as long as anyone likes. Invariants:
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -144,6 +145,21 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
             "offered": offered}
 
 
+class LogText(logging.Handler):
+    """Keeps the formatted text (tracebacks included) of everything jwt_wsgi logs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += logging.Formatter().formatException(record.exc_info)
+        self.records.append(text)
+
+
+LOGS = LogText()
 MIDDLEWARE_APP = CountingApp()
 MIDDLEWARE = JWTMiddleware(MIDDLEWARE_APP, JWT, routes=ROUTES, default="required")
 
@@ -152,6 +168,23 @@ MIDDLEWARE = JWTMiddleware(MIDDLEWARE_APP, JWT, routes=ROUTES, default="required
 @given(requests())
 def test_whole_requests(request: dict[str, Any]) -> None:
     before = MIDDLEWARE_APP.calls
+    LOGS.records.clear()
+    logger = logging.getLogger("jwt_wsgi")
+    level = logger.level
+    logger.addHandler(LOGS)
+    logger.setLevel(logging.DEBUG)
+    try:
+        _request_invariants(request, before)
+    finally:
+        logger.removeHandler(LOGS)
+        logger.setLevel(level)
+    logged = "\n".join(LOGS.records)
+    for offered in request["offered"]:
+        if len(offered) >= 16:
+            assert offered not in logged
+
+
+def _request_invariants(request: dict[str, Any], before: int) -> None:
     try:
         answer = call(MIDDLEWARE, request["path"], request["method"], request["headers"],
                       request["body"], **request["environ"])
