@@ -180,7 +180,8 @@ def test_whole_requests(request: dict[str, Any]) -> None:
         logger.setLevel(level)
     logged = "\n".join(LOGS.records)
     for offered in request["offered"]:
-        if len(offered) >= 16:
+        # The refusal log names the path, so text the path itself holds may appear.
+        if len(offered) >= 16 and offered not in request["path"]:
             assert offered not in logged
 
 
