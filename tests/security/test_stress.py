@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import pytest
+
 from jwt_wsgi import JWTManager, JWTMiddleware
 from jwt_wsgi.keys import public_jwk
 from tests.conftest import NOW, SECRET
@@ -82,8 +84,11 @@ def hammer(middleware: JWTMiddleware, plan: Callable[[int, int], tuple[str, str,
     return errors
 
 
-def test_one_middleware_many_threads_mixed_tokens() -> None:
-    jwt = manager()
+@pytest.mark.parametrize("cache_size", [pytest.param(0, id="no-token-cache"),
+                                        pytest.param(8, id="small-cache-evicting"),
+                                        pytest.param(1024, id="default-cache")])
+def test_one_middleware_many_threads_mixed_tokens(cache_size: int) -> None:
+    jwt = manager(token_cache_size=cache_size)
     app = MarkingApp()
     middleware = JWTMiddleware(app, jwt, routes={"/p": "required"})
     tokens: dict[tuple[int, str], tuple[str, str]] = {}
