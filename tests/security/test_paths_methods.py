@@ -243,3 +243,73 @@ def test_property_no_protected_reading_reaches_the_app_without_a_token(
     assert answer.status != 500
     if oracle_protected(path):
         assert app.calls == 0 and answer.status in (400, 401), path
+
+
+# -- the same tricks through real servers: what wsgiref and werkzeug really deliver ---------------
+
+RAW_TARGETS = [
+    pytest.param("/admin", id="plain"),
+    pytest.param("//admin", id="double-slash"),
+    pytest.param("/public/../admin", id="dot-dot"),
+    pytest.param("/public/%2e%2e/admin", id="encoded-dots"),
+    pytest.param("/public/..%2fadmin", id="encoded-slash"),
+    pytest.param("/public/%252e%252e/admin", id="double-encoded-dots"),
+    pytest.param("/%61dmin/x", id="encoded-letter"),
+    pytest.param("/%2561dmin", id="double-encoded-letter"),
+    pytest.param("/caf%C3%A9/x", id="utf8-encoded"),
+    pytest.param("/public/..\\admin", id="backslash"),
+    pytest.param("/admin%00", id="encoded-nul"),
+    pytest.param("/admin?x=/public", id="query-looks-public"),
+    pytest.param("/%2fadmin", id="encoded-leading-slash"),
+]
+
+
+def _serve(kind: str, app: Any) -> Any:
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from werkzeug.serving import make_server as werkzeug_server
+
+    if kind == "wsgiref":
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    else:
+        server = werkzeug_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    return server
+
+
+def _raw_get(port: int, target: str, token: str | None) -> int:
+    import socket
+
+    lines = [f"GET {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("server_kind", ["wsgiref", "werkzeug"])
+def test_real_servers_never_let_a_protected_path_through(server_kind: str) -> None:
+    app = CountingApp()
+    server = _serve(server_kind, protect(app, manager(), ROUTES))
+    port = server.server_address[1] if server_kind == "wsgiref" else server.port
+    try:
+        for param in RAW_TARGETS:
+            target = param.values[0]
+            before = app.calls
+            status = _raw_get(port, target, None)
+            assert status in (400, 401), (target, status)
+            assert app.calls == before, target
+            with_token = _raw_get(port, target, TOKEN)
+            assert with_token == (400 if "%00" in target else 200), (target, with_token)
+    finally:
+        server.shutdown()
+        server.server_close()
