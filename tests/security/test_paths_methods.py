@@ -313,3 +313,43 @@ def test_real_servers_never_let_a_protected_path_through(server_kind: str) -> No
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- methods and CSRF: a cookie token on a state-changing method needs the double submit ---------
+
+CSRF_CASES = [
+    pytest.param("GET", None, 200, id="get-needs-no-proof"),
+    pytest.param("HEAD", None, 200, id="head-needs-no-proof"),
+    pytest.param("POST", None, 401, id="post-without-proof"),
+    pytest.param("POST", "wrong", 401, id="post-wrong-proof"),
+    pytest.param("POST", "", 401, id="post-empty-proof"),
+    pytest.param("POST", "{csrf}", 200, id="post-right-proof"),
+    pytest.param("post", None, 401, id="lowercase-post-without-proof"),
+    pytest.param("pOsT", "{csrf}", 200, id="mixed-case-post-right-proof"),
+    pytest.param("PUT", None, 401, id="put-without-proof"),
+    pytest.param("PATCH", None, 401, id="patch-without-proof"),
+    pytest.param("delete", None, 401, id="lowercase-delete-without-proof"),
+]
+
+
+@pytest.mark.parametrize(("method", "proof", "status"), CSRF_CASES)
+def test_cookie_tokens_need_csrf_proof_on_state_changing_methods(method: str, proof: str | None,
+                                                                 status: int) -> None:
+    jwt = manager(token_location=["cookies"])
+    token = jwt.create_access_token("alice")
+    csrf = jwt.decode_token(token)["csrf"]
+    headers = {"Cookie": f"access_token_cookie={token}"}
+    if proof is not None:
+        headers["X-CSRF-TOKEN"] = proof.format(csrf=csrf)
+    app = CountingApp()
+    answer = call(protect(app, jwt, {"/p": "required"}), "/p", method, headers)
+    assert (answer.status, app.calls) == (status, 1 if status == 200 else 0)
+    assert csrf not in answer.body.decode() and token not in answer.body.decode()
+
+
+def test_csrf_proof_is_not_needed_for_header_tokens() -> None:
+    jwt = manager(token_location=["headers", "cookies"])
+    app = CountingApp()
+    answer = call(protect(app, jwt, {"/p": "required"}), "/p", "POST",
+                  {"Authorization": f"Bearer {jwt.create_access_token('alice')}"})
+    assert (answer.status, app.calls) == (200, 1)
