@@ -89,9 +89,7 @@ class JWKSFetcher:
 
         :raises ServiceUnavailableError: no key set was ever fetched.
         """
-        now = self.clock()
-        if now >= self._expires_at:
-            self._maybe_fetch(wait=not self._have_keys)
+        self.refresh_if_expired()
         found = self.keys.find(algorithm, kid)
         if found is None and isinstance(kid, str) and self._have_keys:
             self._maybe_fetch(wait=True)
@@ -99,6 +97,12 @@ class JWKSFetcher:
         if found is None and not self._have_keys:
             raise ServiceUnavailableError("Signing keys unavailable")
         return found
+
+    def refresh_if_expired(self) -> None:
+        """Fetch when the set has expired, as :meth:`find` does first; for callers that
+        skip :meth:`find`, such as a hit in the verified-token cache."""
+        if self.clock() >= self._expires_at:
+            self._maybe_fetch(wait=not self._have_keys)
 
     def refresh(self) -> bool:
         """Fetch now, ignoring the cache and the cooldown; True when a usable set came back."""

@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from .blocklist import Blocklist, MemoryBlocklist
-from .errors import ConfigError, JWTWSGIError, ServiceUnavailableError
+from .cache import TokenCache, copy_json
+from .errors import ConfigError, JWTWSGIError, RevokedTokenError, ServiceUnavailableError
 from .handlers import Responders, Signature
 from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
 from .keys import KeySet, PublicKey, Signer, public_jwk, thumbprint
@@ -57,6 +58,15 @@ class JWTManager:
             own = self.codec if has_keys(self.settings) else None
             self._verify_signature = IssuerRouter(
                 self.issuers, own, self.settings.issuer, self.settings.max_token_size).verify
+        #: Verified tokens seen before (``None`` when ``token_cache_size`` is 0).
+        self.token_cache = TokenCache(self.settings.token_cache_size) \
+            if self.settings.token_cache_size else None
+        # What a cached verification depends on besides the keys (fixed for this manager).
+        self._validation = (self.settings.issuer, self.settings.audience, self.settings.leeway,
+                            self.settings.allowed_algorithms, tuple(self.issuers))
+        # A cache hit skips the key lookup, where JWKS sets are refreshed when they expire.
+        self._fetchers = tuple(f for f in (self.jwks_fetcher, *(
+            i.material.fetcher for i in self.issuers.values())) if f is not None)
         self.responders = Responders(self.settings.error_message_key,
                                      self.settings.header_type, self.settings.realm)
         self._blocklist_loader: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
@@ -248,13 +258,25 @@ class JWTManager:
 
     def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """Everything the middleware checks of a token itself: signature, claims, clock,
-        revocation. Returns ``(header, claims)`` owned by the caller."""
-        header, claims = self._verify_signature(token)
+        revocation. Returns ``(header, claims)`` owned by the caller.
+
+        A token in the verified-token cache skips parsing and the signature check; the
+        clock and revocation are checked on every call, and only a success is cached.
+        """
+        cache = self.token_cache
+        for fetcher in self._fetchers:
+            fetcher.refresh_if_expired()
+        # Taken before verifying: a key change during verification makes the put a no-op.
+        context = (self.keys, self.keys.generation, self._validation)
+        found = cache.get(token, context) if cache is not None else None
+        header, claims = found if found is not None else self._verify_signature(token)
         try:
             self.codec.check_times(claims)
             self.check_revoked(header, claims)
         except JWTWSGIError as error:
             raise error.with_token(header, claims) from None
+        if cache is not None and found is None:
+            return cache.put(token, context, header, claims)
         return header, claims
 
     def check_revoked(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
@@ -263,19 +285,21 @@ class JWTManager:
         A token that carries a ``refresh_jti`` claim (an access token minted from a refresh
         token, see :data:`REFRESH_JTI_CLAIM`) is revoked too when that refresh token is.
         """
-        from .errors import RevokedTokenError
-
         try:
-            jtis = [j for j in (claims.get("jti"), claims.get(REFRESH_JTI_CLAIM))
-                    if isinstance(j, str)]
-            if len(jtis) > 1 and callable(getattr(self.blocklist, "contains_any", None)):
-                revoked = bool(self.blocklist.contains_any(jtis))  # type: ignore[attr-defined]
+            jti, parent = claims.get("jti"), claims.get(REFRESH_JTI_CLAIM)
+            if parent is None:  # the usual token: one store lookup at most
+                revoked = isinstance(jti, str) and bool(self.blocklist.contains(jti))
             else:
-                revoked = any(self.blocklist.contains(jti) for jti in jtis)
+                jtis = [j for j in (jti, parent) if isinstance(j, str)]
+                if len(jtis) > 1 and callable(getattr(self.blocklist, "contains_any", None)):
+                    revoked = bool(self.blocklist.contains_any(jtis))  # type: ignore[attr-defined]
+                else:
+                    revoked = any(self.blocklist.contains(j) for j in jtis)
             if not revoked and self._blocklist_loader is not None:
                 # Any truthy answer revokes, as in flask-jwt-extended: redis.exists() gives 1,
-                # an ORM lookup gives a row. Reading only ``True`` would fail open.
-                revoked = bool(self._blocklist_loader(dict(header), dict(claims)))
+                # an ORM lookup gives a row. Reading only ``True`` would fail open. Deep
+                # copies: what the loader does to them must not reach the token cache.
+                revoked = bool(self._blocklist_loader(copy_json(header), copy_json(claims)))
         except Exception as exc:
             logger.warning("revocation store failed (%s); refusing with 503", type(exc).__name__)
             raise ServiceUnavailableError("Token revocation status unavailable") from exc

@@ -90,10 +90,10 @@ class JWTMiddleware:
                  start_response: StartResponse) -> Iterable[bytes]:
         try:
             self._scrub(environ)
+            policy = self._policy(environ)  # also refuses malformed paths, preflight or not
             if self._is_preflight(environ):
                 self._report("preflight", environ)
                 return _headers_only(self.app, environ, start_response)
-            policy = self._policy(environ)
             outcome = self._authenticate(environ, policy) if policy.protected else "public"
         except JWTWSGIError as error:
             return self._refuse(error, environ, start_response)
@@ -114,10 +114,14 @@ class JWTMiddleware:
 
     def _scrub(self, environ: WSGIEnvironment) -> None:
         """Nothing but a verified token may set our environ keys or REMOTE_USER."""
-        for key in (CLAIMS, HEADER, IDENTITY, LOCATION, BODY_KEY):
-            environ.pop(key, None)
+        pop = environ.pop
+        pop(CLAIMS, None)
+        pop(HEADER, None)
+        pop(IDENTITY, None)
+        pop(LOCATION, None)
+        pop(BODY_KEY, None)
         if self.remote_user:
-            environ.pop("REMOTE_USER", None)
+            pop("REMOTE_USER", None)
 
     def _is_preflight(self, environ: WSGIEnvironment) -> bool:
         return (self.cors_preflight and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ

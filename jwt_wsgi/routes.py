@@ -6,8 +6,9 @@ The most specific rule wins whatever the order of the mapping: at the first segm
 where two rules differ, static text beats a converter, a converter beats ``<path:>``,
 and ``<path:>`` beats ``/*``; then a method-specific rule beats an any-method one.
 
-Rules are bucketed by their first static segment, so the cost of a lookup does not
-grow with the number of rules that cannot match.
+Rules hang in a tree by the static segments their pattern starts with; a lookup walks
+the path's segments down that tree and tries only the rules found where it stops, so
+its cost does not grow with the number of rules that cannot match.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ _VARIABLE = re.compile(
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_DECODES = 3
+# Resolved (method, PATH_INFO) pairs kept per table, and the longest path kept: a bound on
+# memory whatever paths clients send.
+MEMO_SIZE = 4096
+MEMO_MAX_PATH = 512
 # Weights of a segment for specificity: lower is more specific.
 _STATIC, _CONVERTER, _PATH, _WILDCARD = 0, 1, 2, 3
 
@@ -111,7 +116,7 @@ PUBLIC = Policy("public")
 class Rule:
     """One compiled route: its methods, its regex, its converters and its specificity."""
 
-    __slots__ = ("converters", "first_segment", "key", "methods", "policy", "regex", "sort_key")
+    __slots__ = ("converters", "key", "methods", "policy", "regex", "sort_key", "static_prefix")
 
     def __init__(self, key: str, policy: Policy, index: int,
                  converters: Mapping[str, type[BaseConverter]]) -> None:
@@ -122,9 +127,9 @@ class Rule:
         regex, weights, static_len = self._compile(pattern, converters)
         self.regex = re.compile(regex, re.DOTALL)
         self.sort_key = (weights, 1 if self.methods is None else 0, -static_len, index)
-        template = _VARIABLE.sub("\x00", pattern)
-        first = template.split("/")[1] if template.count("/") >= 1 else ""
-        self.first_segment = first if "\x00" not in first and first != "*" else None
+        #: The leading segments of the pattern that are plain text: a path this rule
+        #: matches has exactly these as its first segments.
+        self.static_prefix = _static_prefix(pattern)
 
     def _compile(self, pattern: str, converters: Mapping[str, type[BaseConverter]],
                  ) -> tuple[str, tuple[int, ...], int]:
@@ -207,6 +212,37 @@ class Rule:
 _MAP = Map()
 
 
+def _static_prefix(pattern: str) -> tuple[str, ...]:
+    template = _VARIABLE.sub("\x00", pattern)
+    if template.endswith("/*"):
+        template = template[:-2]
+    elif len(template) > 1 and template.endswith("/"):
+        template = template[:-1]
+    prefix: list[str] = []
+    for segment in template.split("/")[1:]:
+        if "\x00" in segment:
+            break
+        prefix.append(segment)
+    return tuple(prefix)
+
+
+class _Node:
+    """A static path segment in the rule tree, and the rules that may match below it."""
+
+    __slots__ = ("candidates", "children", "rules")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.rules: list[Rule] = []
+        self.candidates: tuple[Rule, ...] = ()
+
+    def seal(self, inherited: tuple[Rule, ...]) -> None:
+        """Work out, once, every rule whose static prefix this node's path starts with."""
+        self.candidates = tuple(sorted((*inherited, *self.rules), key=lambda r: r.sort_key))
+        for child in self.children.values():
+            child.seal(self.candidates)
+
+
 def _segment_weight(segment: str) -> int:
     if "\x01" in segment:
         return _PATH
@@ -257,24 +293,26 @@ class RouteTable:
                  for index, (key, value) in enumerate(routes.items())]
         rules.sort(key=lambda rule: rule.sort_key)
         self.rules = tuple(rules)
-        generic = [rule for rule in rules if rule.first_segment is None]
-        self._generic = tuple(generic)
-        buckets: dict[str, list[Rule]] = {}
+        self._root = _Node()
         for rule in rules:
-            if rule.first_segment is not None:
-                buckets.setdefault(rule.first_segment, []).append(rule)
-        self._buckets = {
-            segment: tuple(sorted(bucket + generic, key=lambda rule: rule.sort_key))
-            for segment, bucket in buckets.items()
-        }
+            node = self._root
+            for segment in rule.static_prefix:
+                node = node.children.setdefault(segment, _Node())
+            node.rules.append(rule)
+        self._root.seal(())
+        self._memo: dict[tuple[str, str], Policy] = {}
         self.protects_anything = self.default.protected or any(
             rule.policy.protected for rule in rules)
 
     def lookup(self, method: str, path: str) -> Policy:
         """The policy of the most specific rule matching one reading of the path."""
-        end = path.find("/", 1)
-        first = path[1:] if end < 0 else path[1:end]
-        for rule in self._buckets.get(first, self._generic):
+        node = self._root
+        for segment in path.split("/")[1:]:
+            child = node.children.get(segment)
+            if child is None:
+                break
+            node = child
+        for rule in node.candidates:
             if rule.match(method, path):
                 return rule.policy
         return self.default
@@ -285,15 +323,27 @@ class RouteTable:
         :raises InvalidRequestError: for control characters in the path, or readings
             that lead to policies no single token could satisfy.
         """
+        key = (method, path_info)
+        policy = self._memo.get(key)
+        if policy is not None:
+            return policy
         paths = readings(path_info)
         if len(paths) == 1:
-            return self.lookup(method, paths[0])
-        found: list[Policy] = []
-        for path in paths:
-            policy = self.lookup(method, path)
-            if policy not in found:
-                found.append(policy)
-        return found[0] if len(found) == 1 else merge(found)
+            policy = self.lookup(method, paths[0])
+        else:
+            found: list[Policy] = []
+            for path in paths:
+                policy = self.lookup(method, path)
+                if policy not in found:
+                    found.append(policy)
+            policy = found[0] if len(found) == 1 else merge(found)
+        # The answer depends on nothing but the table, the method and the path: keep it
+        # (refusals are not kept; they raise above). Full means start again, not grow.
+        if len(path_info) <= MEMO_MAX_PATH:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = policy
+        return policy
 
 
 def merge(policies: Sequence[Policy]) -> Policy:

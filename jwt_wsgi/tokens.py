@@ -50,16 +50,26 @@ def _no_constant(name: str) -> Any:
 # Duplicate member names are refused everywhere (RFC 7515 5.2 allows either refusal or
 # last-wins; refusal closes the gap between parsers that pick different duplicates).
 _JSON = json.JSONDecoder(object_pairs_hook=_unique_object, parse_constant=_no_constant)
+_SCAN: Callable[[str, int], tuple[Any, int]] = _JSON.scan_once  # type: ignore[attr-defined]
+
+
+# base64url -> base64 for binascii; '+', '/' and '=' are not base64url, so they become a
+# character that binascii's strict mode refuses.
+_URLSAFE = bytes.maketrans(b"-_+/=", b"+/***")
+_PADDING = (b"", b"", b"==", b"=")
+# With 2 or 3 characters in the last quantum, the unused low bits of the last one must be 0.
+_CANONICAL_LAST = ("", "", "AQgw", "AEIMQUYcgkosw048")
 
 
 def b64decode(segment: str) -> bytes:
     """Strict base64url: no padding, no stray characters, canonical trailing bits."""
-    if len(segment) % 4 == 1:
+    rest = len(segment) % 4
+    if rest == 1:
         raise ValueError("impossible base64url length")
-    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode("ascii"):
+    if rest and segment[-1] not in _CANONICAL_LAST[rest]:
         raise ValueError("non-canonical base64url")
-    return raw
+    return binascii.a2b_base64(segment.encode("ascii").translate(_URLSAFE) + _PADDING[rest],
+                               strict_mode=True)
 
 
 def b64encode(raw: bytes) -> str:
@@ -68,7 +78,15 @@ def b64encode(raw: bytes) -> str:
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """UTF-8 JSON text holding one object, with unique member names and no NaN."""
-    value = _JSON.decode(raw.decode("utf-8"))
+    text = raw.decode("utf-8")
+    try:
+        # The decoder's scanner straight away: the usual token has no whitespace around
+        # its object. Anything else goes to the full decoder, which says what is wrong.
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        end = -1
+    if end != len(text):
+        value = _JSON.decode(text)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value
