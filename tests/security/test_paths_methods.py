@@ -353,3 +353,30 @@ def test_csrf_proof_is_not_needed_for_header_tokens() -> None:
     answer = call(protect(app, jwt, {"/p": "required"}), "/p", "POST",
                   {"Authorization": f"Bearer {jwt.create_access_token('alice')}"})
     assert (answer.status, app.calls) == (200, 1)
+
+
+# -- property: the merged policy of ambiguous readings is at least as strict as each ---------------
+
+_RANK = {"public": 0, "optional": 1, "required": 2, "fresh": 3}
+policies = st.fixed_dictionaries({"require": st.sampled_from(list(_RANK)),
+                                  "scopes": st.lists(st.sampled_from(["a", "b", "c"]), max_size=2,
+                                                     unique=True)}).map(
+    lambda p: {"require": p["require"]} if p["require"] == "public" else p)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(policies, policies, policies, st.sampled_from(["/public/../admin/x", "/%61dmin/%2e%2e",
+                                                      "/admin/%2e%2e/public", "//admin//x",
+                                                      "/public/%2e%2e/secret", "/%73ecret/"]))
+def test_property_merged_policy_is_as_strict_as_every_reading(
+        admin: dict[str, Any], public: dict[str, Any], secret: dict[str, Any], path: str) -> None:
+    from jwt_wsgi.routes import RouteTable, readings
+
+    table = RouteTable({"/admin/*": admin, "/public/*": public, "/secret": secret})
+    merged = table.resolve("GET", path)
+    for reading in readings(path):
+        one = table.lookup("GET", reading)
+        if one.protected:
+            assert merged.protected, (path, reading)
+            assert _RANK[merged.require] >= _RANK[one.require], (path, reading)
+            assert set(merged.scopes) >= set(one.scopes), (path, reading)
