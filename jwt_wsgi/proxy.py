@@ -56,7 +56,8 @@ class ReverseProxy:
     :param upstream: ``http://host:port[/prefix]`` or ``https://...``; the request's path
         (``PATH_INFO``, the path the middleware checked, never ``SCRIPT_NAME``) is appended.
     :param claim_headers: ``{claim: header name}``; a string claim is sent as is, any other
-        value (or a string with characters outside printable ASCII) as compact ASCII JSON.
+        value (or a string that is not printable ASCII, has surrounding spaces, or would parse
+        as JSON) as compact ASCII JSON.
     :param forward_authorization: pass the client's ``Authorization`` header on (default), so
         the upstream may verify the token again; ``False`` keeps the token from the upstream.
     :param timeout: seconds to wait for the upstream to connect and to answer.
@@ -178,9 +179,18 @@ class ReverseProxy:
 
 
 def header_value(value: Any) -> str:
-    """A claim as a header value: plain ASCII strings as is, anything else as ASCII JSON."""
-    if isinstance(value, str) and _PLAIN_VALUE.fullmatch(value):
-        return value
+    """A claim as a header value: plain ASCII strings as is, anything else as ASCII JSON.
+
+    A string goes as JSON too when sending it as is would make it read as another value:
+    surrounding spaces (HTTP drops them, `` alice `` would arrive as ``alice``) or text that
+    parses as JSON (``"zo\\u00eb"``, ``42``, ``["a"]``). So the upstream's rule "JSON if it
+    parses, else the text" gives back exactly the claim.
+    """
+    if isinstance(value, str) and _PLAIN_VALUE.fullmatch(value) and value == value.strip(" \t"):
+        try:
+            json.loads(value)
+        except ValueError:
+            return value
     return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
 
 

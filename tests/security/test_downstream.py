@@ -178,3 +178,58 @@ def test_loader_that_raises_is_logged_without_the_token(caplog: pytest.LogCaptur
         answer = call(protect(app, jwt, ROUTES), "/required", headers={"Authorization": f"Bearer {bad}"})
     assert answer.status == 401 and "loader bug" in caplog.text
     assert bad not in caplog.text and bad.split(".")[1] not in caplog.text
+
+
+@pytest.mark.parametrize("sub", [
+    pytest.param("alice\r\nX-Jwt-Role: admin", id="crlf-header-injection"),
+    pytest.param("alice\nX-Jwt-Role: admin", id="lf-header-injection"),
+    pytest.param("alice\x00admin", id="nul"),
+    pytest.param("\u00e9l\u00e8ve", id="non-ascii"),
+    pytest.param(" alice ", id="surrounding-spaces"),
+])
+def test_claim_values_cannot_inject_headers_upstream(sub: str, upstream: Any) -> None:
+    from jwt_wsgi.proxy import ReverseProxy
+
+    token = sign({"alg": "HS256", "typ": "JWT"}, {**CLAIMS, "sub": sub}, SECRET.encode())
+    proxy = ReverseProxy(upstream.url, {"sub": "X-Jwt-Sub", "role": "X-Jwt-Role"}, timeout=5)
+    answer = call(protect(proxy, manager(), ROUTES), "/required",  # type: ignore[arg-type]
+                  headers={"Authorization": f"Bearer {token}"})
+    assert answer.status == 200
+    seen = upstream.headers[-1]
+    assert "x-jwt-role" not in seen
+    (value,) = seen["x-jwt-sub"]
+    assert "\r" not in value and "\n" not in value and "\x00" not in value
+    assert upstream_reading(value) == sub
+
+
+def upstream_reading(value: str) -> Any:
+    """The documented rule for the upstream: JSON if it parses, else the text."""
+    import json as json_
+
+    try:
+        return json_.loads(value)
+    except ValueError:
+        return value
+
+
+@pytest.mark.parametrize("claim", [
+    pytest.param(" alice ", id="spaces-would-be-trimmed-to-alice"),
+    pytest.param("\"zo\\u00eb\"", id="ascii-text-of-a-json-string"),
+    pytest.param("zo\u00eb", id="the-non-ascii-identity-it-imitates"),
+    pytest.param("42", id="digits-string"),
+    pytest.param(42, id="number"),
+    pytest.param("[\"admin\"]", id="text-of-a-list"),
+    pytest.param(["admin"], id="list"),
+    pytest.param("true", id="text-true"),
+    pytest.param("alice", id="plain"),
+])
+def test_forwarded_claims_read_back_exactly(claim: Any, upstream: Any) -> None:
+    from jwt_wsgi.proxy import ReverseProxy
+
+    token = sign({"alg": "HS256", "typ": "JWT"}, {**CLAIMS, "role": claim}, SECRET.encode())
+    proxy = ReverseProxy(upstream.url, {"sub": "X-Jwt-Sub", "role": "X-Jwt-Role"}, timeout=5)
+    answer = call(protect(proxy, manager(), ROUTES), "/required",  # type: ignore[arg-type]
+                  headers={"Authorization": f"Bearer {token}"})
+    assert answer.status == 200
+    (value,) = upstream.headers[-1]["x-jwt-role"]
+    assert upstream_reading(value) == claim and type(upstream_reading(value)) is type(claim)
