@@ -120,6 +120,9 @@ PATH_CASES = [
     ("protected", "/snow\u2603", "non-pep3333-str-from-a-broken-server"),
     ("protected", "/snow%E2%98%83/x", "three-byte-utf8-percent-encoded"),
     ("protected", "/admin/\udcff", "surrogateescaped-byte-below-prefix"),
+    ("protected", "http://127.0.0.1/admin", "absolute-form-left-in-path-info"),
+    ("protected", "HTTPS://example.com:443/public/../admin/x", "absolute-form-with-dot-dot"),
+    ("protected", "http://x/%61dmin", "absolute-form-encoded"),
     # public paths stay public
     ("public", "/", "root"),
     ("public", "", "empty-path-info"),
@@ -261,6 +264,8 @@ RAW_TARGETS = [
     pytest.param("/admin%00", id="encoded-nul"),
     pytest.param("/admin?x=/public", id="query-looks-public"),
     pytest.param("/%2fadmin", id="encoded-leading-slash"),
+    pytest.param("http://127.0.0.1/admin", id="absolute-form"),
+    pytest.param("http://127.0.0.1//admin/x", id="absolute-form-double-slash"),
 ]
 
 
