@@ -104,7 +104,7 @@ class ReverseProxy:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET"))
-        target = self._prefix + quote(environ.get("PATH_INFO", "") or "/", safe=_PATH_SAFE)
+        target = self._prefix + quote_path(str(environ.get("PATH_INFO", "") or "/"))
         if environ.get("QUERY_STRING"):
             target += "?" + environ["QUERY_STRING"]
         headers = self._request_headers(environ)
@@ -175,6 +175,20 @@ class ReverseProxy:
             headers["Content-Length"] = str(len(data))
             return bytes(data)
         return None
+
+
+def quote_path(path: str) -> str:
+    """``PATH_INFO`` back to the bytes the client sent, percent-encoded.
+
+    PEP 3333 gives the path as latin-1 text (one character a byte): ``/caf%C3%A9`` arrives
+    as ``'/caf\\xc3\\xa9'`` and must leave as ``/caf%C3%A9``, not as the UTF-8 of each
+    character. A server that hands over real Unicode (outside latin-1) gets UTF-8.
+    """
+    try:
+        raw = path.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = path.encode("utf-8", "surrogatepass")
+    return quote(raw, safe=_PATH_SAFE)
 
 
 def header_value(value: Any) -> str:

@@ -165,6 +165,15 @@ def test_host_and_forwarded_headers(front: tuple[str, int], upstream: str) -> No
     assert values(record, "X-Forwarded-Host") == [f"{front[0]}:{front[1]}"]
 
 
+def test_non_ascii_paths_reach_the_upstream_as_sent(front: tuple[str, int]) -> None:
+    # the front server hands PATH_INFO over as latin-1 text ('/caf\xc3\xa9'); the upstream
+    # must get the client's bytes, not the UTF-8 of each of those characters (%C3%83%C2%A9)
+    # (werkzeug's server itself turns invalid UTF-8 such as %FF into U+FFFD, so no such case)
+    for sent in ("/public/caf%C3%A9", "/public/%E2%82%AC%20x"):
+        status, _, raw = request(front, "GET", sent)
+        assert status == 200 and seen(raw)["path"] == "/base" + sent
+
+
 def test_refused_requests_never_reach_the_upstream(front: tuple[str, int]) -> None:
     before = len(Echo.received)
     status, _headers, raw = request(front, "GET", "/api/me", FORGED)
