@@ -6,6 +6,15 @@ headers (``X-Jwt-Sub: alice``). Whatever the client sent under those header name
 from every request, protected or not, including the underscore spellings (``X_Jwt_Sub``)
 that WSGI servers fold into the same ``HTTP_X_JWT_SUB`` key; the upstream can trust them.
 
+Forwarding headers are treated the same way: a client's ``Forwarded``, ``X-Real-IP``,
+``X-Forwarded-Host``/``-Proto``/``-Port``/``-Prefix``/``-Server`` (and the other names in
+:data:`FORWARDING`), in any spelling, are dropped; the proxy sets ``X-Forwarded-Proto``
+(``wsgi.url_scheme``), ``X-Forwarded-Host`` (the ``Host`` the client asked for) and
+``X-Forwarded-Port`` (``SERVER_PORT``) itself. ``X-Forwarded-For`` follows the convention:
+the peer address (``REMOTE_ADDR``) is appended to what the client sent. Only that last
+entry is known; everything left of it is the client's word (or that of proxies in front),
+so an upstream must count entries from the right and trust only the proxies it knows.
+
 ::
 
     app = JWTMiddleware(ReverseProxy("http://127.0.0.1:9000", {"sub": "X-Jwt-Sub"}), jwt,
@@ -38,7 +47,15 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
 DEFAULT_CLAIM_HEADERS: Mapping[str, str] = {"sub": "X-Jwt-Sub"}
 # The server already answered Expect: 100-continue; http.client cannot wait for it anyway.
 _NOT_FORWARDED = frozenset({"host", "content-length", "expect"})
-_RESERVED = HOP_BY_HOP | _NOT_FORWARDED | {"content-type", "authorization", "cookie"}
+#: Forwarding headers a client could forge to pose as another address, host or scheme: never
+#: passed on as sent (in any spelling); the proxy sets X-Forwarded-For/-Proto/-Host/-Port.
+FORWARDING = frozenset({
+    "forwarded", "x-real-ip", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
+    "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-server", "x-forwarded-ssl",
+    "x-forwarded-scheme", "x-forwarded-protocol", "x-url-scheme", "front-end-https",
+    "x-client-ip", "true-client-ip", "x-cluster-client-ip"})
+_RESERVED = (HOP_BY_HOP | _NOT_FORWARDED | FORWARDING
+             | {"content-type", "authorization", "cookie"})
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _PLAIN_VALUE = re.compile(r"[\x20-\x7e]*")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -133,6 +150,7 @@ class ReverseProxy:
         named_hop = {token.strip().lower() for token in
                      str(environ.get("HTTP_CONNECTION", "")).split(",")}
         headers: dict[str, str] = {}
+        forwarded_for: list[str] = []
         for key, value in environ.items():
             if not key.startswith("HTTP_") or key in self._stripped:
                 continue
@@ -140,19 +158,27 @@ class ReverseProxy:
             lower = name.lower()
             if lower in HOP_BY_HOP or lower in named_hop or lower in _NOT_FORWARDED:
                 continue
+            if lower in FORWARDING:
+                if lower == "x-forwarded-for":
+                    forwarded_for.append(str(value))
+                continue
             if lower == "authorization" and not self.forward_authorization:
                 continue
             headers[name] = str(value)
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = str(environ["CONTENT_TYPE"])
         headers["Host"] = self._netloc
+        # X-Forwarded-For: what the client sent (untrusted) with the peer address appended
         client = str(environ.get("REMOTE_ADDR", ""))
         if client:
-            previous = headers.get("X-Forwarded-For")
-            headers["X-Forwarded-For"] = f"{previous}, {client}" if previous else client
+            forwarded_for.append(client)
+        if forwarded_for:
+            headers["X-Forwarded-For"] = ", ".join(forwarded_for)
         headers["X-Forwarded-Proto"] = str(environ.get("wsgi.url_scheme", "http"))
         if environ.get("HTTP_HOST"):
             headers["X-Forwarded-Host"] = str(environ["HTTP_HOST"])
+        if str(environ.get("SERVER_PORT", "")).isdigit():
+            headers["X-Forwarded-Port"] = str(environ["SERVER_PORT"])
         claims = environ.get(CLAIMS) or {}
         for claim, header in self.claim_headers.items():
             if claim in claims:

@@ -163,6 +163,34 @@ def test_host_and_forwarded_headers(front: tuple[str, int], upstream: str) -> No
     assert values(record, "X-Forwarded-For") == ["10.0.0.1, 127.0.0.1"]
     assert values(record, "X-Forwarded-Proto") == ["http"]
     assert values(record, "X-Forwarded-Host") == [f"{front[0]}:{front[1]}"]
+    assert values(record, "X-Forwarded-Port") == [str(front[1])]
+
+
+def test_forged_forwarding_headers_are_replaced(front: tuple[str, int]) -> None:
+    forged = [("Forwarded", "for=6.6.6.6;proto=https"), ("X-Real-IP", "6.6.6.6"),
+              ("X_Real_Ip", "6.6.6.7"), ("X-Forwarded-Proto", "https"),
+              ("X_Forwarded_Proto", "https"), ("X-Forwarded-Host", "evil.example"),
+              ("X-Forwarded-Port", "443"), ("X-Forwarded-Prefix", "/admin"),
+              ("X_Forwarded_Server", "evil"), ("X-Forwarded-Ssl", "on"),
+              ("X-Forwarded-For", "6.6.6.6")]
+    status, _, raw = request(front, "GET", "/public/x", forged)
+    assert status == 200
+    record = seen(raw)
+    names = set(record["names"])
+    assert not {"forwarded", "x-real-ip", "x_real_ip", "x-forwarded-prefix", "x-forwarded-ssl",
+                "x_forwarded_server", "x-forwarded-server", "x_forwarded_proto",
+                "x_forwarded_for"} & names
+    assert values(record, "X-Forwarded-Proto") == ["http"]
+    assert values(record, "X-Forwarded-Host") == [f"{front[0]}:{front[1]}"]
+    assert values(record, "X-Forwarded-Port") == [str(front[1])]
+    # the client's part of X-Forwarded-For is kept left of the peer address, never alone
+    assert values(record, "X-Forwarded-For") == ["6.6.6.6, 127.0.0.1"]
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded", "X-Real-Ip"])
+def test_forwarding_headers_cannot_carry_claims(header: str) -> None:
+    with pytest.raises(ConfigError, match="manages"):
+        ReverseProxy("http://h", {"sub": header})
 
 
 def test_non_ascii_paths_reach_the_upstream_as_sent(front: tuple[str, int]) -> None:
