@@ -30,14 +30,17 @@ import re
 import socket
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote_plus, urlsplit
 
 from .context import CLAIMS
 from .errors import ConfigError
 from .handlers import json_response, status_line
+from .settings import Settings
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from .manager import JWTManager
 
 logger = logging.getLogger("jwt_wsgi")
 
@@ -74,14 +77,24 @@ class ReverseProxy:
         (``PATH_INFO``, the path the middleware checked, never ``SCRIPT_NAME``) is appended.
     :param claim_headers: ``{claim: header name}``; a string claim is sent as is, any other
         value (or a string with characters outside printable ASCII) as compact ASCII JSON.
-    :param forward_authorization: pass the client's ``Authorization`` header on (default), so
-        the upstream may verify the token again; ``False`` keeps the token from the upstream.
+    :param forward_authorization: pass the client's token on (default), so the upstream may
+        verify it again; ``False`` keeps the token from the upstream wherever it came: the
+        ``Authorization`` header (or ``header_name``), the access/refresh JWT cookies and the
+        CSRF cookies (removed from ``Cookie``, other cookies kept) and the
+        ``query_string_name`` parameter (removed from the query string, the rest kept as
+        sent). A token in a JSON body cannot be removed without rewriting the upstream's
+        body, so ``False`` with ``"json"`` in ``token_location`` is a :class:`ConfigError`.
     :param timeout: seconds to wait for the upstream to connect and to answer.
-    :raises ConfigError: for a URL or header name that cannot work.
+    :param manager: the :class:`~jwt_wsgi.JWTManager` of the middleware in front, for its
+        cookie, header and parameter names and ``max_body_size``; without it the defaults of
+        :class:`~jwt_wsgi.settings.Settings` apply. :meth:`use_manager` sets it later
+        (``Config.wrap`` and the PasteDeploy filter do so for a proxy built without one).
+    :raises ConfigError: for a URL, header name or combination of options that cannot work.
     """
 
     def __init__(self, upstream: str, claim_headers: Mapping[str, str] | None = None, *,
-                 forward_authorization: bool = True, timeout: float = 30.0) -> None:
+                 forward_authorization: bool = True, timeout: float = 30.0,
+                 manager: JWTManager | None = None) -> None:
         parts = urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"upstream must be an http:// or https:// URL, not {upstream!r}")
@@ -118,12 +131,43 @@ class ReverseProxy:
             raise ConfigError("timeout must be a positive number of seconds")
         self.timeout = float(timeout)
         self.forward_authorization = bool(forward_authorization)
+        self.manager: JWTManager | None = None
+        self._use_settings(Settings() if manager is None else manager.settings)
+        if manager is not None:
+            self.manager = manager
+
+    def use_manager(self, manager: JWTManager) -> None:
+        """Take cookie, header and parameter names and ``max_body_size`` from ``manager``.
+
+        :raises ConfigError: when ``forward_authorization=False`` and the manager reads
+            tokens from JSON bodies.
+        """
+        self._use_settings(manager.settings)
+        self.manager = manager
+
+    def _use_settings(self, settings: Settings) -> None:
+        if not self.forward_authorization and "json" in settings.token_location:
+            raise ConfigError(
+                "forward_authorization=False cannot keep a token sent in a JSON body from the "
+                "upstream (the proxy forwards bodies as sent): remove 'json' from "
+                "token_location, or set forward_authorization=True")
+        #: what carries the token, removed when forward_authorization is False
+        self._token_header_keys = frozenset({"HTTP_AUTHORIZATION",
+                                             environ_key(settings.header_name)})
+        self._token_cookies = frozenset({
+            settings.access_cookie_name, settings.refresh_cookie_name,
+            settings.access_csrf_cookie_name, settings.refresh_csrf_cookie_name})
+        self._query_name = settings.query_string_name
+        self.max_body_size = settings.max_body_size
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET"))
         target = self._prefix + quote_path(str(environ.get("PATH_INFO", "") or "/"))
-        if environ.get("QUERY_STRING"):
-            target += "?" + environ["QUERY_STRING"]
+        query = str(environ.get("QUERY_STRING") or "")
+        if query and not self.forward_authorization:
+            query = without_parameter(query, self._query_name)
+        if query:
+            target += "?" + query
         headers = self._request_headers(environ)
         body = self._body(environ, headers)
         connection = self._connect()
@@ -162,8 +206,13 @@ class ReverseProxy:
                 if lower == "x-forwarded-for":
                     forwarded_for.append(str(value))
                 continue
-            if lower == "authorization" and not self.forward_authorization:
-                continue
+            if not self.forward_authorization:
+                if key in self._token_header_keys:
+                    continue
+                if lower == "cookie":
+                    value = without_cookies(str(value), self._token_cookies)
+                    if not value:
+                        continue
             headers[name] = str(value)
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = str(environ["CONTENT_TYPE"])
@@ -201,6 +250,20 @@ class ReverseProxy:
             headers["Content-Length"] = str(len(data))
             return bytes(data)
         return None
+
+
+def without_parameter(query: str, name: str) -> str:
+    """``query`` without the ``name=...`` parameters; the others are kept as sent."""
+    kept = [part for part in query.split("&")
+            if unquote_plus(part.partition("=")[0]) != name]
+    return "&".join(kept)
+
+
+def without_cookies(header: str, names: frozenset[str]) -> str:
+    """A ``Cookie`` header without the cookies called ``names``; the others as sent."""
+    kept = [part.strip() for part in header.split(";")
+            if part.strip() and part.partition("=")[0].strip() not in names]
+    return "; ".join(kept)
 
 
 def quote_path(path: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -298,3 +299,90 @@ def test_header_values(value: Any, expected: str) -> None:
 def test_proxy_settings_that_cannot_work(args: tuple[Any, ...], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ReverseProxy(*args)
+
+
+SECRET = "proxy-test-secret-" + "x" * 40
+
+
+@pytest.mark.parametrize(("options", "cookies", "param", "header"), [
+    pytest.param({}, ("access_token_cookie", "refresh_token_cookie", "csrf_access_token",
+                      "csrf_refresh_token"), "jwt", "Authorization", id="default-names"),
+    pytest.param({"access_cookie_name": "sid", "refresh_cookie_name": "rsid",
+                  "access_csrf_cookie_name": "xa", "refresh_csrf_cookie_name": "xr",
+                  "query_string_name": "t", "header_name": "X-Token", "header_type": ""},
+                 ("sid", "rsid", "xa", "xr"), "t", "X-Token", id="custom-names"),
+])
+def test_forward_authorization_false_keeps_every_token_copy_away(
+        upstream: str, options: dict[str, Any], cookies: tuple[str, ...], param: str,
+        header: str) -> None:
+    jwt = JWTManager(secret_key=SECRET, token_location=["headers", "cookies", "query_string"],
+                     **options)
+    token = jwt.create_access_token("carol")
+    refresh = jwt.create_refresh_token("carol")
+    proxy = ReverseProxy(upstream, {"sub": "X-User"}, forward_authorization=False, manager=jwt)
+    # use_cookies=False: werkzeug's test client would replace a Cookie header with its jar
+    client = Client(JWTMiddleware(proxy, jwt, routes={"/me": "required", "/pub": "public"}),
+                    use_cookies=False)
+    jar = "; ".join([f"{cookies[0]}={token}", "theme=dark", f"{cookies[1]}={refresh}",
+                     f"{cookies[2]}=c1", f"{cookies[3]}=c2", "lang=en"])
+    # a token in the cookies: the JWT and CSRF cookies go, the others stay as sent
+    record = seen(client.get("/me", headers={"Cookie": jar}).get_data())
+    assert values(record, "X-User") == ["carol"]
+    assert values(record, "Cookie") == ["theme=dark; lang=en"]
+    assert token not in json.dumps(record) and refresh not in json.dumps(record)
+    # only token cookies: no Cookie header at all
+    record = seen(client.get("/me", headers={"Cookie": f"{cookies[0]}={token}"}).get_data())
+    assert "cookie" not in record["names"] and values(record, "X-User") == ["carol"]
+    # a token in the query string, also under an encoded name: the rest kept byte for byte
+    encoded = "".join(f"%{ord(c):02X}" for c in param)
+    record = seen(client.get(f"/me?a=1&{param}={token}&b=%20+x&c").get_data())
+    assert record["path"] == "/base/me?a=1&b=%20+x&c"
+    assert values(record, "X-User") == ["carol"]
+    # whether or not the middleware read it (this is a public path), an encoded name that
+    # the upstream would decode to the parameter's name is removed too
+    record = seen(client.get(f"/pub?{encoded}={token}&a=1").get_data())
+    assert record["path"] == "/base/pub?a=1"
+    # a token in the header (custom name too)
+    value = f"Bearer {token}" if header == "Authorization" else token
+    record = seen(client.get("/me", headers={header: value}).get_data())
+    assert values(record, "X-User") == ["carol"] and token not in json.dumps(record)
+
+
+def test_forward_authorization_true_passes_cookies_and_query_on(upstream: str) -> None:
+    jwt = JWTManager(secret_key=SECRET, token_location=["cookies", "query_string"])
+    token = jwt.create_access_token("dan")
+    client = Client(JWTMiddleware(ReverseProxy(upstream, manager=jwt), jwt), use_cookies=False)
+    cookie = {"Cookie": f"access_token_cookie={token}"}
+    record = seen(client.get(f"/x?jwt={token}", headers=cookie).get_data())
+    assert record["path"] == f"/base/x?jwt={token}"
+    assert values(record, "Cookie") == [f"access_token_cookie={token}"]
+
+
+def test_forward_authorization_false_with_json_tokens_is_refused(upstream: str,
+                                                                tmp_path: Any) -> None:
+    from jwt_wsgi.config import load_config
+
+    jwt = JWTManager(secret_key=SECRET, token_location=["headers", "json"])
+    fix = "remove 'json' from token_location, or set forward_authorization=True"
+    with pytest.raises(ConfigError, match=re.escape(fix)):
+        ReverseProxy(upstream, forward_authorization=False, manager=jwt)
+    proxy = ReverseProxy(upstream, forward_authorization=False)  # e.g. the PasteDeploy app
+    with pytest.raises(ConfigError, match=re.escape(fix)):
+        proxy.use_manager(jwt)
+    ReverseProxy(upstream, manager=jwt)  # forwarding the token anyway: nothing to hide
+    path = tmp_path / "jwt.toml"
+    path.write_text(f'[jwt]\nsecret_key = "{SECRET}"\ntoken_location = ["json"]\n'
+                    f'[proxy]\nupstream = "{upstream}"\nforward_authorization = false\n')
+    with pytest.raises(ConfigError, match=r"forward_authorization.*remove 'json'"):
+        load_config(path)
+
+
+def test_config_wrap_gives_a_bare_proxy_the_manager(upstream: str) -> None:
+    from jwt_wsgi.config import build_config
+
+    config = build_config({"secret_key": SECRET, "query_string_name": "tok",
+                           "token_location": ["query_string"]}, {}, {})
+    proxy = ReverseProxy(upstream, forward_authorization=False)
+    token = config.manager.create_access_token("erin")
+    record = seen(Client(config.wrap(proxy)).get(f"/x?tok={token}&k=v").get_data())
+    assert proxy.manager is config.manager and record["path"] == "/base/x?k=v"
