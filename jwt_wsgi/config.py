@@ -74,15 +74,7 @@ class Config:
     source: str = "<config>"
 
     def wrap(self, app: WSGIApplication, **extra: Any) -> JWTMiddleware:
-        """Protect ``app`` with these settings; ``extra`` adds middleware keyword options.
-
-        A :class:`~jwt_wsgi.proxy.ReverseProxy` built without a manager (the PasteDeploy
-        ``proxy`` app) is given this one, for its cookie and parameter names.
-        """
-        from .proxy import ReverseProxy
-
-        if isinstance(app, ReverseProxy) and app.manager is None:
-            app.use_manager(self.manager)
+        """Protect ``app`` with these settings; ``extra`` adds middleware keyword options."""
         return JWTMiddleware(app, self.manager, routes=self.routes, default=self.default,
                              **{**self.options, **extra})
 

@@ -87,8 +87,8 @@ class ReverseProxy:
     :param timeout: seconds to wait for the upstream to connect and to answer.
     :param manager: the :class:`~jwt_wsgi.JWTManager` of the middleware in front, for its
         cookie, header and parameter names and ``max_body_size``; without it the defaults of
-        :class:`~jwt_wsgi.settings.Settings` apply. :meth:`use_manager` sets it later
-        (``Config.wrap`` and the PasteDeploy filter do so for a proxy built without one).
+        :class:`~jwt_wsgi.settings.Settings` apply until :meth:`use_manager` sets it;
+        ``JWTMiddleware(proxy, jwt)`` does so for a proxy built without one.
     :raises ConfigError: for a URL, header name or combination of options that cannot work.
     """
 

@@ -377,7 +377,7 @@ def test_forward_authorization_false_with_json_tokens_is_refused(upstream: str,
         load_config(path)
 
 
-def test_config_wrap_gives_a_bare_proxy_the_manager(upstream: str) -> None:
+def test_the_middleware_gives_a_bare_proxy_its_manager(upstream: str) -> None:
     from jwt_wsgi.config import build_config
 
     config = build_config({"secret_key": SECRET, "query_string_name": "tok",
@@ -386,3 +386,13 @@ def test_config_wrap_gives_a_bare_proxy_the_manager(upstream: str) -> None:
     token = config.manager.create_access_token("erin")
     record = seen(Client(config.wrap(proxy)).get(f"/x?tok={token}&k=v").get_data())
     assert proxy.manager is config.manager and record["path"] == "/base/x?k=v"
+    # the repro of the review: JWTMiddleware(ReverseProxy(...)), names only in the manager
+    jwt = JWTManager(secret_key=SECRET, token_location=["cookies"], access_cookie_name="sid")
+    proxy = ReverseProxy(upstream, forward_authorization=False)
+    client = Client(JWTMiddleware(proxy, jwt, routes={"/x": "required"}), use_cookies=False)
+    token = jwt.create_access_token("erin")
+    record = seen(client.get("/x", headers={"Cookie": f"sid={token}; a=b"}).get_data())
+    assert proxy.manager is jwt and values(record, "Cookie") == ["a=b"]
+    with pytest.raises(ConfigError, match="remove 'json'"):
+        JWTMiddleware(ReverseProxy(upstream, forward_authorization=False),
+                      JWTManager(secret_key=SECRET, token_location=["json"]))
