@@ -15,6 +15,10 @@ the peer address (``REMOTE_ADDR``) is appended to what the client sent. Only tha
 entry is known; everything left of it is the client's word (or that of proxies in front),
 so an upstream must count entries from the right and trust only the proxies it knows.
 
+Request bodies are held to the manager's ``max_body_size``: a larger ``Content-Length`` is a
+JSON 413 before a byte is read (smaller ones stream through); a chunked body, buffered to be
+sent with a length, is read up to ``max_body_size + 1`` bytes and refused with 413 past that.
+
 ::
 
     app = JWTMiddleware(ReverseProxy("http://127.0.0.1:9000", {"sub": "X-Jwt-Sub"}), jwt,
@@ -159,6 +163,7 @@ class ReverseProxy:
             settings.access_csrf_cookie_name, settings.refresh_csrf_cookie_name})
         self._query_name = settings.query_string_name
         self.max_body_size = settings.max_body_size
+        self._message_key = settings.error_message_key
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET"))
@@ -169,7 +174,11 @@ class ReverseProxy:
         if query:
             target += "?" + query
         headers = self._request_headers(environ)
-        body = self._body(environ, headers)
+        try:
+            body = self._body(environ, headers)
+        except _TooLarge:
+            return json_response({self._message_key: "Request body too large"}, 413,
+                                 [])(environ, start_response)
         connection = self._connect()
         try:
             connection.request(method, target, body=body, headers=headers)
@@ -179,7 +188,8 @@ class ReverseProxy:
             timed_out = isinstance(exc, (TimeoutError, socket.timeout))
             logger.warning("upstream %s failed: %s", self._netloc, type(exc).__name__)
             status, message = (504, "Upstream timed out") if timed_out else (502, "Bad gateway")
-            return json_response({"msg": message}, status, [])(environ, start_response)
+            return json_response({self._message_key: message}, status,
+                                 [])(environ, start_response)
         reason = response.reason if _PLAIN_VALUE.fullmatch(response.reason or "") else ""
         line = f"{response.status} {reason}" if reason else status_line(response.status)
         start_response(line, _response_headers(response))
@@ -235,17 +245,27 @@ class ReverseProxy:
         return headers
 
     def _body(self, environ: WSGIEnvironment, headers: dict[str, str]) -> Any:
-        """The request body for http.client: streamed when its length is known."""
+        """The request body for http.client: streamed when its length is known.
+
+        :raises _TooLarge: when the body is, or says it is, over ``max_body_size``; a
+            declared length is refused before a byte is read, a chunked body (which must be
+            buffered to send it with a length) after at most ``max_body_size + 1`` bytes.
+        """
         stream = environ.get("wsgi.input")
         length = str(environ.get("CONTENT_LENGTH") or "").strip()
         if stream is None:
             return None
         if length.isdigit() and int(length) > 0:
+            if int(length) > self.max_body_size:
+                raise _TooLarge()
             headers["Content-Length"] = length
             return _Limited(stream, int(length))
         data = b""
         if environ.get("wsgi.input_terminated") and not length:
-            data = stream.read()  # a chunked request body; the server marks its end
+            # a chunked request body; the server marks its end
+            data = _read_at_most(stream, self.max_body_size + 1)
+            if len(data) > self.max_body_size:
+                raise _TooLarge()
         if data or environ.get("REQUEST_METHOD") in ("POST", "PUT", "PATCH"):
             headers["Content-Length"] = str(len(data))
             return bytes(data)
@@ -292,6 +312,23 @@ def _response_headers(response: http.client.HTTPResponse) -> list[tuple[str, str
                  (response.getheader("Connection") or "").split(",")}
     return [(name, value) for name, value in response.getheaders()
             if name.lower() not in HOP_BY_HOP and name.lower() not in named_hop]
+
+
+class _TooLarge(Exception):
+    """The request body is over ``max_body_size``."""
+
+
+def _read_at_most(stream: Any, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``stream``, read in blocks (a read may return fewer)."""
+    parts: list[bytes] = []
+    total = 0
+    while total < limit:
+        block: bytes = stream.read(min(_CHUNK, limit - total))
+        if not block:
+            break
+        parts.append(block)
+        total += len(block)
+    return b"".join(parts)
 
 
 class _Limited:

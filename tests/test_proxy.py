@@ -13,6 +13,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -396,3 +397,34 @@ def test_the_middleware_gives_a_bare_proxy_its_manager(upstream: str) -> None:
     with pytest.raises(ConfigError, match="remove 'json'"):
         JWTMiddleware(ReverseProxy(upstream, forward_authorization=False),
                       JWTManager(secret_key=SECRET, token_location=["json"]))
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[tuple[str, int]]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "127.0.0.1", server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_request_bodies_are_held_to_max_body_size(upstream: str) -> None:
+    jwt = JWTManager(secret_key=SECRET, max_body_size=1000, error_message_key="error")
+    with serving(JWTMiddleware(ReverseProxy(upstream), jwt, default="public")) as front:
+        before = len(Echo.received)
+        # a declared length over the limit: 413 before the proxy reads or connects
+        status, _, raw = request(front, "POST", "/up", body=b"x" * 1001)
+        assert (status, json.loads(raw)) == (413, {"error": "Request body too large"})
+        # a chunked body: read up to the limit + 1, refused past it
+        status, _, raw = request(front, "POST", "/up", body=iter([b"x" * 600] * 2),
+                                 chunked=True)
+        assert (status, json.loads(raw)) == (413, {"error": "Request body too large"})
+        assert len(Echo.received) == before
+        # at the limit, both ways, the body arrives whole
+        status, _, raw = request(front, "POST", "/up", body=b"y" * 1000)
+        assert status == 200 and seen(raw)["body"] == "y" * 1000
+        status, _, raw = request(front, "PUT", "/up", body=iter([b"z" * 500] * 2), chunked=True)
+        assert status == 200 and seen(raw)["body"] == "z" * 1000
