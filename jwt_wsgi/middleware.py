@@ -94,10 +94,10 @@ class JWTMiddleware:
                  start_response: StartResponse) -> Iterable[bytes]:
         try:
             self._scrub(environ)
+            policy = self._policy(environ)  # also refuses malformed paths, preflight or not
             if self._is_preflight(environ):
                 self._report("preflight", environ)
                 return _headers_only(self.app, environ, start_response)
-            policy = self._policy(environ)
             outcome = self._authenticate(environ, policy) if policy.protected else "public"
         except JWTWSGIError as error:
             return self._refuse(error, environ, start_response)

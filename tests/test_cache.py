@@ -221,6 +221,36 @@ def test_cached_token_is_refused_once_its_key_leaves_the_jwks() -> None:
         server.stop()
 
 
+def test_an_issuers_expired_jwks_is_refreshed_on_a_hit() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.test_issuers import API, IDP, idp_token, jwks
+
+    old, new = (rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                for _ in range(2))
+    server = JWKSServer()
+    try:
+        server.jwks = jwks(old, "idp-1")
+        manager = JWTManager(secret_key=SECRET, issuer=API, issuers={
+            IDP: {"jwks_url": server.url, "audience": API}})
+        fetcher = manager.issuers[IDP].material.fetcher
+        assert fetcher is not None
+        clock = [1000.0]
+        fetcher.clock = lambda: clock[0]
+        client = Client(JWTMiddleware(Recorder(), manager, default="required"))
+        token = idp_token(old, "idp-1", IDP)
+        for _ in range(2):
+            assert client.get("/x", headers=bearer(token)).status_code == 200
+        assert cache_of(manager).hits == 1
+        # The provider drops the key; once the issuer's set expires, a hit must notice.
+        server.jwks = jwks(new, "idp-2")
+        clock[0] += 601
+        assert client.get("/x", headers=bearer(token)).status_code == 401
+        assert server.requests == 2
+    finally:
+        server.stop()
+
+
 def test_a_result_verified_under_old_keys_is_not_kept() -> None:
     cache = TokenCache(4)
     old, new = ("keys", 1), ("keys", 2)

@@ -326,3 +326,9 @@ def test_falsy_blocklist_answer_lets_the_token_through(jwt: JWTManager, client: 
                                                        make_token: MakeToken, answer: object) -> None:
     jwt.token_in_blocklist_loader(lambda jwt_header, jwt_payload: answer)
     assert client.get("/protected", headers=bearer(make_token())).status_code == 200
+
+
+def test_preflight_with_control_characters_in_the_path_is_a_400(client: Client) -> None:
+    response = client.options("/protected%00", headers={"Origin": "https://a",
+                                                        "Access-Control-Request-Method": "GET"})
+    assert response.status_code == 400
