@@ -67,6 +67,10 @@ class JWTMiddleware:
             raise ConfigError("manager must be a JWTManager")
         self.app = app
         self.manager = manager
+        from .proxy import ReverseProxy
+
+        if isinstance(app, ReverseProxy) and app.manager is None:
+            app.use_manager(manager)  # its cookie/parameter names to hide, max_body_size
         self.routes = RouteTable(routes or {}, default, converters)
         self.finder = TokenFinder(manager.settings)
         self.csrf = CSRFCheck(manager.settings)
