@@ -233,3 +233,36 @@ def test_forwarded_claims_read_back_exactly(claim: Any, upstream: Any) -> None:
     assert answer.status == 200
     (value,) = upstream.headers[-1]["x-jwt-role"]
     assert upstream_reading(value) == claim and type(upstream_reading(value)) is type(claim)
+
+
+# -- forward_authorization=False: the token never reaches the upstream, wherever it came ---------
+
+TOKEN_PLACES = [
+    pytest.param({"Authorization": "Bearer {t}"}, "", id="authorization-header"),
+    pytest.param({"authorization": "bearer {t}"}, "", id="authorization-lowercase"),
+    pytest.param({"Cookie": "a=1; access_token_cookie={t}; b=2"}, "", id="cookie-among-others"),
+    pytest.param({"Cookie": 'access_token_cookie="{t}"'}, "", id="cookie-quoted"),
+    pytest.param({}, "x=1&jwt={t}&y=2", id="query-parameter"),
+    pytest.param({"Authorization": "Bearer {t}"}, "x=1&%6Awt={t}",
+                 id="header-plus-query-parameter-with-encoded-name"),
+    pytest.param({}, "jwt={t}&jwt=", id="query-parameter-with-empty-twin"),
+]
+
+
+@pytest.mark.parametrize(("headers", "query"), TOKEN_PLACES)
+def test_token_is_not_forwarded_when_turned_off(headers: dict[str, str], query: str,
+                                                upstream: Any) -> None:
+    from jwt_wsgi.proxy import ReverseProxy
+
+    jwt = manager(token_location=["headers", "cookies", "query_string"], cookie_csrf_protect=False)
+    token = jwt.create_access_token("alice")
+    proxy = ReverseProxy(upstream.url, {"sub": "X-Jwt-Sub"}, forward_authorization=False, timeout=5)
+    answer = call(protect(proxy, jwt, ROUTES), "/required",  # type: ignore[arg-type]
+                  headers={k: v.replace("{t}", token) for k, v in headers.items()},
+                  QUERY_STRING=query.replace("{t}", token))
+    assert answer.status == 200
+    seen = upstream.headers[-1]
+    assert seen["x-jwt-sub"] == ["alice"]
+    everything = upstream.requests[-1] + repr(seen)
+    for part in token.split("."):
+        assert part not in everything
