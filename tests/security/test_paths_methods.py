@@ -179,6 +179,18 @@ METHOD_CASES = [
     pytest.param("protected", "GET", "/admin", PREFLIGHT, {}, id="preflight-headers-on-get"),
     pytest.param("public", "GET", "/x", {"SCRIPT_NAME": "/admin"}, {},
                  id="script-name-is-the-mount-point-not-routed"),
+    pytest.param("protected", "POST", "/reports", {"HTTP_X_HTTP_METHOD_OVERRIDE": "GET"}, {},
+                 id="post-overridden-to-get-rule"),
+    pytest.param("protected", "GET", "/items/1", {"HTTP_X_HTTP_METHOD_OVERRIDE": "DELETE"}, {},
+                 id="get-overridden-to-delete-rule"),
+    pytest.param("protected", "GET", "/items/1", {"HTTP_X_HTTP_METHOD": "post"}, {},
+                 id="x-http-method-lowercase"),
+    pytest.param("protected", "PUT", "/items/1", {"HTTP_X_METHOD_OVERRIDE": " POST "}, {},
+                 id="x-method-override-with-spaces"),
+    pytest.param("public", "GET", "/items/1", {"HTTP_X_HTTP_METHOD_OVERRIDE": "PUT"}, {},
+                 id="override-to-an-unprotected-method"),
+    pytest.param("protected", "POST", "/admin", {"HTTP_X_HTTP_METHOD_OVERRIDE": "GET"}, {},
+                 id="override-never-loosens"),
 ]
 
 
