@@ -41,6 +41,7 @@ NONE_ALG = b64('{"alg":"none"}') + "." + VALID.split(".")[1] + "."
 TOKENS = [VALID, EXPIRED, REVOKED, FORGED, NONE_ALG, "a.b.c", "", "Bearer", VALID + "=",
           VALID.upper()]
 ROUTES = {"/health": "public", "/public/*": "public", "/opt": "optional",
+          "GET,HEAD /health": "public", "DELETE /health": "required",
           "/fresh": "fresh", "/refresh": "refresh",
           "/scoped": {"require": "required", "scopes": ["admin"]}}
 
@@ -137,8 +138,10 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
             if kind == "huge-length":
                 environ["CONTENT_LENGTH"] = "99999999999"
     for name in draw(st.lists(st.sampled_from(["Origin", "Access-Control-Request-Method", "X-Csrf-Token",
-                                               "Remote-User", "Content-Length"]), max_size=3)):
-        headers[name] = draw(st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=12))
+                                               "Remote-User", "Content-Length",
+                                               "X-Http-Method-Override"]), max_size=3)):
+        headers[name] = draw(st.sampled_from(["GET", "POST", "delete", " PUT "])
+                             | st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=12))
     if draw(st.booleans()):
         environ.update({"REMOTE_USER": "admin", "jwt_wsgi.claims": {"sub": "admin"}})
     return {"method": method, "path": path, "headers": headers, "environ": environ, "body": body,
@@ -212,5 +215,9 @@ def _request_invariants(request: dict[str, Any], before: int) -> None:
         if method == "OPTIONS" and "Origin" in request["headers"] and \
                 "Access-Control-Request-Method" in request["headers"]:
             return  # a CORS preflight passes untouched, by design
-        policy = MIDDLEWARE.routes.resolve(method, request["path"])
-        assert policy == PUBLIC or policy.require == "optional", request
+        methods = [method]
+        if "X-Http-Method-Override" in request["headers"]:
+            methods.append(request["headers"]["X-Http-Method-Override"].strip().upper())
+        for each in methods:
+            policy = MIDDLEWARE.routes.resolve(each, request["path"])
+            assert policy == PUBLIC or policy.require == "optional", request
