@@ -302,3 +302,22 @@ def test_claim_types(changes: dict[str, Any], accepted: bool) -> None:
     status, _, calls = refused(sign_hs256(HEADER, claims(**changes)))
     assert (status, calls) == ((200, 1) if accepted else (401, 0))
 
+
+
+# -- the signature comes first: nothing about the claims is judged (or told) before it ----------
+
+@pytest.mark.parametrize("changes", [
+    pytest.param({"exp": NOW - 1}, id="expired"),
+    pytest.param({"nbf": NOW + 60}, id="not-yet-valid"),
+    pytest.param({"exp": "soon"}, id="bad-claim-type"),
+    pytest.param({"sub": ...}, id="missing-sub"),
+    pytest.param({"aud": "someone"}, id="unexpected-audience"),
+    pytest.param({"jti": "revoked-jti"}, id="revoked"),
+])
+def test_claims_are_not_judged_before_the_signature(changes: dict[str, Any]) -> None:
+    token = sign_hs256(HEADER, claims(**changes), "another-secret-" + "x" * 40)
+    jwt = manager()
+    jwt.revoke({"jti": "revoked-jti", "exp": NOW + 600})
+    app = CountingApp()
+    answer = call(protect(app, jwt), "/p", headers={"Authorization": f"Bearer {token}"})
+    assert (answer.status, answer.json, app.calls) == (401, {"msg": "Signature verification failed"}, 0)
