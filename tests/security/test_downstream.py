@@ -22,7 +22,7 @@ CLAIMS = {"sub": "alice", "iat": NOW, "jti": "j-1", "type": "access", "exp": NOW
 TOKEN = sign({"alg": "HS256", "typ": "JWT"}, CLAIMS, SECRET.encode())
 SPOOFED_ENVIRON = {"jwt_wsgi.claims": {"sub": "admin", "roles": ["admin"]},
                    "jwt_wsgi.header": {"alg": "none"}, "jwt_wsgi.identity": "admin",
-                   "REMOTE_USER": "admin"}
+                   "jwt_wsgi.location": "headers", "REMOTE_USER": "admin"}
 SPOOFED_HEADERS = {"Remote-User": "admin", "X-Remote-User": "admin", "Jwt-Wsgi-Identity": "admin",
                    "X-Jwt-Wsgi-Claims": '{"sub": "admin"}', "X-Forwarded-User": "admin"}
 
@@ -53,9 +53,28 @@ def test_client_cannot_set_trusted_values(path: str, with_token: bool, identity:
     assert seen.get("REMOTE_USER") == identity
     if identity is None:
         assert get_jwt(seen) == {} and get_jwt_header(seen) == {}
-        assert "jwt_wsgi.claims" not in seen and "jwt_wsgi.header" not in seen
+        assert not [key for key in seen if key.startswith("jwt_wsgi.")]
     else:
         assert get_jwt(seen)["roles"] == ["user"] and get_jwt_header(seen)["alg"] == "HS256"
+
+
+def test_spoofed_cached_body_cannot_supply_a_token() -> None:
+    from jwt_wsgi.body import BODY_KEY
+
+    jwt = manager(token_location=["json"])
+    app = CountingApp()
+    forged = {"access_token": sign({"alg": "HS256"}, CLAIMS, b"x" * 40)}
+    valid = {"access_token": TOKEN}
+    for spoof in (forged, valid, json_bytes(valid)):
+        answer = call(protect(app, jwt, ROUTES), "/required", "POST",
+                      {"Content-Type": "application/json"}, b"{}", **{BODY_KEY: spoof})
+        assert (answer.status, app.calls) == (401, 0)
+
+
+def json_bytes(value: Any) -> bytes:
+    import json as json_
+
+    return json_.dumps(value).encode()
 
 
 def test_refused_request_never_reaches_the_app_with_spoofed_values() -> None:
