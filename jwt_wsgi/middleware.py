@@ -22,6 +22,7 @@ from .errors import (
 )
 from .locations import TokenFinder
 from .manager import JWTManager
+from .proxy import ReverseProxy
 from .routes import Policy, RouteTable, merge
 
 if TYPE_CHECKING:
@@ -67,8 +68,6 @@ class JWTMiddleware:
             raise ConfigError("manager must be a JWTManager")
         self.app = app
         self.manager = manager
-        from .proxy import ReverseProxy
-
         if isinstance(app, ReverseProxy) and app.manager is None:
             app.use_manager(manager)  # its cookie/parameter names to hide, max_body_size
         self.routes = RouteTable(routes or {}, default, converters)
