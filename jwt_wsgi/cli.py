@@ -7,7 +7,7 @@ import datetime
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, JWTWSGIError
@@ -251,11 +251,6 @@ def _import_app(target: str) -> WSGIApplication:
 
 def _run(app: WSGIApplication, host: str, port: int, server: str, what: str) -> int:
     """Serve until Ctrl-C or SIGTERM: waitress when installed (or asked for), else werkzeug."""
-    import signal
-
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
     if server in ("auto", "waitress"):
         try:
             import waitress
@@ -266,15 +261,7 @@ def _run(app: WSGIApplication, host: str, port: int, server: str, what: str) -> 
             wsgi_server = waitress.create_server(app, host=host, port=port)
             print(f"jwt-wsgi: serving {what} on http://{host}:{wsgi_server.effective_port} "
                   "with waitress (Ctrl-C to stop)", flush=True)
-            signal.signal(signal.SIGTERM, stop)
-            try:
-                wsgi_server.run()
-            except KeyboardInterrupt:
-                pass
-            finally:
-                wsgi_server.close()
-            print("jwt-wsgi: stopped", flush=True)
-            return 0
+            return _until_stopped(wsgi_server.run, wsgi_server.close, "jwt-wsgi: stopped")
         print("jwt-wsgi: warning: waitress is not installed; using werkzeug's development "
               "server, which is not meant for production (pip install waitress)", file=sys.stderr)
     from werkzeug.serving import make_server
@@ -282,14 +269,24 @@ def _run(app: WSGIApplication, host: str, port: int, server: str, what: str) -> 
     dev_server = make_server(host, port, app, threaded=True)
     print(f"jwt-wsgi: serving {what} on http://{host}:{dev_server.server_port} with werkzeug "
           "(Ctrl-C to stop)", flush=True)
+    return _until_stopped(dev_server.serve_forever, dev_server.server_close, "jwt-wsgi: stopped")
+
+
+def _until_stopped(serve: Callable[[], object], close: Callable[[], object], farewell: str) -> int:
+    """Run a server loop until Ctrl-C or SIGTERM, close it, say so, exit 0."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
     signal.signal(signal.SIGTERM, stop)
     try:
-        dev_server.serve_forever()
+        serve()
     except KeyboardInterrupt:
         pass
     finally:
-        dev_server.server_close()
-    print("jwt-wsgi: stopped", flush=True)
+        close()
+    print(farewell, flush=True)
     return 0
 
 
@@ -318,14 +315,7 @@ Log in for new tokens:
   curl -i -X POST -H 'Content-Type: application/json' \\
        -d '{{"username": "alice", "password": "wonderland"}}' {base}/login
 """, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    print("jwt-wsgi demo: stopped", flush=True)
-    return 0
+    return _until_stopped(server.serve_forever, server.server_close, "jwt-wsgi demo: stopped")
 
 
 if __name__ == "__main__":  # pragma: no cover

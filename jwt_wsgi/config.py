@@ -88,7 +88,7 @@ class Config:
         if not options.get("upstream"):
             raise ConfigError(f"{self.source}: no upstream: give --upstream URL or set "
                               "upstream in the [proxy] table")
-        return ReverseProxy(**options)
+        return ReverseProxy(**options, manager=self.manager)
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
@@ -168,7 +168,7 @@ def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
             raise ConfigError(f"{where('routes', key)}: {exc}") from None
         table[key] = value
 
-    proxy_options = _proxy_options(proxy or {}, where)
+    proxy_options = _proxy_options(proxy or {}, where, manager)
     config = Config(manager, table, default, options, proxy_options, source)
     try:  # what only the whole can tell: route locations against token_location
         config.wrap(_no_app)
@@ -227,7 +227,8 @@ def _read_key_env(variable: str, where: str) -> str:
     return value
 
 
-def _proxy_options(proxy: Mapping[str, Any], where: Where) -> dict[str, Any]:
+def _proxy_options(proxy: Mapping[str, Any], where: Where,
+                   manager: JWTManager | None = None) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for key, value in proxy.items():
         if key not in PROXY_OPTIONS:
@@ -249,9 +250,10 @@ def _proxy_options(proxy: Mapping[str, Any], where: Where) -> dict[str, Any]:
         from .proxy import ReverseProxy
 
         try:
-            ReverseProxy(**options)
+            ReverseProxy(**options, manager=manager)
         except ConfigError as exc:
-            raise ConfigError(f"{where('proxy', 'upstream')}: {exc}") from None
+            key = "forward_authorization" if "forward_authorization=" in str(exc) else "upstream"
+            raise ConfigError(f"{where('proxy', key)}: {exc}") from None
     return options
 
 

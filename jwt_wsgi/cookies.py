@@ -64,21 +64,24 @@ def unset_access_cookies(response: R, domain: str | None = None, *,
                          manager: JWTManager) -> R:
     """Expire the access cookie and its CSRF cookie."""
     s = manager.settings
-    _expire(response, manager, domain, s.access_cookie_name, s.access_cookie_path, True)
-    if s.cookie_csrf_protect and s.csrf_in_cookies:
-        _expire(response, manager, domain, s.access_csrf_cookie_name,
-                s.access_csrf_cookie_path, False)
-    return response
+    return _expire_pair(response, manager, domain, (s.access_cookie_name, s.access_cookie_path),
+                        (s.access_csrf_cookie_name, s.access_csrf_cookie_path))
 
 
 def unset_refresh_cookies(response: R, domain: str | None = None, *,
                           manager: JWTManager) -> R:
     """Expire the refresh cookie and its CSRF cookie."""
     s = manager.settings
-    _expire(response, manager, domain, s.refresh_cookie_name, s.refresh_cookie_path, True)
-    if s.cookie_csrf_protect and s.csrf_in_cookies:
-        _expire(response, manager, domain, s.refresh_csrf_cookie_name,
-                s.refresh_csrf_cookie_path, False)
+    return _expire_pair(response, manager, domain, (s.refresh_cookie_name, s.refresh_cookie_path),
+                        (s.refresh_csrf_cookie_name, s.refresh_csrf_cookie_path))
+
+
+def _expire_pair(response: R, manager: JWTManager, domain: str | None,
+                 jwt_cookie: tuple[str, str], csrf_cookie: tuple[str, str]) -> R:
+    """Expire a JWT cookie (HttpOnly) and, when CSRF cookies are in use, its CSRF cookie."""
+    _expire(response, manager, domain, *jwt_cookie, True)
+    if manager.settings.cookie_csrf_protect and manager.settings.csrf_in_cookies:
+        _expire(response, manager, domain, *csrf_cookie, False)
     return response
 
 

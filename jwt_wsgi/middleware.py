@@ -22,7 +22,8 @@ from .errors import (
 )
 from .locations import TokenFinder
 from .manager import JWTManager
-from .routes import Policy, RouteTable
+from .proxy import ReverseProxy
+from .routes import Policy, RouteTable, merge
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -67,6 +68,8 @@ class JWTMiddleware:
             raise ConfigError("manager must be a JWTManager")
         self.app = app
         self.manager = manager
+        if isinstance(app, ReverseProxy) and app.manager is None:
+            app.use_manager(manager)  # its cookie/parameter names to hide, max_body_size
         self.routes = RouteTable(routes or {}, default, converters)
         self.finder = TokenFinder(manager.settings)
         self.csrf = CSRFCheck(manager.settings)
@@ -142,7 +145,16 @@ class JWTMiddleware:
 
     def _policy(self, environ: WSGIEnvironment) -> Policy:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        return self.routes.resolve(method, environ.get("PATH_INFO", ""))
+        policy = self.routes.resolve(method, environ.get("PATH_INFO", ""))
+        overrides = [environ[key] for key in _METHOD_OVERRIDES if key in environ]
+        if not overrides:
+            return policy
+        # An app behind a method-override middleware acts on the overriding method: the
+        # request must satisfy the rules of every method it may be taken for.
+        policies = [policy, *(self.routes.resolve(str(value).strip().upper(),
+                                                  environ.get("PATH_INFO", ""))
+                              for value in overrides)]
+        return merge(policies)
 
     def _authenticate(self, environ: WSGIEnvironment, policy: Policy) -> str:
         try:
@@ -200,6 +212,9 @@ class JWTMiddleware:
 
 
 _MISSING = object()
+#: Headers with which method-override middlewares (Rails, Laravel, Flask snippets) change the
+#: method the app sees.
+_METHOD_OVERRIDES = ("HTTP_X_HTTP_METHOD_OVERRIDE", "HTTP_X_HTTP_METHOD", "HTTP_X_METHOD_OVERRIDE")
 
 
 def _headers_only(app: WSGIApplication, environ: WSGIEnvironment,

@@ -23,7 +23,8 @@ ends the pattern; the policy is a name or a JSON object. Blank lines and lines s
 with ``#`` or ``;`` are skipped.
 
 The proxy app takes ``upstream``, ``claim_headers`` (lines of ``claim = Header-Name``),
-``forward_authorization`` and ``timeout``.
+``forward_authorization`` and ``timeout``; the ``jwt`` filter in front gives it its manager
+(cookie and parameter names to remove, ``max_body_size``).
 """
 
 from __future__ import annotations

@@ -6,6 +6,19 @@ headers (``X-Jwt-Sub: alice``). Whatever the client sent under those header name
 from every request, protected or not, including the underscore spellings (``X_Jwt_Sub``)
 that WSGI servers fold into the same ``HTTP_X_JWT_SUB`` key; the upstream can trust them.
 
+Forwarding headers are treated the same way: a client's ``Forwarded``, ``X-Real-IP``,
+``X-Forwarded-Host``/``-Proto``/``-Port``/``-Prefix``/``-Server`` (and the other names in
+:data:`FORWARDING`), in any spelling, are dropped; the proxy sets ``X-Forwarded-Proto``
+(``wsgi.url_scheme``), ``X-Forwarded-Host`` (the ``Host`` the client asked for) and
+``X-Forwarded-Port`` (``SERVER_PORT``) itself. ``X-Forwarded-For`` follows the convention:
+the peer address (``REMOTE_ADDR``) is appended to what the client sent. Only that last
+entry is known; everything left of it is the client's word (or that of proxies in front),
+so an upstream must count entries from the right and trust only the proxies it knows.
+
+Request bodies are held to the manager's ``max_body_size``: a larger ``Content-Length`` is a
+JSON 413 before a byte is read (smaller ones stream through); a chunked body, buffered to be
+sent with a length, is read up to ``max_body_size + 1`` bytes and refused with 413 past that.
+
 ::
 
     app = JWTMiddleware(ReverseProxy("http://127.0.0.1:9000", {"sub": "X-Jwt-Sub"}), jwt,
@@ -21,14 +34,17 @@ import re
 import socket
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote_plus, urlsplit
 
 from .context import CLAIMS
 from .errors import ConfigError
 from .handlers import json_response, status_line
+from .settings import Settings
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from .manager import JWTManager
 
 logger = logging.getLogger("jwt_wsgi")
 
@@ -38,7 +54,15 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
 DEFAULT_CLAIM_HEADERS: Mapping[str, str] = {"sub": "X-Jwt-Sub"}
 # The server already answered Expect: 100-continue; http.client cannot wait for it anyway.
 _NOT_FORWARDED = frozenset({"host", "content-length", "expect"})
-_RESERVED = HOP_BY_HOP | _NOT_FORWARDED | {"content-type", "authorization", "cookie"}
+#: Forwarding headers a client could forge to pose as another address, host or scheme: never
+#: passed on as sent (in any spelling); the proxy sets X-Forwarded-For/-Proto/-Host/-Port.
+FORWARDING = frozenset({
+    "forwarded", "x-real-ip", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
+    "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-server", "x-forwarded-ssl",
+    "x-forwarded-scheme", "x-forwarded-protocol", "x-url-scheme", "front-end-https",
+    "x-client-ip", "true-client-ip", "x-cluster-client-ip"})
+_RESERVED = (HOP_BY_HOP | _NOT_FORWARDED | FORWARDING
+             | {"content-type", "authorization", "cookie"})
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _PLAIN_VALUE = re.compile(r"[\x20-\x7e]*")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -56,15 +80,26 @@ class ReverseProxy:
     :param upstream: ``http://host:port[/prefix]`` or ``https://...``; the request's path
         (``PATH_INFO``, the path the middleware checked, never ``SCRIPT_NAME``) is appended.
     :param claim_headers: ``{claim: header name}``; a string claim is sent as is, any other
-        value (or a string with characters outside printable ASCII) as compact ASCII JSON.
-    :param forward_authorization: pass the client's ``Authorization`` header on (default), so
-        the upstream may verify the token again; ``False`` keeps the token from the upstream.
+        value (or a string that is not printable ASCII, has surrounding spaces, or would parse
+        as JSON) as compact ASCII JSON.
+    :param forward_authorization: pass the client's token on (default), so the upstream may
+        verify it again; ``False`` keeps the token from the upstream wherever it came: the
+        ``Authorization`` header (or ``header_name``), the access/refresh JWT cookies and the
+        CSRF cookies (removed from ``Cookie``, other cookies kept) and the
+        ``query_string_name`` parameter (removed from the query string, the rest kept as
+        sent). A token in a JSON body cannot be removed without rewriting the upstream's
+        body, so ``False`` with ``"json"`` in ``token_location`` is a :class:`ConfigError`.
     :param timeout: seconds to wait for the upstream to connect and to answer.
-    :raises ConfigError: for a URL or header name that cannot work.
+    :param manager: the :class:`~jwt_wsgi.JWTManager` of the middleware in front, for its
+        cookie, header and parameter names and ``max_body_size``; without it the defaults of
+        :class:`~jwt_wsgi.settings.Settings` apply until :meth:`use_manager` sets it;
+        ``JWTMiddleware(proxy, jwt)`` does so for a proxy built without one.
+    :raises ConfigError: for a URL, header name or combination of options that cannot work.
     """
 
     def __init__(self, upstream: str, claim_headers: Mapping[str, str] | None = None, *,
-                 forward_authorization: bool = True, timeout: float = 30.0) -> None:
+                 forward_authorization: bool = True, timeout: float = 30.0,
+                 manager: JWTManager | None = None) -> None:
         parts = urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"upstream must be an http:// or https:// URL, not {upstream!r}")
@@ -101,14 +136,50 @@ class ReverseProxy:
             raise ConfigError("timeout must be a positive number of seconds")
         self.timeout = float(timeout)
         self.forward_authorization = bool(forward_authorization)
+        self.manager: JWTManager | None = None
+        self._use_settings(Settings() if manager is None else manager.settings)
+        if manager is not None:
+            self.manager = manager
+
+    def use_manager(self, manager: JWTManager) -> None:
+        """Take cookie, header and parameter names and ``max_body_size`` from ``manager``.
+
+        :raises ConfigError: when ``forward_authorization=False`` and the manager reads
+            tokens from JSON bodies.
+        """
+        self._use_settings(manager.settings)
+        self.manager = manager
+
+    def _use_settings(self, settings: Settings) -> None:
+        if not self.forward_authorization and "json" in settings.token_location:
+            raise ConfigError(
+                "forward_authorization=False cannot keep a token sent in a JSON body from the "
+                "upstream (the proxy forwards bodies as sent): remove 'json' from "
+                "token_location, or set forward_authorization=True")
+        #: what carries the token, removed when forward_authorization is False
+        self._token_header_keys = frozenset({"HTTP_AUTHORIZATION",
+                                             environ_key(settings.header_name)})
+        self._token_cookies = frozenset({
+            settings.access_cookie_name, settings.refresh_cookie_name,
+            settings.access_csrf_cookie_name, settings.refresh_csrf_cookie_name})
+        self._query_name = settings.query_string_name
+        self.max_body_size = settings.max_body_size
+        self._message_key = settings.error_message_key
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET"))
-        target = self._prefix + quote(environ.get("PATH_INFO", "") or "/", safe=_PATH_SAFE)
-        if environ.get("QUERY_STRING"):
-            target += "?" + environ["QUERY_STRING"]
+        target = self._prefix + quote_path(str(environ.get("PATH_INFO", "") or "/"))
+        query = str(environ.get("QUERY_STRING") or "")
+        if query and not self.forward_authorization:
+            query = without_parameter(query, self._query_name)
+        if query:
+            target += "?" + query
         headers = self._request_headers(environ)
-        body = self._body(environ, headers)
+        try:
+            body = self._body(environ, headers)
+        except _TooLarge:
+            return json_response({self._message_key: "Request body too large"}, 413,
+                                 [])(environ, start_response)
         connection = self._connect()
         try:
             connection.request(method, target, body=body, headers=headers)
@@ -118,7 +189,8 @@ class ReverseProxy:
             timed_out = isinstance(exc, (TimeoutError, socket.timeout))
             logger.warning("upstream %s failed: %s", self._netloc, type(exc).__name__)
             status, message = (504, "Upstream timed out") if timed_out else (502, "Bad gateway")
-            return json_response({"msg": message}, status, [])(environ, start_response)
+            return json_response({self._message_key: message}, status,
+                                 [])(environ, start_response)
         reason = response.reason if _PLAIN_VALUE.fullmatch(response.reason or "") else ""
         line = f"{response.status} {reason}" if reason else status_line(response.status)
         start_response(line, _response_headers(response))
@@ -133,6 +205,7 @@ class ReverseProxy:
         named_hop = {token.strip().lower() for token in
                      str(environ.get("HTTP_CONNECTION", "")).split(",")}
         headers: dict[str, str] = {}
+        forwarded_for: list[str] = []
         for key, value in environ.items():
             if not key.startswith("HTTP_") or key in self._stripped:
                 continue
@@ -140,19 +213,32 @@ class ReverseProxy:
             lower = name.lower()
             if lower in HOP_BY_HOP or lower in named_hop or lower in _NOT_FORWARDED:
                 continue
-            if lower == "authorization" and not self.forward_authorization:
+            if lower in FORWARDING:
+                if lower == "x-forwarded-for":
+                    forwarded_for.append(str(value))
                 continue
+            if not self.forward_authorization:
+                if key in self._token_header_keys:
+                    continue
+                if lower == "cookie":
+                    value = without_cookies(str(value), self._token_cookies)
+                    if not value:
+                        continue
             headers[name] = str(value)
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = str(environ["CONTENT_TYPE"])
         headers["Host"] = self._netloc
+        # X-Forwarded-For: what the client sent (untrusted) with the peer address appended
         client = str(environ.get("REMOTE_ADDR", ""))
         if client:
-            previous = headers.get("X-Forwarded-For")
-            headers["X-Forwarded-For"] = f"{previous}, {client}" if previous else client
+            forwarded_for.append(client)
+        if forwarded_for:
+            headers["X-Forwarded-For"] = ", ".join(forwarded_for)
         headers["X-Forwarded-Proto"] = str(environ.get("wsgi.url_scheme", "http"))
         if environ.get("HTTP_HOST"):
             headers["X-Forwarded-Host"] = str(environ["HTTP_HOST"])
+        if str(environ.get("SERVER_PORT", "")).isdigit():
+            headers["X-Forwarded-Port"] = str(environ["SERVER_PORT"])
         claims = environ.get(CLAIMS) or {}
         for claim, header in self.claim_headers.items():
             if claim in claims:
@@ -160,27 +246,74 @@ class ReverseProxy:
         return headers
 
     def _body(self, environ: WSGIEnvironment, headers: dict[str, str]) -> Any:
-        """The request body for http.client: streamed when its length is known."""
+        """The request body for http.client: streamed when its length is known.
+
+        :raises _TooLarge: when the body is, or says it is, over ``max_body_size``; a
+            declared length is refused before a byte is read, a chunked body (which must be
+            buffered to send it with a length) after at most ``max_body_size + 1`` bytes.
+        """
         stream = environ.get("wsgi.input")
         length = str(environ.get("CONTENT_LENGTH") or "").strip()
         if stream is None:
             return None
         if length.isdigit() and int(length) > 0:
+            if int(length) > self.max_body_size:
+                raise _TooLarge()
             headers["Content-Length"] = length
             return _Limited(stream, int(length))
         data = b""
         if environ.get("wsgi.input_terminated") and not length:
-            data = stream.read()  # a chunked request body; the server marks its end
+            # a chunked request body; the server marks its end
+            data = _read_at_most(stream, self.max_body_size + 1)
+            if len(data) > self.max_body_size:
+                raise _TooLarge()
         if data or environ.get("REQUEST_METHOD") in ("POST", "PUT", "PATCH"):
             headers["Content-Length"] = str(len(data))
             return bytes(data)
         return None
 
 
+def without_parameter(query: str, name: str) -> str:
+    """``query`` without the ``name=...`` parameters; the others are kept as sent."""
+    kept = [part for part in query.split("&")
+            if unquote_plus(part.partition("=")[0]) != name]
+    return "&".join(kept)
+
+
+def without_cookies(header: str, names: frozenset[str]) -> str:
+    """A ``Cookie`` header without the cookies called ``names``; the others as sent."""
+    kept = [part.strip() for part in header.split(";")
+            if part.strip() and part.partition("=")[0].strip() not in names]
+    return "; ".join(kept)
+
+
+def quote_path(path: str) -> str:
+    """``PATH_INFO`` back to the bytes the client sent, percent-encoded.
+
+    PEP 3333 gives the path as latin-1 text (one character a byte): ``/caf%C3%A9`` arrives
+    as ``'/caf\\xc3\\xa9'`` and must leave as ``/caf%C3%A9``, not as the UTF-8 of each
+    character. A server that hands over real Unicode (outside latin-1) gets UTF-8.
+    """
+    try:
+        raw = path.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = path.encode("utf-8", "surrogatepass")
+    return quote(raw, safe=_PATH_SAFE)
+
+
 def header_value(value: Any) -> str:
-    """A claim as a header value: plain ASCII strings as is, anything else as ASCII JSON."""
-    if isinstance(value, str) and _PLAIN_VALUE.fullmatch(value):
-        return value
+    """A claim as a header value: plain ASCII strings as is, anything else as ASCII JSON.
+
+    A string goes as JSON too when sending it as is would make it read as another value:
+    surrounding spaces (HTTP drops them, `` alice `` would arrive as ``alice``) or text that
+    parses as JSON (``"zo\\u00eb"``, ``42``, ``["a"]``). So the upstream's rule "JSON if it
+    parses, else the text" gives back exactly the claim.
+    """
+    if isinstance(value, str) and _PLAIN_VALUE.fullmatch(value) and value == value.strip(" \t"):
+        try:
+            json.loads(value)
+        except ValueError:
+            return value
     return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
 
 
@@ -189,6 +322,23 @@ def _response_headers(response: http.client.HTTPResponse) -> list[tuple[str, str
                  (response.getheader("Connection") or "").split(",")}
     return [(name, value) for name, value in response.getheaders()
             if name.lower() not in HOP_BY_HOP and name.lower() not in named_hop]
+
+
+class _TooLarge(Exception):
+    """The request body is over ``max_body_size``."""
+
+
+def _read_at_most(stream: Any, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``stream``, read in blocks (a read may return fewer)."""
+    parts: list[bytes] = []
+    total = 0
+    while total < limit:
+        block: bytes = stream.read(min(_CHUNK, limit - total))
+        if not block:
+            break
+        parts.append(block)
+        total += len(block)
+    return b"".join(parts)
 
 
 class _Limited:

@@ -34,6 +34,7 @@ _VARIABLE = re.compile(
     r"(?P<variable>[a-zA-Z_][a-zA-Z0-9_]*)>"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 _MAX_DECODES = 3
 # Resolved (method, PATH_INFO) pairs kept per table, and the longest path kept: a bound on
 # memory whatever paths clients send.
@@ -412,6 +413,13 @@ def readings(path_info: str) -> tuple[str, ...]:
                 raise InvalidRequestError("Invalid characters in path") from None
     if _CONTROL.search(path):
         raise InvalidRequestError("Invalid characters in path")
+    if not path.startswith("/"):
+        absolute = _ABSOLUTE_FORM.match(path)
+        if absolute:
+            # An absolute-form request target (``GET http://host/admin``, RFC 9112 3.2.2)
+            # that the server handed on as is (wsgiref does): its path is a reading too.
+            rest = path[absolute.end():] or "/"
+            return tuple(dict.fromkeys([*readings(rest), path, canonical(path)]))
     if "%" not in path and "//" not in path and "/." not in path and "\\" not in path \
             and not (path.endswith("/") and len(path) > 1) and path.startswith("/"):
         return (path,)

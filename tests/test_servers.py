@@ -12,10 +12,8 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,30 +25,15 @@ from typing import Any
 import pytest
 
 from jwt_wsgi import JWTManager
-from tests.conftest import need
+from tests.conftest import free_port, need, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "server-test-secret-" + "z" * 40
 APP = "tests.server_app:application"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens on port {port} after {timeout}s")
 
 
 @contextlib.contextmanager

@@ -119,6 +119,10 @@ PATH_CASES = [
     ("protected", latin1("/snow\u2603"), "three-byte-utf8-as-latin1"),
     ("protected", "/snow\u2603", "non-pep3333-str-from-a-broken-server"),
     ("protected", "/snow%E2%98%83/x", "three-byte-utf8-percent-encoded"),
+    ("protected", "/admin/\udcff", "surrogateescaped-byte-below-prefix"),
+    ("protected", "http://127.0.0.1/admin", "absolute-form-left-in-path-info"),
+    ("protected", "HTTPS://example.com:443/public/../admin/x", "absolute-form-with-dot-dot"),
+    ("protected", "http://x/%61dmin", "absolute-form-encoded"),
     # public paths stay public
     ("public", "/", "root"),
     ("public", "", "empty-path-info"),
@@ -140,6 +144,8 @@ PATH_CASES = [
     ("bad", "/x\x7f", "delete-char"),
     ("bad", "/admin%0d%0aX: y", "encoded-crlf"),
     ("bad", "/public/%1b", "encoded-escape"),
+    ("bad", "/admin/\udfff", "lone-low-surrogate"),
+    ("bad", "/public/\ud800x", "lone-high-surrogate"),
 ]
 
 
@@ -173,6 +179,18 @@ METHOD_CASES = [
     pytest.param("protected", "GET", "/admin", PREFLIGHT, {}, id="preflight-headers-on-get"),
     pytest.param("public", "GET", "/x", {"SCRIPT_NAME": "/admin"}, {},
                  id="script-name-is-the-mount-point-not-routed"),
+    pytest.param("protected", "POST", "/reports", {"HTTP_X_HTTP_METHOD_OVERRIDE": "GET"}, {},
+                 id="post-overridden-to-get-rule"),
+    pytest.param("protected", "GET", "/items/1", {"HTTP_X_HTTP_METHOD_OVERRIDE": "DELETE"}, {},
+                 id="get-overridden-to-delete-rule"),
+    pytest.param("protected", "GET", "/items/1", {"HTTP_X_HTTP_METHOD": "post"}, {},
+                 id="x-http-method-lowercase"),
+    pytest.param("protected", "PUT", "/items/1", {"HTTP_X_METHOD_OVERRIDE": " POST "}, {},
+                 id="x-method-override-with-spaces"),
+    pytest.param("public", "GET", "/items/1", {"HTTP_X_HTTP_METHOD_OVERRIDE": "PUT"}, {},
+                 id="override-to-an-unprotected-method"),
+    pytest.param("protected", "POST", "/admin", {"HTTP_X_HTTP_METHOD_OVERRIDE": "GET"}, {},
+                 id="override-never-loosens"),
 ]
 
 
@@ -240,3 +258,142 @@ def test_property_no_protected_reading_reaches_the_app_without_a_token(
     assert answer.status != 500
     if oracle_protected(path):
         assert app.calls == 0 and answer.status in (400, 401), path
+
+
+# -- the same tricks through real servers: what wsgiref and werkzeug really deliver ---------------
+
+RAW_TARGETS = [
+    pytest.param("/admin", id="plain"),
+    pytest.param("//admin", id="double-slash"),
+    pytest.param("/public/../admin", id="dot-dot"),
+    pytest.param("/public/%2e%2e/admin", id="encoded-dots"),
+    pytest.param("/public/..%2fadmin", id="encoded-slash"),
+    pytest.param("/public/%252e%252e/admin", id="double-encoded-dots"),
+    pytest.param("/%61dmin/x", id="encoded-letter"),
+    pytest.param("/%2561dmin", id="double-encoded-letter"),
+    pytest.param("/caf%C3%A9/x", id="utf8-encoded"),
+    pytest.param("/public/..\\admin", id="backslash"),
+    pytest.param("/admin%00", id="encoded-nul"),
+    pytest.param("/admin?x=/public", id="query-looks-public"),
+    pytest.param("/%2fadmin", id="encoded-leading-slash"),
+    pytest.param("http://127.0.0.1/admin", id="absolute-form"),
+    pytest.param("http://127.0.0.1//admin/x", id="absolute-form-double-slash"),
+]
+
+
+def _serve(kind: str, app: Any) -> Any:
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from werkzeug.serving import make_server as werkzeug_server
+
+    if kind == "wsgiref":
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    else:
+        server = werkzeug_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    return server
+
+
+def _raw_get(port: int, target: str, token: str | None) -> int:
+    import socket
+
+    lines = [f"GET {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("server_kind", ["wsgiref", "werkzeug"])
+def test_real_servers_never_let_a_protected_path_through(server_kind: str) -> None:
+    app = CountingApp()
+    server = _serve(server_kind, protect(app, manager(), ROUTES))
+    port = server.server_address[1] if server_kind == "wsgiref" else server.port
+    try:
+        for param in RAW_TARGETS:
+            target = param.values[0]
+            before = app.calls
+            status = _raw_get(port, target, None)
+            assert status in (400, 401), (target, status)
+            assert app.calls == before, target
+            with_token = _raw_get(port, target, TOKEN)
+            assert with_token == (400 if "%00" in target else 200), (target, with_token)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# -- methods and CSRF: a cookie token on a state-changing method needs the double submit ---------
+
+CSRF_CASES = [
+    pytest.param("GET", None, 200, id="get-needs-no-proof"),
+    pytest.param("HEAD", None, 200, id="head-needs-no-proof"),
+    pytest.param("POST", None, 401, id="post-without-proof"),
+    pytest.param("POST", "wrong", 401, id="post-wrong-proof"),
+    pytest.param("POST", "", 401, id="post-empty-proof"),
+    pytest.param("POST", "{csrf}", 200, id="post-right-proof"),
+    pytest.param("post", None, 401, id="lowercase-post-without-proof"),
+    pytest.param("pOsT", "{csrf}", 200, id="mixed-case-post-right-proof"),
+    pytest.param("PUT", None, 401, id="put-without-proof"),
+    pytest.param("PATCH", None, 401, id="patch-without-proof"),
+    pytest.param("delete", None, 401, id="lowercase-delete-without-proof"),
+]
+
+
+@pytest.mark.parametrize(("method", "proof", "status"), CSRF_CASES)
+def test_cookie_tokens_need_csrf_proof_on_state_changing_methods(method: str, proof: str | None,
+                                                                 status: int) -> None:
+    jwt = manager(token_location=["cookies"])
+    token = jwt.create_access_token("alice")
+    csrf = jwt.decode_token(token)["csrf"]
+    headers = {"Cookie": f"access_token_cookie={token}"}
+    if proof is not None:
+        headers["X-CSRF-TOKEN"] = proof.format(csrf=csrf)
+    app = CountingApp()
+    answer = call(protect(app, jwt, {"/p": "required"}), "/p", method, headers)
+    assert (answer.status, app.calls) == (status, 1 if status == 200 else 0)
+    assert csrf not in answer.body.decode() and token not in answer.body.decode()
+
+
+def test_csrf_proof_is_not_needed_for_header_tokens() -> None:
+    jwt = manager(token_location=["headers", "cookies"])
+    app = CountingApp()
+    answer = call(protect(app, jwt, {"/p": "required"}), "/p", "POST",
+                  {"Authorization": f"Bearer {jwt.create_access_token('alice')}"})
+    assert (answer.status, app.calls) == (200, 1)
+
+
+# -- property: the merged policy of ambiguous readings is at least as strict as each ---------------
+
+_RANK = {"public": 0, "optional": 1, "required": 2, "fresh": 3}
+policies = st.fixed_dictionaries({"require": st.sampled_from(list(_RANK)),
+                                  "scopes": st.lists(st.sampled_from(["a", "b", "c"]), max_size=2,
+                                                     unique=True)}).map(
+    lambda p: {"require": p["require"]} if p["require"] == "public" else p)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(policies, policies, policies, st.sampled_from(["/public/../admin/x", "/%61dmin/%2e%2e",
+                                                      "/admin/%2e%2e/public", "//admin//x",
+                                                      "/public/%2e%2e/secret", "/%73ecret/"]))
+def test_property_merged_policy_is_as_strict_as_every_reading(
+        admin: dict[str, Any], public: dict[str, Any], secret: dict[str, Any], path: str) -> None:
+    from jwt_wsgi.routes import RouteTable, readings
+
+    table = RouteTable({"/admin/*": admin, "/public/*": public, "/secret": secret})
+    merged = table.resolve("GET", path)
+    for reading in readings(path):
+        one = table.lookup("GET", reading)
+        if one.protected:
+            assert merged.protected, (path, reading)
+            assert _RANK[merged.require] >= _RANK[one.require], (path, reading)
+            assert set(merged.scopes) >= set(one.scopes), (path, reading)

@@ -227,3 +227,44 @@ def test_query_string_is_off_by_default() -> None:
     app = CountingApp()
     answer = call(protect(app, manager(), {"/p": "required"}), "/p", QUERY_STRING="jwt=" + token())
     assert (answer.status, app.calls) == (401, 0)
+
+
+# -- RFC 6750 2.2/2.3 shapes: bodies, cookies and query strings that must not confuse the finder -
+
+T = "{t}"
+SHAPE_CASES = [
+    pytest.param({"Content-Type": "application/json"}, b"[" * 100000 + b"]" * 100000, "", 400,
+                 id="json-body-nested-100000-deep"),
+    pytest.param({"Content-Type": "application/json"}, b'{"a":' * 50000 + b"1" + b"}" * 50000, "", 400,
+                 id="json-body-objects-50000-deep"),
+    pytest.param({"Content-Type": "application/json"}, b'{"access_token": "\xff"}', "", 400,
+                 id="json-body-not-utf8"),
+    pytest.param({"Content-Type": "application/json"}, b'{"access_token": NaN}', "", 400,
+                 id="json-body-nan"),
+    pytest.param({"Content-Type": "application/json"}, b'{"x": ' + b"9" * 100000 + b"}", "", 400,
+                 id="json-body-100000-digit-number"),
+    pytest.param({"Content-Type": "application/json"}, b'\xef\xbb\xbf{"access_token": "{t}"}', "", 400,
+                 id="json-body-with-bom"),
+    pytest.param({"Content-Type": "text/plain"}, b'{"access_token": "{t}"}', "", 401,
+                 id="json-token-in-non-json-body-is-no-token"),
+    pytest.param({"Cookie": 'access_token_cookie="{t}"'}, None, "", 200, id="cookie-quoted-value"),
+    pytest.param({"Cookie": "Access_Token_Cookie={t}"}, None, "", 401, id="cookie-name-case-differs"),
+    pytest.param({"Cookie": "access_token_cookie=" + "x" * 100000}, None, "", 401, id="cookie-huge"),
+    pytest.param({}, None, "JWT={t}", 401, id="query-name-case-differs"),
+    pytest.param({}, None, "jwt={t};jwt=x", 401, id="query-semicolon-is-not-a-separator"),
+    pytest.param({}, None, "jwt=" + "%" * 1000, 401, id="query-broken-percent-encoding"),
+    pytest.param({}, None, "jwt[]={t}", 401, id="query-array-syntax-is-another-name"),
+]
+
+
+@pytest.mark.parametrize(("headers", "body", "query", "status"), SHAPE_CASES)
+def test_location_shapes(headers: dict[str, str], body: bytes | None, query: str, status: int) -> None:
+    jwt = manager(token_location=LOCATIONS, cookie_csrf_protect=False)
+    t = token()
+    app = CountingApp()
+    answer = call(protect(app, jwt, {"/p": "required"}), "/p", "POST",
+                  {k: v.replace(T, t) for k, v in headers.items()},
+                  body.replace(T.encode(), t.encode()) if body else None,
+                  QUERY_STRING=query.replace(T, t))
+    assert (answer.status, app.calls) == (status, 1 if status == 200 else 0)
+    assert t not in answer.body.decode()

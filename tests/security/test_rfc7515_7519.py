@@ -224,6 +224,8 @@ TIME_CASES = [
     pytest.param({"exp": MAX_NUMERIC_DATE + 1}, 0, BAD_TYPE, id="exp-after-year-9999"),
     pytest.param({"exp": 1e300}, 0, BAD_TYPE, id="exp-1e300"),
     pytest.param({"exp": 10 ** 40}, 0, BAD_TYPE, id="exp-huge-integer"),
+    pytest.param({"exp": 10 ** 400}, 0, BAD_TYPE, id="exp-400-digit-integer-overflows-floats"),
+    pytest.param({"iat": -(10 ** 400)}, 0, BAD_TYPE, id="iat-400-digit-negative"),
     pytest.param({"exp": -1}, 0, BAD_TYPE, id="exp-negative"),
     pytest.param({"iat": -1}, 0, BAD_TYPE, id="iat-negative"),
     pytest.param({"exp": str(NOW + 600)}, 0, BAD_TYPE, id="exp-string"),
@@ -284,10 +286,11 @@ CLAIM_TYPE_CASES = [
     pytest.param({"jti": 1}, False, id="jti-number"),
     pytest.param({"type": ["access"]}, False, id="type-list"),
     pytest.param({"scope": ["a"]}, False, id="scope-list"),
-    pytest.param({"scp": "a b"}, True, id="scp-string-azure-style"),
-    pytest.param({"scp": 7}, False, id="scp-number"),
+    pytest.param({"scp": "a b"}, True, id="scp-space-separated-string-azure-style"),
+    pytest.param({"scp": 1}, False, id="scp-number"),
     pytest.param({"scp": ["a", 1]}, False, id="scp-mixed-list"),
     pytest.param({"fresh": "yes"}, False, id="fresh-string"),
+    pytest.param({"fresh": 10 ** 400}, False, id="fresh-400-digit-integer"),
     pytest.param({"csrf": 1}, False, id="csrf-number"),
     pytest.param({"iss": "anyone"}, True, id="iss-ignored-when-no-issuer-configured"),
     pytest.param({"unknown": {"deep": [1, None]}}, True, id="unregistered-claim-kept"),
@@ -299,3 +302,22 @@ def test_claim_types(changes: dict[str, Any], accepted: bool) -> None:
     status, _, calls = refused(sign_hs256(HEADER, claims(**changes)))
     assert (status, calls) == ((200, 1) if accepted else (401, 0))
 
+
+
+# -- the signature comes first: nothing about the claims is judged (or told) before it ----------
+
+@pytest.mark.parametrize("changes", [
+    pytest.param({"exp": NOW - 1}, id="expired"),
+    pytest.param({"nbf": NOW + 60}, id="not-yet-valid"),
+    pytest.param({"exp": "soon"}, id="bad-claim-type"),
+    pytest.param({"sub": ...}, id="missing-sub"),
+    pytest.param({"aud": "someone"}, id="unexpected-audience"),
+    pytest.param({"jti": "revoked-jti"}, id="revoked"),
+])
+def test_claims_are_not_judged_before_the_signature(changes: dict[str, Any]) -> None:
+    token = sign_hs256(HEADER, claims(**changes), "another-secret-" + "x" * 40)
+    jwt = manager()
+    jwt.revoke({"jti": "revoked-jti", "exp": NOW + 600})
+    app = CountingApp()
+    answer = call(protect(app, jwt), "/p", headers={"Authorization": f"Bearer {token}"})
+    assert (answer.status, answer.json, app.calls) == (401, {"msg": "Signature verification failed"}, 0)

@@ -443,3 +443,81 @@ def test_issuer_key_binding(case: str) -> None:
     token, path, accepted = _binding_token(case)
     routes = {"/p": "required", "/idp": {"require": "required", "issuers": [IDP]}}
     assert outcome(issuers_manager(), token, routes, path) == ((200, 1) if accepted else (401, 0))
+
+
+# -- revocation answers (fail closed; any truthy answer revokes, as redis.exists() gives 1) -------
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [pytest.param(True, 401, id="true-revokes"),
+     pytest.param(1, 401, id="one-revokes-redis-exists-style"),
+     pytest.param("yes", 401, id="truthy-string-revokes"),
+     pytest.param(False, 200, id="false-passes"),
+     pytest.param(0, 200, id="zero-passes"),
+     pytest.param(None, 200, id="none-passes"),
+     pytest.param(ConnectionError("store down"), 503, id="raising-loader-fails-closed")],
+)
+def test_blocklist_loader_answers(answer: Any, expected: int) -> None:
+    jwt = manager()
+
+    @jwt.token_in_blocklist_loader
+    def check(jwt_header: dict[str, Any], jwt_payload: dict[str, Any]) -> Any:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    token = sign({"alg": "HS256"}, CLAIMS, SECRET_BYTES)
+    assert outcome(jwt, token) == (expected, 1 if expected == 200 else 0)
+
+
+# -- key rotation: a token verified (and cached) under a key that is gone is refused ---------------
+
+@pytest.mark.parametrize("cache_size", [pytest.param(0, id="no-cache"), pytest.param(1024, id="cache")])
+def test_removed_key_stops_verifying_even_cached_tokens(cache_size: int) -> None:
+    import http.server
+    import threading
+
+    k = keys()
+    served = [{"keys": [public_jwk(k.rsa_private.public_key(), "k1", "RS256")]}]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(served[-1]).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    try:
+        jwt = manager(algorithm="RS256", jwks_url=f"http://127.0.0.1:{server.server_address[1]}/",
+                      token_cache_size=cache_size)
+        token = sign({"alg": "RS256", "kid": "k1"}, CLAIMS, k.rsa_private)
+        assert outcome(jwt, token) == (200, 1)
+        assert outcome(jwt, token) == (200, 1)  # a second time: a cache hit when there is one
+        served.append({"keys": [public_jwk(attacker_rsa().public_key(), "k2", "RS256")]})
+        assert jwt.jwks_fetcher is not None and jwt.jwks_fetcher.refresh()
+        assert outcome(jwt, token) == (401, 0)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("cache_size", [pytest.param(0, id="no-cache"), pytest.param(1024, id="cache")])
+def test_clock_rules_apply_to_every_use_of_a_cached_token(cache_size: int) -> None:
+    jwt = manager(token_cache_size=cache_size)
+    token = sign({"alg": "HS256"}, {**CLAIMS, "nbf": NOW + 5}, SECRET_BYTES)
+    app = CountingApp()
+    middleware = protect(app, jwt)
+    assert bearer_call(middleware, token).status == 401  # not yet valid
+    jwt.codec.clock = lambda: float(NOW + 5)
+    assert bearer_call(middleware, token).status == 200
+    assert bearer_call(middleware, token).status == 200
+    jwt.codec.clock = lambda: float(NOW + 600)  # exactly exp
+    answer = bearer_call(middleware, token)
+    assert (answer.status, answer.json) == (401, {"msg": "Token has expired"})
+    assert app.calls == 2

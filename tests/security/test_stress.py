@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import pytest
+
 from jwt_wsgi import JWTManager, JWTMiddleware
 from jwt_wsgi.keys import public_jwk
 from tests.conftest import NOW, SECRET
@@ -82,8 +84,11 @@ def hammer(middleware: JWTMiddleware, plan: Callable[[int, int], tuple[str, str,
     return errors
 
 
-def test_one_middleware_many_threads_mixed_tokens() -> None:
-    jwt = manager()
+@pytest.mark.parametrize("cache_size", [pytest.param(0, id="no-token-cache"),
+                                        pytest.param(8, id="small-cache-evicting"),
+                                        pytest.param(1024, id="default-cache")])
+def test_one_middleware_many_threads_mixed_tokens(cache_size: int) -> None:
+    jwt = manager(token_cache_size=cache_size)
     app = MarkingApp()
     middleware = JWTMiddleware(app, jwt, routes={"/p": "required"})
     tokens: dict[tuple[int, str], tuple[str, str]] = {}
@@ -181,9 +186,47 @@ def test_many_threads_while_a_jwks_refetch_is_in_progress() -> None:
         server.server_close()
 
 
-def test_claims_are_never_shared_with_a_secret_from_another_manager() -> None:
+def test_token_of_another_manager_is_refused() -> None:
     # Two middlewares in one process: a token of one is never accepted by the other.
     other = JWTManager(secret_key=SECRET[::-1])
     app = MarkingApp()
     middleware = JWTMiddleware(app, manager(), routes={"/p": "required"})
     assert bearer_call(middleware, other.create_access_token("eve")).status == 401
+
+
+def test_revocation_takes_effect_mid_flight() -> None:
+    """Threads reuse one token (a verified-token cache would hold it) while it is revoked:
+    every request sent after ``revoke`` returned is refused, none before is wrongly refused."""
+    jwt = manager()
+    app = MarkingApp()
+    middleware = JWTMiddleware(app, jwt, routes={"/p": "required"})
+    token = jwt.create_access_token("alice", additional_claims={"roles": ["user"]})
+    revoked = threading.Event()
+    errors: list[str] = []
+    barrier = threading.Barrier(THREADS + 1)
+
+    def worker() -> None:
+        barrier.wait()
+        for _ in range(REQUESTS):
+            after = revoked.is_set()
+            answer = bearer_call(middleware, token)
+            if after and answer.status != 401:
+                errors.append(f"revoked token answered {answer.status}")
+            elif not after and answer.status == 200 and answer.json["sub"] != "alice":
+                errors.append(f"wrong identity {answer.body!r}")
+            elif answer.status not in (200, 401):
+                errors.append(f"unexpected {answer.status}")
+
+    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    deadline = time.monotonic() + 60
+    while app.calls < THREADS * 10 and time.monotonic() < deadline:
+        time.sleep(0.001)  # let the token be verified (and cached) many times first
+    jwt.revoke(token)
+    revoked.set()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == [] and app.errors == []
+    assert bearer_call(middleware, token).status == 401
