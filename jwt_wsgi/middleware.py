@@ -94,18 +94,8 @@ class JWTMiddleware:
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
         try:
-            # _scrub and _policy, inline: this runs on every request.
-            pop = environ.pop
-            pop(CLAIMS, None)
-            pop(HEADER, None)
-            pop(IDENTITY, None)
-            pop(LOCATION, None)
-            pop(BODY_KEY, None)
-            if self.remote_user:
-                pop("REMOTE_USER", None)
-            # also refuses malformed paths, preflight or not
-            policy = self.routes.resolve(str(environ.get("REQUEST_METHOD", "GET")).upper(),
-                                         environ.get("PATH_INFO", ""))
+            self._scrub(environ)
+            policy = self._policy(environ)  # also refuses malformed paths, preflight or not
             if self._is_preflight(environ):
                 self._report("preflight", environ)
                 return _headers_only(self.app, environ, start_response)
