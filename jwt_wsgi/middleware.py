@@ -136,9 +136,9 @@ class JWTMiddleware:
     def _policy(self, environ: WSGIEnvironment) -> Policy:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         policy = self.routes.resolve(method, environ.get("PATH_INFO", ""))
-        overrides = [environ[key] for key in _METHOD_OVERRIDES if key in environ]
-        if not overrides:
+        if environ.keys().isdisjoint(_METHOD_OVERRIDES):  # the usual request, decided fast
             return policy
+        overrides = [environ[key] for key in _METHOD_OVERRIDES if key in environ]
         # An app behind a method-override middleware acts on the overriding method: the
         # request must satisfy the rules of every method it may be taken for.
         policies = [policy, *(self.routes.resolve(str(value).strip().upper(),
