@@ -27,3 +27,13 @@ def test_ruff_is_clean() -> None:
 def test_mypy_strict_is_clean() -> None:
     result = run(sys.executable, "-m", "mypy", "--strict", "jwt_wsgi")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (ROOT / "README.rst").read_text(encoding="utf-8")
+    quickstart = readme.split("Quickstart", 1)[1].split("A 30-second tour", 1)[0]
+    commands = [line.strip()[2:] for line in quickstart.splitlines() if line.strip().startswith("$ ")]
+    assert len(commands) == 2, commands
+    assert commands[0].endswith("jwt-wsgi demo")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1] == commands[1]
