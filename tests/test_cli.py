@@ -10,12 +10,9 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -199,27 +196,6 @@ def test_serve_config_errors_name_the_file(capsys: pytest.CaptureFixture[str], t
 
 # -- serve: real processes ---------------------------------------------------------------
 
-class Echo(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = json.dumps({"path": self.path,
-                           "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def upstream() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def start(argv: list[str], cwd: Path, path: str = str(ROOT)) -> tuple[subprocess.Popen[str], str]:
@@ -284,8 +260,8 @@ def test_serve_a_module_app(tmp_path: Path, config: Path, server: str) -> None:
     assert ("not meant for production" in err) == (server == "auto-without-waitress")
 
 
-def test_serve_upstream_strips_forged_headers(tmp_path: Path, config: Path, upstream: str) -> None:
-    process, base = start(["serve", "--upstream", upstream, "--config", str(config), "--port", "0",
+def test_serve_upstream_strips_forged_headers(tmp_path: Path, config: Path, echo_upstream: str) -> None:
+    process, base = start(["serve", "--upstream", echo_upstream, "--config", str(config), "--port", "0",
                            "--claim-header", "sub=X-Jwt-Sub", "--claim-header", "role=X-Jwt-Role"],
                           tmp_path)
     try:
