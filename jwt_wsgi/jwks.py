@@ -25,6 +25,7 @@ import math
 import re
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -83,6 +84,7 @@ class JWKSFetcher:
         self._expires_at = -math.inf
         self._next_fetch = -math.inf
         self._last_body: bytes | None = None
+        self._opener = urllib.request.build_opener(_DowngradeRefused(url))
 
     def find(self, algorithm: str, kid: Any) -> Verifier | None:
         """The key for a token; fetch when the set expired or ``kid`` is new (rate-limited).
@@ -137,7 +139,7 @@ class JWKSFetcher:
         request = urllib.request.Request(  # noqa: S310 - the scheme is checked in settings
             self.url, headers={"Accept": "application/json", "User-Agent": "jwt_wsgi"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with self._opener.open(request, timeout=self.timeout) as response:
                 body = response.read(MAX_JWKS_BYTES + 1)
                 cache_control = response.headers.get("Cache-Control")
             if len(body) > MAX_JWKS_BYTES:
@@ -159,6 +161,24 @@ class JWKSFetcher:
         self._have_keys = True
         self._expires_at = started + cache_lifetime(cache_control, self.cache_seconds)
         return True
+
+
+class _DowngradeRefused(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect from the JWKS URL only to ``https://`` (or, when the configured
+    URL is itself plain ``http://``, to ``http://`` too): a redirect must not move the key
+    set to a channel anyone on the path can rewrite."""
+
+    def __init__(self, configured: str) -> None:
+        super().__init__()
+        self.allowed = ("https",) if configured.startswith("https://") else ("https", "http")
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Any, newurl: str) -> urllib.request.Request | None:
+        scheme = urllib.parse.urlsplit(newurl).scheme.lower()
+        if scheme not in self.allowed:
+            raise urllib.error.HTTPError(_redact(newurl), code,
+                                         f"redirect to {scheme}:// refused", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _redact(url: str) -> str:
