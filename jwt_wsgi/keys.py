@@ -10,11 +10,9 @@ from pads prepared once (:class:`_HMACVerifier`). Per request, nothing here runs
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
-import re
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
@@ -28,6 +26,7 @@ from jose.backends.native import HMACKey
 from jose.exceptions import JOSEError
 
 from .errors import ConfigError, SecurityWarning
+from .keyshapes import looks_like_key
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
@@ -152,7 +151,7 @@ def hmac_secret(secret: str | bytes | None) -> bytes:
     raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     if not raw.strip():
         raise ConfigError("secret_key is empty; use a random string of at least 32 bytes")
-    if looks_like_public_key(raw):
+    if looks_like_key(raw):
         raise ConfigError(
             "secret_key looks like a public or private key; asymmetric keys belong in "
             "public_key/private_key with an RS*, PS* or ES* algorithm"
@@ -164,45 +163,6 @@ def hmac_secret(secret: str | bytes | None) -> bytes:
             stacklevel=4,
         )
     return raw
-
-
-# Key text in any armour or line format: PEM/RFC 4716 headers, OpenSSH lines (also with
-# authorized_keys options or certificates), which must never become HMAC secrets
-# (CVE-2024-33663 was an OpenSSH ECDSA key that a PEM-only check let through).
-_ARMOR = re.compile(rb"-{4,5} ?BEGIN ")
-_SSH_KEY = re.compile(rb"(?:ssh-(?:rsa|dss|ed25519|ed448)|ecdsa-sha2-nistp\d+|"
-                      rb"sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
-                      rb"(?:-cert-v01@openssh\.com)?[ \t]+AAAA")
-_BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/_\-=\s]{64,}")
-
-
-def looks_like_public_key(raw: bytes) -> bool:
-    """True for PEM, OpenSSH, DER (raw or base64), JWK or JWKS text: key material that
-    must never be an HMAC secret."""
-    text = raw.strip()
-    if _ARMOR.search(text) or _SSH_KEY.search(text) or \
-            text.startswith((b"ssh-", b"ecdsa-sha2-", b"sk-")):
-        return True
-    if text.startswith(b"{"):
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            return False
-        return isinstance(parsed, dict) and ("kty" in parsed or "keys" in parsed)
-    candidates = [raw]
-    if _BASE64_TEXT.fullmatch(text):
-        # A PEM body pasted without its armour is the base64 of DER.
-        compact = re.sub(rb"\s+", b"", text).replace(b"-", b"+").replace(b"_", b"/")
-        with contextlib.suppress(ValueError):
-            candidates.append(base64.b64decode(compact + b"=" * (-len(compact) % 4)))
-    for data in candidates:
-        for loader in (serialization.load_der_public_key, x509.load_der_x509_certificate):
-            try:
-                loader(data)
-            except Exception:  # noqa: BLE001, S112 - not this format
-                continue
-            return True
-    return False
 
 
 def load_public_pem(pem: str | bytes, name: str = "public_key") -> PublicKey:

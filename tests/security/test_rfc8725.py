@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import secrets
 import warnings
 from typing import Any
 
@@ -185,6 +186,70 @@ def test_public_key_as_hmac_secret_is_a_config_error(form: str, as_text: bool) -
     secret: str | bytes = "  " + material.decode() + "\n" if as_text else material
     with pytest.raises(ConfigError, match="looks like a public or private key"):
         JWTManager(secret_key=secret)
+
+
+def _pasted(shape: str) -> bytes:
+    """A public key as people paste it into a setting or an environment variable."""
+    k = keys()
+    rsa_public, ec_public = k.rsa_private.public_key(), k.ec_private.public_key()
+    jwk = public_jwk(rsa_public, "k1", "RS256")
+    pem = k.public("rsa", "pem")
+    body = pem.splitlines()[1:-1]
+    der = k.public("rsa", "der")
+    point = ec_public.public_bytes(serialization.Encoding.X962,
+                                   serialization.PublicFormat.UncompressedPoint)
+    compressed = ec_public.public_bytes(serialization.Encoding.X962,
+                                        serialization.PublicFormat.CompressedPoint)
+    ssh_blob = k.public("rsa", "ssh").split()[1]
+    shapes = {
+        "jwk-with-bom": b"\xef\xbb\xbf" + json.dumps(jwk).encode(),
+        "jwk-in-a-json-list": json.dumps([jwk]).encode(),
+        "jwk-as-python-repr": str(jwk).encode(),
+        "jwk-pretty-printed": json.dumps(jwk, indent=2).encode(),
+        "ssh-blob-without-type": ssh_blob,
+        "ec-ssh-blob-without-type": k.public("ec", "ssh").split()[1],
+        "pem-body-escaped-newlines": b"\\n".join(body),
+        "pem-body-one-line": b"".join(body),
+        "pem-escaped-newlines": pem.replace(b"\n", b"\\n"),
+        "pem-in-double-quotes": b'"' + pem.replace(b"\n", b"\\n") + b'"',
+        "base64-der-in-quotes": b"'" + base64.b64encode(der) + b"'",
+        "base64url-der": base64.urlsafe_b64encode(der).rstrip(b"="),
+        "hex-der": der.hex().encode(),
+        "hex-der-with-colons": der.hex(":").encode(),
+        "ec-point-raw": point,
+        "ec-point-compressed": compressed,
+        "ec-point-base64": base64.b64encode(point),
+        "ec-point-hex": point.hex().encode(),
+    }
+    return shapes[shape]
+
+
+PASTED_SHAPES = ["jwk-with-bom", "jwk-in-a-json-list", "jwk-as-python-repr", "jwk-pretty-printed",
+                 "ssh-blob-without-type", "ec-ssh-blob-without-type", "pem-body-escaped-newlines",
+                 "pem-body-one-line", "pem-escaped-newlines", "pem-in-double-quotes",
+                 "base64-der-in-quotes", "base64url-der", "hex-der", "hex-der-with-colons",
+                 "ec-point-raw", "ec-point-compressed", "ec-point-base64", "ec-point-hex"]
+
+
+@pytest.mark.parametrize("shape", PASTED_SHAPES)
+def test_public_key_pasted_in_another_shape_is_a_config_error(shape: str) -> None:
+    with pytest.raises(ConfigError, match="looks like a public or private key"):
+        JWTManager(secret_key=_pasted(shape))
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda: secrets.token_hex(32), id="token_hex"),
+    pytest.param(lambda: secrets.token_urlsafe(48), id="token_urlsafe"),
+    pytest.param(lambda: base64.b64encode(secrets.token_bytes(64)).decode(), id="base64-bytes"),
+    pytest.param(lambda: secrets.token_bytes(65), id="raw-bytes-65"),
+    pytest.param(lambda: b"\x04" + secrets.token_bytes(64), id="raw-bytes-like-a-point"),
+])
+def test_random_secrets_in_usual_shapes_are_accepted(make: Any) -> None:
+    # The shape checks must not refuse what key generators print: 200 fresh secrets each.
+    for _ in range(200):
+        secret = make()
+        jwt = JWTManager(secret_key=secret)
+        assert jwt.decode_token(jwt.create_access_token("alice"))["sub"] == "alice"
 
 
 @pytest.mark.parametrize("form", KEY_FORMS)
