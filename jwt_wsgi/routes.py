@@ -20,7 +20,13 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from werkzeug.routing import Map
-from werkzeug.routing.converters import DEFAULT_CONVERTERS, BaseConverter, ValidationError
+from werkzeug.routing.converters import (
+    DEFAULT_CONVERTERS,
+    BaseConverter,
+    NumberConverter,
+    UUIDConverter,
+    ValidationError,
+)
 from werkzeug.routing.rules import parse_converter_args
 
 from .errors import ConfigError, InvalidRequestError
@@ -34,6 +40,7 @@ _VARIABLE = re.compile(
     r"(?P<variable>[a-zA-Z_][a-zA-Z0-9_]*)>"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SLASHES = re.compile(r"/{2,}")
 _ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 _MAX_DECODES = 3
 # Resolved (method, PATH_INFO) pairs kept per table, and the longest path kept: a bound on
@@ -41,7 +48,7 @@ _MAX_DECODES = 3
 MEMO_SIZE = 4096
 MEMO_MAX_PATH = 512
 # Weights of a segment for specificity: lower is more specific.
-_STATIC, _CONVERTER, _PATH, _WILDCARD = 0, 1, 2, 3
+_STATIC, _CONVERTER, _PATH, _WILDCARD = 0, 1, 1000, 2000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,22 +124,42 @@ PUBLIC = Policy("public")
 class Rule:
     """One compiled route: its methods, its regex, its converters and its specificity."""
 
-    __slots__ = ("converters", "key", "methods", "policy", "regex", "sort_key", "static_prefix")
+    __slots__ = ("converters", "key", "lenient_regex", "methods", "policy", "regex",
+                 "sort_key", "static_prefix", "template", "text_regex")
 
     def __init__(self, key: str, policy: Policy, index: int,
                  converters: Mapping[str, type[BaseConverter]]) -> None:
         self.key = key
         self.policy = policy
-        self.methods, pattern = _split_key(key)
+        self.methods, text_pattern = _split_key(key)
+        # PEP 3333 hands the app PATH_INFO as latin-1 text of the raw bytes: the rule is
+        # matched in that space, and (for non-ASCII paths) in the UTF-8 text a framework
+        # decodes it to, where ``\d`` also matches digits of other scripts.
+        pattern = text_pattern.encode("utf-8").decode("latin-1")
         self.converters: list[tuple[str, BaseConverter]] = []
         regex, weights, static_len = self._compile(pattern, converters)
         self.regex = re.compile(regex, re.DOTALL)
+        self.text_regex = self.regex if pattern == text_pattern else re.compile(
+            self._compile(text_pattern, converters, again=True)[0], re.DOTALL)
+        #: For a router that parses numbers and UUIDs leniently (Bottle's int takes ``-1``,
+        #: Falcon's ``1_0``, Python's ``int()`` any script's digits): the same pattern with
+        #: those converters matching any segment their ``to_python`` accepts; ``None``
+        #: when the rule has no such converter.
+        self.lenient_regex = None if not any(
+            isinstance(c, _LOOSE) for _, c in self.converters) else re.compile(
+            self._compile(text_pattern, converters, again=True, lenient=True)[0], re.DOTALL)
         self.sort_key = (weights, 1 if self.methods is None else 0, -static_len, index)
+        #: The pattern with variable names left out: two rules with the same template
+        #: match the same paths.
+        self.template = _VARIABLE.sub(
+            lambda m: f"<{m.group('converter') or 'default'}({m.group('args') or ''})>",
+            pattern[:-1] if len(pattern) > 1 and pattern.endswith("/") else pattern)
         #: The leading segments of the pattern that are plain text: a path this rule
         #: matches has exactly these as its first segments.
         self.static_prefix = _static_prefix(pattern)
 
     def _compile(self, pattern: str, converters: Mapping[str, type[BaseConverter]],
+                 again: bool = False, lenient: bool = False,
                  ) -> tuple[str, tuple[int, ...], int]:
         wildcard = pattern == "/*" or pattern.endswith("/*")
         if wildcard:
@@ -153,27 +180,37 @@ class Rule:
             if name in names:
                 raise ConfigError(f"route {self.key!r}: variable {name!r} appears twice")
             names.add(name)
-            converter = self._converter(match, converters)
-            self.converters.append((name, converter))
-            parts.append(f"(?P<{name}>{converter.regex})")
+            if again:  # the same converters, for another regex of the same rule
+                converter = dict(self.converters)[name]
+            else:
+                converter = self._converter(match, converters)
+                self.converters.append((name, converter))
+            loose = lenient and isinstance(converter, _LOOSE)
+            parts.append(f"(?P<{name}>{'[^/]+' if loose else converter.regex})")
             position = match.end()
         static = pattern[position:]
         if "<" in static or ">" in static:
             raise ConfigError(f"route {self.key!r}: malformed variable near {static!r}")
         parts.append(re.escape(static))
         static_len += len(static)
-        template = _VARIABLE.sub(lambda m: "\x01" if self._is_path(m, converters) else "\x00",
-                                 pattern)
-        weights = [_segment_weight(seg) for seg in template.split("/")[1:]] if pattern else []
+        weights = [self._segment_weight(segment, converters)
+                   for segment in pattern.split("/")[1:]] if pattern else []
         tail = "(?:/.*)?" if wildcard else "/?"
         if wildcard:
             weights.append(_WILDCARD)
         return "".join(parts) + tail, tuple(weights), static_len
 
-    @staticmethod
-    def _is_path(match: re.Match[str], converters: Mapping[str, type[BaseConverter]]) -> bool:
-        cls = converters.get(match.group("converter") or "default")
-        return cls is not None and cls.regex == DEFAULT_CONVERTERS["path"].regex
+    def _segment_weight(self, segment: str,
+                        converters: Mapping[str, type[BaseConverter]]) -> int:
+        """Lower is more specific: static text, then converters by werkzeug's ``weight``
+        (numbers 50 before strings 100), then ``<path:>``; ``/*`` comes after all."""
+        weight = _STATIC
+        for match in _VARIABLE.finditer(segment):
+            cls = converters.get(match.group("converter") or "default")
+            if cls is not None and cls.regex == DEFAULT_CONVERTERS["path"].regex:
+                return _PATH
+            weight = max(weight, _CONVERTER + int(getattr(cls, "weight", 100)))
+        return weight
 
     def _converter(self, match: re.Match[str],
                    converters: Mapping[str, type[BaseConverter]]) -> BaseConverter:
@@ -194,12 +231,13 @@ class Rule:
         except Exception as exc:  # noqa: BLE001 - a user converter may raise anything
             raise ConfigError(f"route {self.key!r}: converter {name!r}: {exc}") from None
 
-    def match(self, method: str, path: str) -> bool:
+    def match(self, method: str, path: str, regex: re.Pattern[str] | None = None) -> bool:
+        """Does the rule match ``path`` (latin-1 text, or UTF-8 text with ``regex``)?"""
         if self.methods is not None and method not in self.methods and not (
             method == "HEAD" and "GET" in self.methods
         ):
             return False
-        found = self.regex.fullmatch(path)
+        found = (regex or self.regex).fullmatch(path)
         if found is None:
             return False
         for name, converter in self.converters:
@@ -211,6 +249,9 @@ class Rule:
 
 
 _MAP = Map()
+# Converters whose to_python parses the value (numbers, UUIDs): other routers accept
+# spellings werkzeug's regex does not, so a lenient reading lets to_python decide.
+_LOOSE = (NumberConverter, UUIDConverter)
 
 
 def _static_prefix(pattern: str) -> tuple[str, ...]:
@@ -244,14 +285,6 @@ class _Node:
             child.seal(self.candidates)
 
 
-def _segment_weight(segment: str) -> int:
-    if "\x01" in segment:
-        return _PATH
-    if "\x00" in segment:
-        return _CONVERTER
-    return _STATIC
-
-
 def _split_key(key: str) -> tuple[frozenset[str] | None, str]:
     if not isinstance(key, str) or not key.strip():
         raise ConfigError(f"route {key!r}: a route key is '[METHOD[,METHOD]] /pattern'")
@@ -272,8 +305,11 @@ def _split_key(key: str) -> tuple[frozenset[str] | None, str]:
     if "%" in pattern:
         raise ConfigError(f"route {key!r}: write the pattern decoded ('/café', not '/caf%C3%A9'); "
                           "servers hand PATH_INFO to the app percent-decoded")
-    # PEP 3333 hands the app PATH_INFO as latin-1 text of the raw bytes: match in that space.
-    return methods, pattern.encode("utf-8").decode("latin-1")
+    if "?" in pattern or "#" in pattern or "//" in pattern or re.search(
+            r"/\.\.?(?:/|$)", pattern):
+        raise ConfigError(f"route {key!r}: a pattern is a normalised path: no '?', '#', '//', "
+                          "'.' or '..' segments (servers never deliver those as PATH_INFO)")
+    return methods, pattern
 
 
 class RouteTable:
@@ -293,7 +329,9 @@ class RouteTable:
         rules = [Rule(key, Policy.parse(value, f"route {key!r}"), index, known)
                  for index, (key, value) in enumerate(routes.items())]
         rules.sort(key=lambda rule: rule.sort_key)
+        _refuse_conflicts(rules)
         self.rules = tuple(rules)
+        self._lenient = any(rule.lenient_regex is not None for rule in rules)
         self._root = _Node()
         for rule in rules:
             node = self._root
@@ -307,16 +345,35 @@ class RouteTable:
 
     def lookup(self, method: str, path: str) -> Policy:
         """The policy of the most specific rule matching one reading of the path."""
+        for rule in self._candidates(path):
+            if rule.match(method, path):
+                return rule.policy
+        return self.default
+
+    def _candidates(self, path: str) -> tuple[Rule, ...]:
         node = self._root
         for segment in path.split("/")[1:]:
             child = node.children.get(segment)
             if child is None:
                 break
             node = child
-        for rule in node.candidates:
-            if rule.match(method, path):
-                return rule.policy
-        return self.default
+        return node.candidates
+
+    def _policies(self, method: str, path: str) -> list[Policy]:
+        """The policies of one path as routers may read it: werkzeug on the latin-1
+        text, werkzeug on the UTF-8 text (non-ASCII paths), and a router that parses
+        numbers and UUIDs leniently (tables with such converters)."""
+        candidates = self._candidates(path)
+        found = [self.lookup(method, path)]
+        text = path if path.isascii() else path.encode("latin-1").decode("utf-8", "replace")
+        if text is not path:
+            found.append(next((rule.policy for rule in candidates
+                               if rule.match(method, text, rule.text_regex)), self.default))
+        if self._lenient:
+            found.append(next((rule.policy for rule in candidates
+                               if rule.match(method, text, rule.lenient_regex or rule.text_regex)),
+                              self.default))
+        return found
 
     def resolve(self, method: str, path_info: str) -> Policy:
         """The policy for a request: every reasonable reading of the path is considered.
@@ -328,16 +385,12 @@ class RouteTable:
         policy = self._memo.get(key)
         if policy is not None:
             return policy
-        paths = readings(path_info)
-        if len(paths) == 1:
-            policy = self.lookup(method, paths[0])
+        if method == "HEAD":
+            # HEAD runs the GET view (werkzeug, Django): it must pass the GET rules too.
+            head, get = self._resolve("HEAD", path_info), self.resolve("GET", path_info)
+            policy = head if head == get else merge([head, get])
         else:
-            found: list[Policy] = []
-            for path in paths:
-                policy = self.lookup(method, path)
-                if policy not in found:
-                    found.append(policy)
-            policy = found[0] if len(found) == 1 else merge(found)
+            policy = self._resolve(method, path_info)
         # The answer depends on nothing but the table, the method and the path: keep it
         # (refusals are not kept; they raise above). Full means start again, not grow.
         if len(path_info) <= MEMO_MAX_PATH:
@@ -345,6 +398,46 @@ class RouteTable:
                 self._memo.clear()
             self._memo[key] = policy
         return policy
+
+    def _resolve(self, method: str, path_info: str) -> Policy:
+        paths = readings(path_info)
+        if len(paths) == 1 and not self._lenient and paths[0].isascii():
+            policy = self.lookup(method, paths[0])
+        else:
+            found: list[Policy] = []
+            for path in paths:
+                for policy in self._policies(method, path):
+                    if policy not in found:
+                        found.append(policy)
+            policy = found[0] if len(found) == 1 else merge(found)
+        return policy
+
+
+def _refuse_conflicts(rules: Sequence[Rule]) -> None:
+    """Two rules that match the same paths for a common method with equal specificity
+    would be decided by the order of the mapping: refuse them unless they agree.
+
+    ``/report`` and ``/report/``, ``GET /x`` and ``get /x``, ``/u/<a>`` and ``/u/<b>``
+    are the same rule; so are ``HEAD /x`` and ``GET /x`` for a HEAD request, which is
+    checked like a GET.
+    """
+    seen: dict[str, list[Rule]] = {}
+    for rule in rules:
+        for other in seen.setdefault(rule.template, []):
+            if other.policy != rule.policy and _methods_overlap(other.methods, rule.methods) \
+                    and (other.methods is None) == (rule.methods is None):
+                raise ConfigError(
+                    f"routes {other.key!r} and {rule.key!r} cover the same requests with "
+                    "different policies; keep one (HEAD is checked like GET: give both the "
+                    "same policy)")
+        seen[rule.template].append(rule)
+
+
+def _methods_overlap(a: frozenset[str] | None, b: frozenset[str] | None) -> bool:
+    if a is None or b is None:
+        return True
+    with_head = ({*a, "HEAD"} if "GET" in a else a), ({*b, "HEAD"} if "GET" in b else b)
+    return not with_head[0].isdisjoint(with_head[1])
 
 
 def merge(policies: Sequence[Policy]) -> Policy:
@@ -424,6 +517,9 @@ def readings(path_info: str) -> tuple[str, ...]:
             and not (path.endswith("/") and len(path) > 1) and path.startswith("/"):
         return (path,)
     found = [path, canonical(path)]
+    # Repeated slashes collapsed, dot segments kept: werkzeug's router ignores extra
+    # leading slashes but hands ``.`` and ``..`` to a converter as values.
+    collapsed = [_SLASHES.sub("/", path)] if "//" in path else []
     # Decode again while it changes anything (bounded): a layer of encoding that some
     # proxy or app undoes must not hide a protected path.
     for _ in range(_MAX_DECODES):
@@ -446,6 +542,6 @@ def readings(path_info: str) -> tuple[str, ...]:
             break
         if _CONTROL.search(decoded):
             raise InvalidRequestError("Invalid characters in path")
-        layers += [decoded, canonical(decoded)]
+        layers += [decoded, _SLASHES.sub("/", decoded), canonical(decoded)]
         raw = decoded
-    return tuple(dict.fromkeys([*found[:2], *layers, *found[2:]]))
+    return tuple(dict.fromkeys([path, *collapsed, found[1], *layers, *found[2:]]))

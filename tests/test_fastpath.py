@@ -100,6 +100,9 @@ POLICIES = ["public", "optional", "required", "fresh", "refresh"]
 @st.composite
 def tables(draw: st.DrawFn) -> dict[str, str]:
     table: dict[str, str] = {}
+    # One policy per pattern: rules that cover the same requests must agree (or the
+    # table is refused), so the generator never asks for a refused table.
+    policy_of: dict[str, str] = {}
     for _ in range(draw(st.integers(0, 12))):
         parts = draw(st.lists(st.sampled_from(PATTERN_PARTS), max_size=4))
         if "<path:rest>" in parts:
@@ -110,7 +113,8 @@ def tables(draw: st.DrawFn) -> dict[str, str]:
         pattern = "/" + "/".join(parts)
         if draw(st.booleans()) and "<path:rest>" not in parts:
             pattern = pattern.rstrip("/") + "/*"
-        table[draw(st.sampled_from(METHODS)) + pattern] = draw(st.sampled_from(POLICIES))
+        policy = policy_of.setdefault(pattern.rstrip("/") or "/", draw(st.sampled_from(POLICIES)))
+        table[draw(st.sampled_from(METHODS)) + pattern] = policy
     return table
 
 

@@ -1,0 +1,198 @@
+"""Routers read paths in their own ways: none of those readings may reach a protected view.
+
+The middleware matches rules with werkzeug's converters on PEP 3333 text, but the app
+behind it routes with its own router: werkzeug (Flask) on the UTF-8 text, where ``\\d``
+matches digits of every script; Bottle, whose ``int`` takes ``-1``; Falcon, whose ``int``
+is Python's ``int()`` (``1_0`` is ten). Each case here sends a path to a real app of each
+framework, protected by the same rules, and checks that no view behind a protected rule
+runs without a token. Then the rules themselves: order never decides, conflicting rules
+and patterns that cannot match are refused when the table is built.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import bottle
+import falcon
+import flask
+import pytest
+from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
+
+from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
+from jwt_wsgi.routes import RouteTable
+from tests.conftest import SECRET
+
+ROUTES = {
+    "/users/<int:uid>": "required",
+    "/price/<float:amount>": "required",
+    "/n/<int(signed=True):n>": "required",
+    "/files/<path:rest>": "required",
+    "/items/<uuid:item>": "required",
+}
+VIEWS = ("users", "price", "n", "files", "items")
+
+
+def flask_app(reached: list[str]) -> Any:
+    app = flask.Flask("router_readings")
+    app.add_url_rule("/users/<int:uid>", "users", lambda uid: reached.append("users") or "u")
+    app.add_url_rule("/price/<float:amount>", "price",
+                     lambda amount: reached.append("price") or "p")
+    app.add_url_rule("/n/<int(signed=True):n>", "n", lambda n: reached.append("n") or "n")
+    app.add_url_rule("/files/<path:rest>", "files", lambda rest: reached.append("files") or "f")
+    app.add_url_rule("/items/<uuid:item>", "items", lambda item: reached.append("items") or "i")
+    return app
+
+
+def bottle_app(reached: list[str]) -> Any:
+    app = bottle.Bottle()
+    app.route("/users/<uid:int>", callback=lambda uid: reached.append("users") or "u")
+    app.route("/price/<amount:float>", callback=lambda amount: reached.append("price") or "p")
+    app.route("/n/<n:int>", callback=lambda n: reached.append("n") or "n")
+    app.route("/files/<rest:path>", callback=lambda rest: reached.append("files") or "f")
+    return app
+
+
+def falcon_app(reached: list[str]) -> Any:
+    class View:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def on_get(self, req: Any, resp: Any, **params: Any) -> None:
+            reached.append(self.name)
+            resp.text = "ok"
+
+    app = falcon.App()
+    app.add_route("/users/{uid:int}", View("users"))
+    app.add_route("/price/{amount:float}", View("price"))
+    app.add_route("/n/{n:int}", View("n"))
+    app.add_route("/files/{rest:path}", View("files"))
+    app.add_route("/items/{item:uuid}", View("items"))
+    return app
+
+
+FRAMEWORKS: dict[str, Callable[[list[str]], Any]] = {
+    "flask": flask_app, "bottle": bottle_app, "falcon": falcon_app}
+
+# Paths as a client writes them (percent-encoded UTF-8), each a way some router reads a
+# value that werkzeug's ASCII regexes on PEP 3333 text would not.
+TRICKS = [
+    pytest.param("/users/%EF%BC%91", id="fullwidth-digit"),
+    pytest.param("/users/%D9%A1", id="arabic-indic-digit"),
+    pytest.param("/users/%E0%A5%A7%E0%A5%A8", id="devanagari-digits"),
+    pytest.param("/users/-1", id="negative-int"),
+    pytest.param("/users/+1", id="plus-sign"),
+    pytest.param("/users/1_0", id="underscore-in-int"),
+    pytest.param("/price/%D9%A1.5", id="float-with-arabic-digit"),
+    pytest.param("/price/1", id="float-without-dot"),
+    pytest.param("/price/1e3", id="float-exponent"),
+    pytest.param("/price/inf", id="float-inf"),
+    pytest.param("/n/-%EF%BC%91", id="signed-fullwidth"),
+    pytest.param("/items/12345678123456781234567812345678", id="uuid-without-dashes"),
+    pytest.param("/items/%7B12345678-1234-5678-1234-567812345678%7D", id="uuid-in-braces"),
+    pytest.param("/items/urn:uuid:12345678-1234-5678-1234-567812345678", id="uuid-urn"),
+]
+
+
+def _get(app: Any, path: str) -> int:
+    environ = EnvironBuilder(path=path).get_environ()
+    _body, status, _headers = run_wsgi_app(app, environ, buffered=True)
+    return int(status.split()[0])
+
+
+@pytest.mark.parametrize("framework", sorted(FRAMEWORKS))
+@pytest.mark.parametrize("path", TRICKS)
+def test_no_router_reading_reaches_a_protected_view(framework: str, path: str) -> None:
+    reached: list[str] = []
+    app = FRAMEWORKS[framework](reached)
+    protected = JWTMiddleware(app, JWTManager(secret_key=SECRET), routes=ROUTES)
+    status = _get(protected, path)
+    assert reached == [], f"{framework} ran the {reached} view for {path} ({status})"
+    assert status in (401, 404, 405), status
+
+
+@pytest.mark.parametrize("framework", sorted(FRAMEWORKS))
+def test_the_tricks_do_reach_the_views_without_the_middleware(framework: str) -> None:
+    # The cases above must be real: without protection, each framework routes at least
+    # some of them to a view (so the test above can fail).
+    reached: list[str] = []
+    app = FRAMEWORKS[framework](reached)
+    for param in TRICKS:
+        _get(app, param.values[0])
+    assert len(reached) >= 4, reached
+
+
+@pytest.mark.parametrize("path_info", ["//files/.", "//files/..", "///files/.", "//users/1"])
+def test_leading_slashes_with_dot_values_as_gunicorn_delivers_them(path_info: str) -> None:
+    # gunicorn hands PATH_INFO over as the client wrote it; werkzeug's router ignores the
+    # extra leading slashes and passes "." or ".." to <path:rest> as a value.
+    reached: list[str] = []
+    protected = JWTMiddleware(flask_app(reached), JWTManager(secret_key=SECRET), routes=ROUTES)
+    environ = EnvironBuilder(path="/").get_environ()
+    environ["PATH_INFO"] = path_info
+    _body, status, _headers = run_wsgi_app(protected, environ, buffered=True)
+    assert reached == [] and status.startswith("401"), (path_info, status, reached)
+    unprotected: list[str] = []
+    run_wsgi_app(flask_app(unprotected), dict(environ, PATH_INFO=path_info), buffered=True)
+    assert unprotected, "flask did not route this path: the case proves nothing"
+
+
+# -- the table: order never decides ------------------------------------------------------
+
+USERS_RULES = {"/users/me": "public", "/users/<int:id>": "required", "/users/<id>": "optional",
+               "/users/<path:p>": "fresh", "/users/*": "refresh"}
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("/users/me", "public"), ("/users/5", "required"), ("/users/bob", "optional"),
+    ("/users/a/b", "fresh"), ("/users", "refresh")])
+def test_every_order_of_the_mapping_gives_the_same_rule(path: str, expected: str) -> None:
+    answers = set()
+    for order in itertools.permutations(USERS_RULES):
+        table = RouteTable({key: USERS_RULES[key] for key in order})
+        answers.add(table.lookup("GET", path).require)
+    assert answers == {expected}
+
+
+@pytest.mark.parametrize("routes", [
+    pytest.param({"/report/": "public", "/report": "required"}, id="trailing-slash-twin"),
+    pytest.param({"get /report": "public", "GET /report": "required"}, id="method-case-twin"),
+    pytest.param({"/u/<a>": "public", "/u/<b>": "required"}, id="variable-name-twin"),
+    pytest.param({"HEAD /report": "public", "GET /report": "required"}, id="head-vs-get"),
+    pytest.param({"GET /report": "public", "GET,POST /report": "required"}, id="method-overlap"),
+])
+def test_rules_that_cover_the_same_requests_must_agree(routes: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="cover the same requests"):
+        RouteTable(routes)
+    RouteTable(dict.fromkeys(routes, "required"))  # the same rules agreeing are fine
+
+
+def test_head_gets_the_get_rules_even_with_a_head_only_rule() -> None:
+    reached: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        reached.append(environ["REQUEST_METHOD"])
+        start_response("200 OK", [])
+        return [b""]
+
+    client = Client(JWTMiddleware(app, JWTManager(secret_key=SECRET),
+                                  routes={"HEAD /report": "public", "/report": "required"}))
+    assert client.head("/report").status_code == 401
+    assert client.get("/report").status_code == 401
+    assert client.post("/report").status_code == 401
+    assert reached == []
+
+
+@pytest.mark.parametrize("pattern", ["/a?b=1", "/a#frag", "/a//b", "/a/./b", "/a/../b", "/a/.",
+                                     "/a/..", "//a"])
+def test_patterns_no_server_delivers_are_refused(pattern: str) -> None:
+    with pytest.raises(ConfigError, match="normalised path"):
+        RouteTable({pattern: "required"})
+
+
+def test_dots_inside_a_segment_are_still_allowed() -> None:
+    table = RouteTable({"/files/a.b": "required", "/v1.0/*": "required", "/x/..y": "required"})
+    assert table.lookup("GET", "/files/a.b").protected
+    assert table.lookup("GET", "/v1.0/x").protected
