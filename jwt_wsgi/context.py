@@ -10,6 +10,17 @@ HEADER = "jwt_wsgi.header"
 IDENTITY = "jwt_wsgi.identity"
 LOCATION = "jwt_wsgi.location"
 ENVIRON_KEYS = (CLAIMS, HEADER, IDENTITY, LOCATION)
+#: Headers with which method-override middlewares (Rails, Laravel, Flask snippets) change the
+#: method the app sees: every rule and check must hold for those methods too.
+METHOD_OVERRIDES = ("HTTP_X_HTTP_METHOD_OVERRIDE", "HTTP_X_HTTP_METHOD",
+                    "HTTP_X_METHOD_OVERRIDE")
+
+
+def methods_of(environ: Mapping[str, Any]) -> list[str]:
+    """The methods an app may take the request for: the real one, then any override."""
+    methods = [str(environ.get("REQUEST_METHOD", "GET")).upper()]
+    methods += [str(environ[key]).strip().upper() for key in METHOD_OVERRIDES if key in environ]
+    return methods
 
 
 def _environ(request_or_environ: Any) -> Mapping[str, Any]:

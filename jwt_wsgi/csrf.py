@@ -15,6 +15,7 @@ import hmac
 from typing import TYPE_CHECKING, Any
 
 from .body import read_form
+from .context import methods_of
 from .errors import CSRFError
 from .locations import FoundToken, environ_key
 from .settings import Settings
@@ -38,9 +39,10 @@ class CSRFCheck:
         )
 
     def applies(self, environ: WSGIEnvironment, found: FoundToken) -> bool:
-        """Whether this request needs the proof: a cookie token on a listed method."""
-        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        return self.enabled and found.from_cookie and method in self.methods
+        """Whether this request needs the proof: a cookie token on a listed method (or
+        with a method-override header naming one)."""
+        return self.enabled and found.from_cookie and not self.methods.isdisjoint(
+            methods_of(environ))
 
     def check(self, environ: WSGIEnvironment, found: FoundToken,
               claims: dict[str, Any]) -> None:

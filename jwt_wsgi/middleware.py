@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .body import BODY_KEY
-from .context import CLAIMS, HEADER, IDENTITY, LOCATION
+from .context import CLAIMS, HEADER, IDENTITY, LOCATION, METHOD_OVERRIDES, methods_of
 from .csrf import CSRFCheck
 from .errors import (
     ConfigError,
@@ -41,7 +41,8 @@ class JWTMiddleware:
     :param default: the policy for paths no rule matches; ``"required"`` denies by default.
     :param cors_preflight: let CORS preflights (OPTIONS with ``Origin`` and
         ``Access-Control-Request-Method``) reach the app without a token, so a CORS layer
-        inside it can answer; only the app's status and headers are sent back, never its body.
+        inside it can answer; on a protected route only the app's status and headers are
+        sent back, never its body. A request with a method-override header is no preflight.
     :param remote_user: set ``REMOTE_USER`` to the identity (and remove any other value).
     :param converters: extra werkzeug converters for the patterns.
     :param on_outcome: called as ``on_outcome(outcome, environ)`` once per request, for
@@ -98,6 +99,8 @@ class JWTMiddleware:
             policy = self._policy(environ)  # also refuses malformed paths, preflight or not
             if self._is_preflight(environ):
                 self._report("preflight", environ)
+                if not policy.protected:  # nothing to hide: the app answers untouched
+                    return self.app(environ, start_response)
                 return _headers_only(self.app, environ, start_response)
             outcome = self._authenticate(environ, policy) if policy.protected else "public"
         except JWTWSGIError as error:
@@ -129,22 +132,23 @@ class JWTMiddleware:
             pop("REMOTE_USER", None)
 
     def _is_preflight(self, environ: WSGIEnvironment) -> bool:
+        # With a method-override header it is not a preflight (a browser never sends one
+        # in a preflight): an app behind an override middleware would run that method.
         return (self.cors_preflight and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
                 and "HTTP_ORIGIN" in environ
-                and str(environ.get("REQUEST_METHOD", "")).upper() == "OPTIONS")
+                and str(environ.get("REQUEST_METHOD", "")).upper() == "OPTIONS"
+                and environ.keys().isdisjoint(METHOD_OVERRIDES))
 
     def _policy(self, environ: WSGIEnvironment) -> Policy:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         policy = self.routes.resolve(method, environ.get("PATH_INFO", ""))
-        if environ.keys().isdisjoint(_METHOD_OVERRIDES):  # the usual request, decided fast
+        if environ.keys().isdisjoint(METHOD_OVERRIDES):  # the usual request, decided fast
             return policy
-        overrides = [environ[key] for key in _METHOD_OVERRIDES if key in environ]
         # An app behind a method-override middleware acts on the overriding method: the
         # request must satisfy the rules of every method it may be taken for.
-        policies = [policy, *(self.routes.resolve(str(value).strip().upper(),
-                                                  environ.get("PATH_INFO", ""))
-                              for value in overrides)]
-        return merge(policies)
+        path = environ.get("PATH_INFO", "")
+        return merge([policy, *(self.routes.resolve(other, path)
+                                for other in methods_of(environ)[1:])])
 
     def _authenticate(self, environ: WSGIEnvironment, policy: Policy) -> str:
         try:
@@ -202,9 +206,6 @@ class JWTMiddleware:
 
 
 _MISSING = object()
-#: Headers with which method-override middlewares (Rails, Laravel, Flask snippets) change the
-#: method the app sees.
-_METHOD_OVERRIDES = ("HTTP_X_HTTP_METHOD_OVERRIDE", "HTTP_X_HTTP_METHOD", "HTTP_X_METHOD_OVERRIDE")
 
 
 def _headers_only(app: WSGIApplication, environ: WSGIEnvironment,

@@ -218,6 +218,17 @@ def test_preflight_reaches_the_app_but_no_body_leaves(jwt: JWTManager) -> None:
     assert response.headers["Access-Control-Allow-Origin"] == "https://a"
 
 
+def test_preflight_on_a_public_route_is_answered_by_the_app_untouched(jwt: JWTManager) -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+        return [b"hello"]
+
+    client = Client(JWTMiddleware(app, jwt, routes={"/admin/*": "required"}))
+    response = client.options("/public", headers={"Origin": "https://a",
+                                                 "Access-Control-Request-Method": "GET"})
+    assert (response.status_code, response.data) == (200, b"hello")
+
+
 def test_preflight_pass_through_can_be_turned_off(protect: Callable[..., Client]) -> None:
     client = protect(ROUTES, cors_preflight=False)
     headers = {"Origin": "https://a", "Access-Control-Request-Method": "GET"}

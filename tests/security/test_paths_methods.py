@@ -191,6 +191,12 @@ METHOD_CASES = [
                  id="override-to-an-unprotected-method"),
     pytest.param("protected", "POST", "/admin", {"HTTP_X_HTTP_METHOD_OVERRIDE": "GET"}, {},
                  id="override-never-loosens"),
+    pytest.param("protected", "OPTIONS", "/admin",
+                 {**PREFLIGHT, "HTTP_X_HTTP_METHOD_OVERRIDE": "DELETE"}, {},
+                 id="preflight-with-method-override-is-no-preflight"),
+    pytest.param("protected", "OPTIONS", "/items/1",
+                 {**PREFLIGHT, "HTTP_X_METHOD_OVERRIDE": "POST"}, {},
+                 id="preflight-overridden-to-a-protected-method"),
 ]
 
 
@@ -397,3 +403,50 @@ def test_property_merged_policy_is_as_strict_as_every_reading(
             assert merged.protected, (path, reading)
             assert _RANK[merged.require] >= _RANK[one.require], (path, reading)
             assert set(merged.scopes) >= set(one.scopes), (path, reading)
+
+
+def test_a_preflight_with_an_override_never_runs_the_overriding_method() -> None:
+    """The usual Flask method-override snippet inside: OPTIONS + override must not become
+    an unauthenticated DELETE."""
+    from werkzeug.test import Client
+
+    from jwt_wsgi import JWTManager, JWTMiddleware
+
+    ran: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        ran.append(environ["REQUEST_METHOD"])
+        start_response("204 No Content", [])
+        return [b""]
+
+    def method_override(inner: Any) -> Any:
+        def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+            method = environ.get("HTTP_X_HTTP_METHOD_OVERRIDE", "").upper()
+            if method in {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}:
+                environ["REQUEST_METHOD"] = method
+            return inner(environ, start_response)
+        return wrapped
+
+    client = Client(JWTMiddleware(method_override(app), JWTManager(secret_key=SECRET),
+                                  routes={"DELETE /items/*": "required"}))
+    response = client.open("/items/1", method="OPTIONS", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "DELETE",
+        "X-HTTP-Method-Override": "DELETE"})
+    assert response.status_code == 401
+    assert ran == []
+
+
+@pytest.mark.parametrize("override", ["POST", "delete", " PUT "])
+def test_csrf_applies_to_an_overridden_state_changing_method(override: str) -> None:
+    from werkzeug.test import Client
+
+    from jwt_wsgi import JWTManager, JWTMiddleware
+
+    app = CountingApp()
+    jwt = JWTManager(secret_key=SECRET, token_location=["cookies"])
+    client = Client(JWTMiddleware(app, jwt, routes={"/transfer": "required"}))
+    client.set_cookie("access_token_cookie", jwt.create_access_token("alice"))
+    response = client.get("/transfer", headers={"X-HTTP-Method-Override": override})
+    assert response.status_code == 401 and "CSRF" in response.get_data(as_text=True)
+    assert app.calls == 0
+    assert client.get("/transfer").status_code == 200  # a plain GET needs no proof
