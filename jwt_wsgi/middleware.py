@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,7 @@ from .errors import (
 from .locations import TokenFinder
 from .manager import JWTManager
 from .proxy import ReverseProxy
-from .routes import Policy, RouteTable, merge
+from .routes import Policy, RouteTable, merge, same_json
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -186,13 +185,15 @@ class JWTMiddleware:
             if not (fresh is True or (type(fresh) in (int, float) and self.manager.codec.clock() < fresh)):
                 raise FreshTokenRequiredError()
         if policy.scopes:
+            # RFC 6749 3.3: scope tokens are separated by single spaces, nothing else.
             scp = claims.get("scp", ())
-            granted = set(claims.get("scope", "").split())
-            granted.update(scp.split() if isinstance(scp, str) else scp)
+            granted = set(claims.get("scope", "").split(" "))
+            granted.update(scp.split(" ") if isinstance(scp, str) else scp)
+            granted.discard("")
             if not granted.issuperset(policy.scopes):
                 raise InsufficientScopeError("Insufficient scope", " ".join(policy.scopes))
         for name, value in policy.claims:
-            if not _same(claims.get(name, _MISSING), value):
+            if not same_json(claims.get(name, _MISSING), value):
                 raise InsufficientScopeError(f"Missing or wrong claim: {name}")
 
     def _refuse(self, error: JWTWSGIError, environ: WSGIEnvironment,
@@ -236,11 +237,3 @@ def _headers_only(app: WSGIApplication, environ: WSGIEnvironment,
 def _discard(data: bytes) -> None:
     """The ``write`` callable handed to the app for a preflight: the body goes nowhere."""
 
-
-def _same(actual: Any, expected: Any) -> bool:
-    """Equal with the same JSON type: ``True`` is not ``1``, ``"1"`` is not ``1``."""
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        return actual is expected
-    if isinstance(expected, str):
-        return isinstance(actual, str) and hmac.compare_digest(actual.encode(), expected.encode())
-    return type(actual) is type(expected) and bool(actual == expected)

@@ -14,6 +14,7 @@ its cost does not grow with the number of rules that cannot match.
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -451,7 +452,7 @@ def merge(policies: Sequence[Policy]) -> Policy:
     claims: dict[str, Any] = {}
     for policy in protected:
         for name, value in policy.claims:
-            if name in claims and claims[name] != value:
+            if name in claims and not same_json(claims[name], value):
                 raise InvalidRequestError("Ambiguous request path")
             claims[name] = value
     require = max((p.require for p in protected), key=lambda r: _RANK.get(r, 2))
@@ -463,6 +464,22 @@ def merge(policies: Sequence[Policy]) -> Policy:
     if locations == ():
         raise InvalidRequestError("Ambiguous request path")
     return Policy(require, scopes, tuple(sorted(claims.items())), locations, issuers)
+
+
+def same_json(actual: Any, expected: Any) -> bool:
+    """Equal with the same JSON types all the way down: ``True`` is not ``1``, ``"1"`` is
+    not ``1``, ``[true]`` is not ``[1]``."""
+    if type(actual) is not type(expected):
+        return False
+    if isinstance(expected, str):  # lone surrogates are legal JSON escapes: no encode error
+        return hmac.compare_digest(actual.encode("utf-8", "surrogatepass"),
+                                   expected.encode("utf-8", "surrogatepass"))
+    if isinstance(expected, dict):
+        return actual.keys() == expected.keys() and all(
+            same_json(actual[name], value) for name, value in expected.items())
+    if isinstance(expected, list):
+        return len(actual) == len(expected) and all(map(same_json, actual, expected))
+    return bool(actual == expected)
 
 
 def _intersect(options: list[tuple[str, ...] | None]) -> tuple[str, ...] | None:
