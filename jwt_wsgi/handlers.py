@@ -115,9 +115,11 @@ class Responders:
             params.append(f'realm="{quote_param(self._realm)}"')
         if error.error:
             params.append(f'error="{error.error}"')
-            params.append(f'error_description="{quote_param(error.message)}"')
-        if isinstance(error, InsufficientScopeError) and error.scope:
-            params.append(f'scope="{quote_param(error.scope)}"')
+            if isinstance(error, InsufficientScopeError) and error.scope:
+                # The scope says it all (RFC 6750 3.1's own example has no description).
+                params.append(f'scope="{quote_param(error.scope)}"')
+            else:
+                params.append(f'error_description="{quote_param(error.message)}"')
         return self._scheme + (" " + ", ".join(params) if params else "")
 
     def respond(self, error: JWTWSGIError, environ: WSGIEnvironment) -> WSGIApplication:
