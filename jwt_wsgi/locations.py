@@ -142,11 +142,15 @@ class TokenFinder:
             return f"Missing {self._header_name} Header"
         if locations == ("cookies",):
             return f'Missing cookie "{self._cookie_names[refresh]}"'
+        # flask-jwt-extended's words exactly (its "paramater" included), so that clients
+        # that read the message keep working after the move.
         if locations == ("query_string",):
-            return f'Missing "{self._query_name}" query parameter'
+            return f"Missing '{self._query_name}' query paramater"
         if locations == ("json",):
-            return f'Missing "{self._json_keys[refresh]}" in JSON body'
-        return "Missing JWT in " + " or ".join(locations)
+            return f'Missing "{self._json_keys[refresh]}" key in json data.'
+        details = "; ".join(self.missing_message((location,), refresh) for location in locations)
+        return (f"Missing JWT in {', '.join(locations[:-1])} or {locations[-1]} "
+                f"({details})")
 
     def _from_header(self, environ: WSGIEnvironment, refresh: bool) -> str | None:
         value = environ.get(self._header_key)

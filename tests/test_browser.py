@@ -144,7 +144,9 @@ def test_login_call_csrf_refresh_logout_in_chromium(browser_page: Any) -> None:
     expect(page.locator("#status")).to_have_text("Not logged in")
     assert not {"access_token_cookie", "csrf_access_token"} & set(cookies_by_name(page))
     page.click("#call")
-    expect(result).to_have_text('401 {"msg":"Missing JWT in cookies or headers"}')
+    expect(result).to_have_text(
+        '401 {"msg":"Missing JWT in cookies or headers (Missing cookie \\"access_token_cookie\\"; '
+        'Missing Authorization Header)"}')
 
     # The logged-out token, replayed, is refused: logout revoked it, not only its cookie.
     page.context.add_cookies([{key: revoked[key] for key in

@@ -179,3 +179,23 @@ def test_our_published_jwks_works_in_other_libraries(alg: str, keys: Keys) -> No
     kid = jwks["keys"][0]["kid"]
     signing_key = pyjwt.PyJWKSet.from_dict(jwks)[kid]
     assert pyjwt.decode(token, signing_key, algorithms=[alg])["sub"] == "alice"
+
+
+@pytest.mark.parametrize("locations", [
+    ["headers"], ["cookies"], ["query_string"], ["json"], ["headers", "cookies"],
+    ["cookies", "headers", "json"], ["headers", "cookies", "query_string", "json"]])
+def test_missing_token_messages_are_flask_jwt_extendeds(locations: list[str]) -> None:
+    """Clients that read the message keep working after the move: the same words."""
+    app = flask.Flask("missing")
+    app.config.update(JWT_SECRET_KEY=SECRET, JWT_TOKEN_LOCATION=locations)
+    flask_jwt_extended.JWTManager(app)
+
+    @app.post("/p")
+    @flask_jwt_extended.jwt_required()
+    def protected() -> str:
+        return "ok"
+
+    theirs = app.test_client().post("/p", json={})
+    mine = Client(JWTMiddleware(Recorder(), JWTManager(secret_key=SECRET, token_location=locations),
+                                routes={"/p": "required"})).post("/p", json={})
+    assert (mine.status_code, mine.get_json()) == (theirs.status_code, theirs.get_json())

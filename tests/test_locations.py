@@ -79,9 +79,12 @@ def test_refresh_route_reads_refresh_names(location: str, recorder: Recorder) ->
     [
         pytest.param(["headers"], "Missing Authorization Header", id="headers"),
         pytest.param(["cookies"], 'Missing cookie "access_token_cookie"', id="cookies"),
-        pytest.param(["query_string"], 'Missing "jwt" query parameter', id="query"),
-        pytest.param(["json"], 'Missing "access_token" in JSON body', id="json"),
-        pytest.param(ALL, "Missing JWT in headers or cookies or query_string or json", id="all"),
+        pytest.param(["query_string"], "Missing 'jwt' query paramater", id="query"),
+        pytest.param(["json"], 'Missing "access_token" key in json data.', id="json"),
+        pytest.param(ALL, "Missing JWT in headers, cookies, query_string or json (Missing "
+                     "Authorization Header; Missing cookie \"access_token_cookie\"; Missing "
+                     "'jwt' query paramater; Missing \"access_token\" key in json data.)",
+                     id="all"),
     ],
 )
 def test_missing_message_names_the_location(only: list[str], message: str,
