@@ -7,8 +7,13 @@ One :class:`JWKSFetcher` per URL keeps the last good key set in a :class:`~jwt_w
 * a token whose ``kid`` is unknown triggers a refetch, but fetches happen at most once per
   ``jwks_refetch_seconds`` across every thread, so a flood of made-up ``kid`` values costs
   the identity provider one request per cooldown;
-* one fetch at a time, each with a timeout; when the endpoint fails the last good set is
-  kept (stale) and the failure is logged without any key material;
+* one fetch at a time, each with a timeout; when the fetch fails (network error, non-200,
+  not JSON, not a JWKS object, over 1 MiB) the last good set is kept (stale) and the
+  failure is logged without any key material;
+* a JWKS that was fetched is authoritative: it replaces the last set even when it holds no
+  key usable here (empty, other algorithms, ``use: enc`` only), so a key the provider
+  withdrew stops verifying; tokens are then refused as matching no key (401), and the next
+  unknown ``kid`` after the cooldown fetches again;
 * before any set was ever fetched, a token cannot be checked: the request fails closed
   with :class:`~jwt_wsgi.errors.ServiceUnavailableError` (503).
 
@@ -80,7 +85,8 @@ class JWKSFetcher:
         #: How many fetches were attempted (for tests and metrics).
         self.fetches = 0
         self._lock = threading.Lock()
-        self._have_keys = False
+        self._have_set = False  # a JWKS was fetched once (it may hold no usable key)
+        self._usable = 0  # usable keys in the current fetched set
         self._expires_at = -math.inf
         self._next_fetch = -math.inf
         self._last_body: bytes | None = None
@@ -93,10 +99,10 @@ class JWKSFetcher:
         """
         self.refresh_if_expired()
         found = self.keys.find(algorithm, kid)
-        if found is None and isinstance(kid, str) and self._have_keys:
+        if found is None and isinstance(kid, str) and self._have_set:
             self._maybe_fetch(wait=True)
             found = self.keys.find(algorithm, kid)
-        if found is None and not self._have_keys:
+        if found is None and not self._have_set:
             raise ServiceUnavailableError("Signing keys unavailable")
         return found
 
@@ -104,12 +110,17 @@ class JWKSFetcher:
         """Fetch when the set has expired, as :meth:`find` does first; for callers that
         skip :meth:`find`, such as a hit in the verified-token cache."""
         if self.clock() >= self._expires_at:
-            self._maybe_fetch(wait=not self._have_keys)
+            self._maybe_fetch(wait=not self._have_set)
 
     def refresh(self) -> bool:
-        """Fetch now, ignoring the cache and the cooldown; True when a usable set came back."""
+        """Fetch now, ignoring the cache and the cooldown.
+
+        :return: True when the fetch succeeded and the set holds a key usable here; False
+            when it failed (the last good set stays) or the provider publishes no usable
+            key (then no fetched key verifies any more).
+        """
         with self._lock:
-            return self._fetch()
+            return self._fetch() and self._usable > 0
 
     def _maybe_fetch(self, wait: bool) -> None:
         """Fetch unless another thread is fetching or the cooldown has not passed.
@@ -133,6 +144,7 @@ class JWKSFetcher:
             self._lock.release()
 
     def _fetch(self) -> bool:
+        """Fetch once; True when the endpoint answered with a JWKS (usable keys or not)."""
         started = self.clock()
         self._next_fetch = started + self.refetch_seconds
         self.fetches += 1
@@ -149,16 +161,19 @@ class JWKSFetcher:
                 raise ValueError("response is not a JWKS object with a 'keys' list")
         except Exception as exc:  # noqa: BLE001 - any failure keeps the last good set
             logger.warning("JWKS fetch from %s failed (%s); %s", self.safe_url, type(exc).__name__,
-                           "keeping the last good key set" if self._have_keys
+                           "keeping the last good key set" if self._have_set
                            else "no key set yet: requests fail with 503")
             return False
         if body != self._last_body:
-            if not self.keys.replace_fetched(jwks, self.algorithms):
-                logger.warning("JWKS from %s holds no key usable with %s; keeping the last "
-                               "good key set", self.safe_url, ", ".join(self.algorithms))
-                return False
+            # The provider's answer is authoritative: a set without a usable key replaces
+            # the last one too, or a key it withdrew would keep verifying.
+            self._usable = self.keys.replace_fetched(jwks, self.algorithms)
             self._last_body = body
-        self._have_keys = True
+            if not self._usable:
+                logger.warning("JWKS from %s holds no key usable with %s; tokens of this "
+                               "issuer are refused until it publishes one", self.safe_url,
+                               ", ".join(self.algorithms))
+        self._have_set = True
         self._expires_at = started + cache_lifetime(cache_control, self.cache_seconds)
         return True
 
