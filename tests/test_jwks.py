@@ -349,6 +349,59 @@ def test_an_issuers_set_without_a_usable_key_withdraws_its_keys(
     assert client.get("/", headers=bearer(own)).status_code == 200  # other issuers unaffected
 
 
+# -- the cache time is honoured even when it is shorter than the refetch cooldown -----------
+
+def test_a_cache_time_shorter_than_the_cooldown_is_honoured(server: JWKSServer,
+                                                            rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    _, client, clock = protected(server.url, jwks_cache_seconds=1, jwks_refetch_seconds=30)
+    token = mint(rsa_keys["a"], "a")
+    for _ in range(4):
+        assert client.get("/", headers=bearer(token)).status_code == 200
+        clock.now += 1.5
+    assert server.requests == 4
+
+
+def test_a_failing_endpoint_is_fetched_once_per_cooldown_despite_a_short_cache_time(
+        server: JWKSServer, rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    _, client, clock = protected(server.url, jwks_cache_seconds=1, jwks_refetch_seconds=30)
+    token, unknown = mint(rsa_keys["a"], "a"), mint(rsa_keys["c"], "made-up")
+    assert client.get("/", headers=bearer(token)).status_code == 200  # t=1000: fetch 1
+    server.status = 500
+    for _ in range(20):  # t=1001.5 .. 1030: one failed fetch (the set expired), then cooldown
+        clock.now += 1.5
+        assert client.get("/", headers=bearer(token)).status_code == 200  # stale set
+        assert client.get("/", headers=bearer(unknown)).status_code == 401
+    assert server.requests == 2
+    clock.now += 1.5  # t=1031.5: the cooldown of the failed fetch has passed
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    assert server.requests == 3
+    server.status = 200  # back up: each expiry refetches again, without the cooldown
+    clock.now += 30
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    clock.now += 1.5
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    assert server.requests == 5
+
+
+def test_no_store_does_not_fetch_more_often_than_the_cooldown(server: JWKSServer,
+                                                              rsa_keys: dict[str, Any]) -> None:
+    # max-age may shorten the cache time, but not below the configured ones.
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    server.cache_control = "no-store"
+    _, client, clock = protected(server.url)
+    token = mint(rsa_keys["a"], "a")
+    for _ in range(5):
+        assert client.get("/", headers=bearer(token)).status_code == 200
+    clock.now += 29
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    assert server.requests == 1
+    clock.now += 1
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    assert server.requests == 2
+
+
 def test_never_reached_endpoint_fails_closed_with_503(rsa_keys: dict[str, Any]) -> None:
     dead = JWKSServer()
     url = dead.url
