@@ -3,12 +3,20 @@
 One :class:`JWKSFetcher` per URL keeps the last good key set in a :class:`~jwt_wsgi.keys.KeySet`:
 
 * the set is used for ``jwks_cache_seconds``, or less when the response says
-  ``Cache-Control: max-age`` (``no-store``/``no-cache`` count as 0);
-* a token whose ``kid`` is unknown triggers a refetch, but fetches happen at most once per
-  ``jwks_refetch_seconds`` across every thread, so a flood of made-up ``kid`` values costs
-  the identity provider one request per cooldown;
-* one fetch at a time, each with a timeout; when the endpoint fails the last good set is
-  kept (stale) and the failure is logged without any key material;
+  ``Cache-Control: max-age`` (``no-store``/``no-cache`` count as 0), though never less than
+  the shorter of ``jwks_cache_seconds`` and ``jwks_refetch_seconds``; once it expires it
+  is fetched again, even inside the refetch cooldown, as long as the last fetch succeeded;
+* a token whose ``kid`` is unknown triggers a refetch, but such refetches, and any fetch
+  after a failed one, happen at most once per ``jwks_refetch_seconds`` across every
+  thread, so a flood of made-up ``kid`` values (or a dead endpoint) costs the identity
+  provider one request per cooldown;
+* one fetch at a time, each with a timeout; when the fetch fails (network error, non-200,
+  not JSON, not a JWKS object, over 1 MiB) the last good set is kept (stale) and the
+  failure is logged without any key material;
+* a JWKS that was fetched is authoritative: it replaces the last set even when it holds no
+  key usable here (empty, other algorithms, ``use: enc`` only), so a key the provider
+  withdrew stops verifying; tokens are then refused as matching no key (401), and the next
+  unknown ``kid`` after the cooldown fetches again;
 * before any set was ever fetched, a token cannot be checked: the request fails closed
   with :class:`~jwt_wsgi.errors.ServiceUnavailableError` (503).
 
@@ -60,7 +68,8 @@ class JWKSFetcher:
     :param keys: the key set whose fetched group this fetcher replaces.
     :param algorithms: the algorithms keys may be bound to.
     :param cache_seconds: the longest time a fetched set is used before it is fetched again.
-    :param refetch_seconds: the least time between two fetches (unknown ``kid``, failures).
+    :param refetch_seconds: the least time between two fetches for an unknown ``kid``, and
+        after a failed fetch.
     :param timeout: seconds for one fetch, connection and reading included.
     """
 
@@ -80,7 +89,9 @@ class JWKSFetcher:
         #: How many fetches were attempted (for tests and metrics).
         self.fetches = 0
         self._lock = threading.Lock()
-        self._have_keys = False
+        self._have_set = False  # a JWKS was fetched once (it may hold no usable key)
+        self._usable = 0  # usable keys in the current fetched set
+        self._last_ok = False  # the last fetch succeeded: expiry may skip the cooldown
         self._expires_at = -math.inf
         self._next_fetch = -math.inf
         self._last_body: bytes | None = None
@@ -93,10 +104,10 @@ class JWKSFetcher:
         """
         self.refresh_if_expired()
         found = self.keys.find(algorithm, kid)
-        if found is None and isinstance(kid, str) and self._have_keys:
+        if found is None and isinstance(kid, str) and self._have_set:
             self._maybe_fetch(wait=True)
             found = self.keys.find(algorithm, kid)
-        if found is None and not self._have_keys:
+        if found is None and not self._have_set:
             raise ServiceUnavailableError("Signing keys unavailable")
         return found
 
@@ -104,20 +115,33 @@ class JWKSFetcher:
         """Fetch when the set has expired, as :meth:`find` does first; for callers that
         skip :meth:`find`, such as a hit in the verified-token cache."""
         if self.clock() >= self._expires_at:
-            self._maybe_fetch(wait=not self._have_keys)
+            self._maybe_fetch(wait=not self._have_set, expired=True)
 
     def refresh(self) -> bool:
-        """Fetch now, ignoring the cache and the cooldown; True when a usable set came back."""
-        with self._lock:
-            return self._fetch()
+        """Fetch now, ignoring the cache and the cooldown.
 
-    def _maybe_fetch(self, wait: bool) -> None:
-        """Fetch unless another thread is fetching or the cooldown has not passed.
+        :return: True when the fetch succeeded and the set holds a key usable here; False
+            when it failed (the last good set stays) or the provider publishes no usable
+            key (then no fetched key verifies any more).
+        """
+        with self._lock:
+            return self._fetch() and self._usable > 0
+
+    def _due(self, expired: bool) -> bool:
+        """Whether a fetch may start now: an expired set after a successful fetch at once
+        (the cache time is honoured), anything else once the cooldown has passed."""
+        now = self.clock()
+        if expired and self._last_ok:
+            return now >= self._expires_at
+        return now >= self._next_fetch
+
+    def _maybe_fetch(self, wait: bool, expired: bool = False) -> None:
+        """Fetch unless another thread is fetching or the fetch is not due (:meth:`_due`).
 
         With ``wait`` the caller waits (at most about one fetch timeout) for a fetch in
         progress, because it has nothing to verify with, or a new ``kid`` may be in it.
         """
-        if self.clock() < self._next_fetch:
+        if not self._due(expired):
             if wait and self._lock.locked() and self._lock.acquire(timeout=self.timeout + 1):
                 # A fetch is in progress (it set the cooldown as it started): wait for its
                 # keys rather than refuse a token whose new kid it is about to bring.
@@ -127,12 +151,13 @@ class JWKSFetcher:
             return
         try:
             # Another thread may have fetched while this one waited for the lock.
-            if self.clock() >= self._next_fetch:
+            if self._due(expired):
                 self._fetch()
         finally:
             self._lock.release()
 
     def _fetch(self) -> bool:
+        """Fetch once; True when the endpoint answered with a JWKS (usable keys or not)."""
         started = self.clock()
         self._next_fetch = started + self.refetch_seconds
         self.fetches += 1
@@ -148,18 +173,25 @@ class JWKSFetcher:
             if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
                 raise ValueError("response is not a JWKS object with a 'keys' list")
         except Exception as exc:  # noqa: BLE001 - any failure keeps the last good set
+            self._last_ok = False
             logger.warning("JWKS fetch from %s failed (%s); %s", self.safe_url, type(exc).__name__,
-                           "keeping the last good key set" if self._have_keys
+                           "keeping the last good key set" if self._have_set
                            else "no key set yet: requests fail with 503")
             return False
         if body != self._last_body:
-            if not self.keys.replace_fetched(jwks, self.algorithms):
-                logger.warning("JWKS from %s holds no key usable with %s; keeping the last "
-                               "good key set", self.safe_url, ", ".join(self.algorithms))
-                return False
+            # The provider's answer is authoritative: a set without a usable key replaces
+            # the last one too, or a key it withdrew would keep verifying.
+            self._usable = self.keys.replace_fetched(jwks, self.algorithms)
             self._last_body = body
-        self._have_keys = True
-        self._expires_at = started + cache_lifetime(cache_control, self.cache_seconds)
+            if not self._usable:
+                logger.warning("JWKS from %s holds no key usable with %s; tokens of this "
+                               "issuer are refused until it publishes one", self.safe_url,
+                               ", ".join(self.algorithms))
+        self._have_set = self._last_ok = True
+        # max-age may shorten the cache time, but not below what the settings allow, so an
+        # endpoint that says no-store is not fetched on every request.
+        floor = min(self.cache_seconds, self.refetch_seconds)
+        self._expires_at = started + max(floor, cache_lifetime(cache_control, self.cache_seconds))
         return True
 
 

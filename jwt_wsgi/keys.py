@@ -393,12 +393,13 @@ class KeySet:
     def replace_fetched(self, jwks: Mapping[str, Any], allowed: Iterable[str]) -> int:
         """Swap in a newly fetched JWKS; return how many usable keys it holds.
 
-        A set without any usable key changes nothing (the last good set stays).
+        The set the provider publishes is authoritative: one without any usable key (empty,
+        other algorithms, ``use: enc`` only) still replaces the fetched group, so a key the
+        provider withdrew stops verifying. Keeping the last good set when a fetch *fails* is
+        the fetcher's decision, not this one's.
         """
-        table, added = _jwks_table(jwks, allowed)
-        if added:
-            self._fetched = table
-            self._changed()
+        self._fetched, added = _jwks_table(jwks, allowed)
+        self._changed()
         return added
 
     def _changed(self) -> None:

@@ -63,6 +63,7 @@ class JWKSServer:
 
     def __init__(self) -> None:
         self.jwks: dict[str, Any] = {"keys": []}
+        self.body: bytes | None = None  # sent instead of the JSON of ``jwks`` when set
         self.status = 200
         self.cache_control: str | None = None
         self.redirect: str | None = None  # answer 302 to this Location (once per path)
@@ -81,7 +82,8 @@ class JWKSServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                body = json.dumps(server.jwks).encode()
+                body = server.body if server.body is not None else json.dumps(
+                    server.jwks).encode()
                 self.send_response(server.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -234,16 +236,170 @@ def test_dead_endpoint_serves_the_stale_set(server: JWKSServer, rsa_keys: dict[s
     assert client.get("/", headers=bearer(mint(rsa_keys["b"], "b"))).status_code == 401
 
 
-def test_garbage_response_keeps_the_stale_set(server: JWKSServer,
-                                              rsa_keys: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("status", "body"), [
+    pytest.param(500, None, id="status-500"),
+    pytest.param(404, None, id="status-404"),
+    pytest.param(200, b"<html>maintenance</html>", id="not-json"),
+    pytest.param(200, b'{"keys": [', id="truncated-json"),
+    pytest.param(200, b'["keys"]', id="json-list"),
+    pytest.param(200, b'{"nokeys": 1}', id="object-without-keys"),
+    pytest.param(200, b'{"keys": {"kty": "RSA"}}', id="keys-not-a-list"),
+    pytest.param(200, b'{"keys": [], "pad": "' + b"x" * (1024 * 1024) + b'"}', id="too-large"),
+])
+def test_a_failed_fetch_keeps_the_last_good_set(server: JWKSServer, rsa_keys: dict[str, Any],
+                                                status: int, body: bytes | None) -> None:
+    # Only an answer that is a JWKS replaces the set: anything else is a failed fetch, even
+    # when it would withdraw every key, so an outage or a broken proxy never locks users out.
     server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
-    _, client, clock = protected(server.url)
+    manager, client, clock = protected(server.url)
     token = mint(rsa_keys["a"], "a")
     assert client.get("/", headers=bearer(token)).status_code == 200
-    for bad in ({"nokeys": 1}, {"keys": [{"kty": "RSA", "kid": "x"}]}, ["keys"]):
-        server.jwks = bad  # type: ignore[assignment]
-        clock.now += 601
+    generation = manager.keys.generation
+    server.status, server.body = status, body
+    clock.now += 601
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    assert server.requests == 2
+    assert manager.keys.generation == generation
+    assert manager.jwks_fetcher is not None and manager.jwks_fetcher.refresh() is False
+    assert client.get("/", headers=bearer(token)).status_code == 200
+
+
+# -- a set the provider publishes is authoritative, even with no key usable here ------------
+
+def _es256_only(_old: Any) -> dict[str, Any]:
+    return {"keys": [jwk_of(ec.generate_private_key(ec.SECP256R1()), "new", "ES256")]}
+
+
+@pytest.mark.parametrize("published", [
+    pytest.param(lambda _old: {"keys": []}, id="empty-set"),
+    pytest.param(_es256_only, id="only-es256-for-rs256"),
+    pytest.param(lambda old: {"keys": [{**jwk_of(old, "a"), "use": "enc"}]},
+                 id="old-key-now-use-enc"),
+    pytest.param(lambda _old: {"keys": [{"kty": "RSA", "kid": "a"}]},
+                 id="only-a-broken-key"),  # RFC 7517 5: ignored, so the set is empty
+])
+def test_a_set_without_a_usable_key_withdraws_the_old_keys(
+        server: JWKSServer, rsa_keys: dict[str, Any], published: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    manager, client, _ = protected(server.url)
+    token, kidless = mint(rsa_keys["a"], "a"), mint(rsa_keys["a"], None)
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    assert client.get("/", headers=bearer(kidless)).status_code == 200
+    generation = manager.keys.generation
+    server.jwks = published(rsa_keys["a"])
+    assert manager.jwks_fetcher is not None
+    with caplog.at_level(logging.WARNING, "jwt_wsgi.jwks"):
+        assert manager.jwks_fetcher.refresh() is False  # answered, but nothing to verify with
+    assert "holds no key usable with RS256" in caplog.text
+    assert jwk_of(rsa_keys["a"], "a")["n"][:40] not in caplog.text
+    assert manager.keys.generation > generation
+    # The endpoint answered, so this is not an outage (503) but a token no key matches.
+    for withdrawn in (token, kidless):
+        response = client.get("/", headers=bearer(withdrawn))
+        assert response.status_code == 401
+        assert response.json == {"msg": "No key matches the token"}
+
+
+def test_a_cached_token_is_refused_once_the_set_is_emptied(server: JWKSServer,
+                                                           rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    manager, client, clock = protected(server.url)
+    assert manager.token_cache is not None
+    token = mint(rsa_keys["a"], "a")
+    for _ in range(3):
         assert client.get("/", headers=bearer(token)).status_code == 200
+    assert manager.token_cache.hits == 1
+    server.jwks = {"keys": []}  # the provider withdraws its only key
+    clock.now += 601
+    response = client.get("/", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.json == {"msg": "No key matches the token"}
+    assert server.requests == 2 and manager.token_cache.flushes == 1
+    # The next unknown kid after the cooldown brings a newly published key in.
+    server.jwks = {"keys": [jwk_of(rsa_keys["b"], "b")]}
+    assert client.get("/", headers=bearer(mint(rsa_keys["b"], "b"))).status_code == 401
+    clock.now += 30
+    assert client.get("/", headers=bearer(mint(rsa_keys["b"], "b"))).status_code == 200
+    assert client.get("/", headers=bearer(token)).status_code == 401
+    assert server.requests == 3
+
+
+def test_an_issuers_set_without_a_usable_key_withdraws_its_keys(
+        server: JWKSServer, rsa_keys: dict[str, Any]) -> None:
+    from tests.conftest import SECRET
+    from tests.test_issuers import API, IDP, idp_token, jwks
+
+    server.jwks = jwks(rsa_keys["a"], "idp-1")
+    manager = JWTManager(secret_key=SECRET, issuer=API, issuers={
+        IDP: {"jwks_url": server.url, "audience": API}})
+    fetcher = manager.issuers[IDP].material.fetcher
+    assert fetcher is not None
+    client = Client(JWTMiddleware(Recorder(), manager, default="required"))
+    token, own = idp_token(rsa_keys["a"], "idp-1", IDP), manager.create_access_token("a")
+    for _ in range(3):
+        assert client.get("/", headers=bearer(token)).status_code == 200
+    generation = manager.keys.generation
+    server.jwks = {"keys": [{**jwks(rsa_keys["a"], "idp-1")["keys"][0], "use": "enc"}]}
+    assert fetcher.refresh() is False
+    assert manager.keys.generation > generation  # the verified-token cache is flushed
+    response = client.get("/", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.json == {"msg": "No key matches the token"}
+    assert client.get("/", headers=bearer(own)).status_code == 200  # other issuers unaffected
+
+
+# -- the cache time is honoured even when it is shorter than the refetch cooldown -----------
+
+def test_a_cache_time_shorter_than_the_cooldown_is_honoured(server: JWKSServer,
+                                                            rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    _, client, clock = protected(server.url, jwks_cache_seconds=1, jwks_refetch_seconds=30)
+    token = mint(rsa_keys["a"], "a")
+    for _ in range(4):
+        assert client.get("/", headers=bearer(token)).status_code == 200
+        clock.now += 1.5
+    assert server.requests == 4
+
+
+def test_a_failing_endpoint_is_fetched_once_per_cooldown_despite_a_short_cache_time(
+        server: JWKSServer, rsa_keys: dict[str, Any]) -> None:
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    _, client, clock = protected(server.url, jwks_cache_seconds=1, jwks_refetch_seconds=30)
+    token, unknown = mint(rsa_keys["a"], "a"), mint(rsa_keys["c"], "made-up")
+    assert client.get("/", headers=bearer(token)).status_code == 200  # t=1000: fetch 1
+    server.status = 500
+    for _ in range(20):  # t=1001.5 .. 1030: one failed fetch (the set expired), then cooldown
+        clock.now += 1.5
+        assert client.get("/", headers=bearer(token)).status_code == 200  # stale set
+        assert client.get("/", headers=bearer(unknown)).status_code == 401
+    assert server.requests == 2
+    clock.now += 1.5  # t=1031.5: the cooldown of the failed fetch has passed
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    assert server.requests == 3
+    server.status = 200  # back up: each expiry refetches again, without the cooldown
+    clock.now += 30
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    clock.now += 1.5
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    assert server.requests == 5
+
+
+def test_no_store_does_not_fetch_more_often_than_the_cooldown(server: JWKSServer,
+                                                              rsa_keys: dict[str, Any]) -> None:
+    # max-age may shorten the cache time, but not below the configured ones.
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], "a")]}
+    server.cache_control = "no-store"
+    _, client, clock = protected(server.url)
+    token = mint(rsa_keys["a"], "a")
+    for _ in range(5):
+        assert client.get("/", headers=bearer(token)).status_code == 200
+    clock.now += 29
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    assert server.requests == 1
+    clock.now += 1
+    assert client.get("/", headers=bearer(token)).status_code == 200
+    assert server.requests == 2
 
 
 def test_never_reached_endpoint_fails_closed_with_503(rsa_keys: dict[str, Any]) -> None:
