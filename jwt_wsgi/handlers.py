@@ -4,7 +4,8 @@ A loader's signature is inspected when it is registered, never per request: that
 decides which arguments it gets (the seed's or flask-jwt-extended 4.x's) and whether it
 takes the WSGI ``environ`` as a keyword-only parameter. Whatever it returns becomes a
 WSGI response; a loader that raises or returns something unusable is logged and the
-default answer is sent instead.
+default answer is sent instead. A WSGI app it returns (a webob or werkzeug ``Response``
+too) is run to completion inside that guard, so a broken one cannot reach the server.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ _STATUS_TEXT = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbid
                 500: "Internal Server Error", 503: "Service Unavailable"}
 _HEADER_VALUE_OK = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 _HEADER_NAME_OK = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_STATUS_LINE_OK = re.compile(r"[1-5][0-9][0-9] [\t\x20-\x7e\x80-\xff]*")
+_DIGITS = re.compile(r"[0-9]+")
+#: The most body a responder's own WSGI app may produce: an error answer is small, and a
+#: larger one is treated as a broken responder (the default answer is sent).
+MAX_RESPONDER_BODY = 64 * 1024
 
 
 def status_line(status: int) -> str:
@@ -132,7 +138,7 @@ class Responders:
                           "jwt_payload": dict(error.jwt_payload or {})}
                 kwargs = {"environ": environ} if signature.wants_environ else {}
                 result = func(*(values[name] for name in signature.args), **kwargs)
-                return self._with_challenge(self._to_wsgi(result, error), error)
+                return self._with_challenge(self._to_wsgi(result, error, environ), error)
             except Exception:
                 logger.exception("%s raised or returned an unusable value; "
                                  "sending the default answer", error.loader)
@@ -151,7 +157,8 @@ class Responders:
                 self._defaults[key] = app
         return app
 
-    def _to_wsgi(self, result: Any, error: JWTWSGIError) -> WSGIApplication:
+    def _to_wsgi(self, result: Any, error: JWTWSGIError,
+                 environ: WSGIEnvironment) -> WSGIApplication:
         if isinstance(result, tuple) and 2 <= len(result) <= 3:
             body, status = result[0], _status(result[1])
             headers = _headers(result[2]) if len(result) == 3 else []
@@ -159,7 +166,7 @@ class Responders:
         if isinstance(result, (dict, list)):
             return json_response(result, error.status, [])
         if callable(result):
-            return result  # type: ignore[no-any-return]
+            return run_to_completion(result, environ)
         raise TypeError(f"{error.loader} returned {type(result).__name__}; return "
                         "(body, status[, headers]), a dict, or a WSGI response")
 
@@ -198,6 +205,73 @@ def _headers(value: Any) -> list[tuple[str, str]]:
     return headers
 
 
+def run_to_completion(app: Any, environ: WSGIEnvironment) -> WSGIApplication:
+    """Run a responder's WSGI app now and return its answer, prebuilt and checked.
+
+    Called inside the responder guard, so whatever goes wrong (the app raises, is a class
+    returned by mistake, calls ``start_response`` never or twice, returns no iterable,
+    yields text, sends a malformed status or header, or a body over
+    :data:`MAX_RESPONDER_BODY`) raises here and the default answer is sent instead of a
+    server error. Exception messages name no value the responder produced.
+    """
+    started: list[tuple[Any, Any, Any]] = []
+    chunks: list[bytes] = []
+    size = 0
+
+    def write(data: Any) -> None:
+        nonlocal size
+        if not isinstance(data, bytes):
+            raise TypeError("a responder's WSGI app produced a body chunk that is not bytes")
+        size += len(data)
+        if size > MAX_RESPONDER_BODY:
+            raise ValueError(f"a responder's WSGI body is over {MAX_RESPONDER_BODY} bytes")
+        chunks.append(data)
+
+    def start_response(status: Any, headers: Any, exc_info: Any = None) -> Callable[[Any], None]:
+        started.append((status, headers, exc_info))
+        if len(started) > 1 or exc_info is not None:
+            raise RuntimeError("a responder's WSGI app called start_response more than once "
+                               "or with exc_info")
+        return write
+
+    result = app(environ, start_response)
+    try:
+        for chunk in result:
+            write(chunk)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    # Checked after the body too: a generator calls start_response on its first step, and
+    # an app may have swallowed the error start_response raised.
+    if len(started) != 1 or started[0][2] is not None:
+        raise RuntimeError("a responder's WSGI app did not call start_response exactly once")
+    status, headers = started[0][:2]
+    if not isinstance(status, str) or not _STATUS_LINE_OK.fullmatch(status):
+        raise TypeError("a responder's WSGI status line is malformed")
+    if not isinstance(headers, (list, tuple)) or not all(
+            isinstance(item, tuple) and len(item) == 2
+            and isinstance(item[0], str) and isinstance(item[1], str) for item in headers):
+        raise TypeError("a responder's WSGI headers are not a list of (str, str) pairs")
+    data = b"".join(chunks)
+    return prebuilt(status, _framed(status, _headers(headers), data, environ), data)
+
+
+def _framed(status: str, headers: list[tuple[str, str]], data: bytes,
+            environ: WSGIEnvironment) -> list[tuple[str, str]]:
+    """The headers with a ``Content-Length`` that matches the materialised body."""
+    if status[0] == "1" or status[:3] in ("204", "304"):
+        if data:
+            raise ValueError("a responder's WSGI app sent a body with a bodiless status")
+        return [(name, value) for name, value in headers if name.lower() != "content-length"]
+    declared = [value for name, value in headers if name.lower() == "content-length"]
+    if (not data and environ.get("REQUEST_METHOD") == "HEAD" and len(declared) == 1
+            and _DIGITS.fullmatch(declared[0])):
+        return headers  # a HEAD answer keeps the length of the body it stands for
+    kept = [(name, value) for name, value in headers if name.lower() != "content-length"]
+    return [*kept, ("Content-Length", str(len(data)))]
+
+
 def body_response(body: Any, status: int, headers: list[tuple[str, str]]) -> WSGIApplication:
     if isinstance(body, (dict, list)):
         return json_response(body, status, headers)
@@ -221,10 +295,13 @@ def bytes_response(data: bytes, status: int, content_type: str,
     base = [(n, v) for n, v in (("Content-Type", content_type), ("Cache-Control", "no-store"))
             if n.lower() not in names]
     kept = [(n, v) for n, v in headers if n.lower() != "content-length"]
-    all_headers = [*base, *kept, ("Content-Length", str(len(data)))]
+    return prebuilt(line, [*base, *kept, ("Content-Length", str(len(data)))], data)
 
+
+def prebuilt(line: str, headers: list[tuple[str, str]], data: bytes) -> WSGIApplication:
+    """A WSGI app that sends a fixed status line, headers and body."""
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        start_response(line, list(all_headers))
+        start_response(line, list(headers))
         return [data]
 
     return app

@@ -120,6 +120,161 @@ def test_broken_responder_falls_back_to_default(jwt: JWTManager, client: Client,
     assert any("invalid_token_loader" in r.getMessage() for r in caplog.records)
 
 
+def _raises(environ: Any, start_response: Any) -> Any:
+    raise ZeroDivisionError("boom")
+
+
+def _no_start_response(environ: Any, start_response: Any) -> Any:
+    return [b"never started"]
+
+
+def _returns_none(environ: Any, start_response: Any) -> Any:
+    start_response("401 Unauthorized", [])
+
+
+def _yields_str(environ: Any, start_response: Any) -> Any:
+    start_response("401 Unauthorized", [("Content-Type", "text/plain")])
+    yield "text, not bytes"
+
+
+def _returns_bytes(environ: Any, start_response: Any) -> Any:
+    start_response("401 Unauthorized", [])
+    return b"bytes, not an iterable of bytes"
+
+
+def _crlf_header(environ: Any, start_response: Any) -> Any:
+    start_response("401 Unauthorized", [("X-Evil", "a\r\nSet-Cookie: x=1")])
+    return [b"injected"]
+
+
+def _starts_twice(environ: Any, start_response: Any) -> Any:
+    start_response("401 Unauthorized", [])
+    start_response("200 OK", [])
+    return [b"twice"]
+
+
+def _bad_status_line(environ: Any, start_response: Any) -> Any:
+    start_response("401\r\nSet-Cookie: x=1", [])
+    return [b"bad status"]
+
+
+def _huge_body(environ: Any, start_response: Any) -> Any:
+    start_response("401 Unauthorized", [("Content-Type", "text/plain")])
+    return [b"x" * 1024] * 64 + [b"!"]  # one byte over the 64 KiB a responder app may send
+
+
+@pytest.mark.parametrize(
+    "wsgi_app",
+    [
+        pytest.param(_raises, id="raises-when-called"),
+        pytest.param(dict, id="class-dict"),
+        pytest.param(werkzeug.Response, id="class-werkzeug-response"),
+        pytest.param(webob.Response, id="class-webob-response"),
+        pytest.param(_no_start_response, id="never-calls-start-response"),
+        pytest.param(_returns_none, id="returns-none"),
+        pytest.param(_yields_str, id="yields-str"),
+        pytest.param(_returns_bytes, id="returns-bytes-not-iterable-of-bytes"),
+        pytest.param(_crlf_header, id="crlf-header"),
+        pytest.param(_starts_twice, id="start-response-twice"),
+        pytest.param(_bad_status_line, id="crlf-status-line"),
+        pytest.param(_huge_body, id="huge-body"),
+    ],
+)
+def test_broken_wsgi_responder_falls_back_to_default(jwt: JWTManager, client: Client,
+                                                     recorder: Recorder, wsgi_app: Any,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="jwt_wsgi")
+    jwt.invalid_token_loader(lambda msg: wsgi_app)
+    response = client.get("/p", headers=bearer("a.b.c"))
+    assert response.status_code == 401
+    assert json.loads(response.get_data()) == {"msg": "Invalid header"}
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer error="invalid_token", error_description="Invalid header"')
+    assert "Set-Cookie" not in response.headers
+    assert recorder.calls == []
+    assert any("invalid_token_loader" in r.getMessage() for r in caplog.records)
+    assert not any("a.b.c" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("routes", "loader", "status", "body", "challenge"),
+    [
+        pytest.param({"/p": "required"}, "unauthorized_loader", 401,
+                     {"msg": "Missing Authorization Header"}, "Bearer", id="missing-401"),
+        pytest.param({"/p": {"require": "required", "scopes": ["admin"]}},
+                     "insufficient_scope_loader", 403, {"msg": "Insufficient scope"},
+                     'Bearer error="insufficient_scope", scope="admin"', id="scope-403"),
+    ],
+)
+def test_broken_wsgi_responder_keeps_the_error_status(
+        jwt: JWTManager, recorder: Recorder, make_token: MakeToken, routes: dict[str, Any],
+        loader: str, status: int, body: dict[str, str], challenge: str) -> None:
+    getattr(jwt, loader)(lambda msg: _raises)
+    client = Client(JWTMiddleware(recorder, jwt, routes=routes))
+    headers = bearer(make_token()) if status == 403 else {}
+    response = client.get("/p", headers=headers)
+    assert response.status_code == status
+    assert json.loads(response.get_data()) == body
+    assert response.headers["WWW-Authenticate"] == challenge
+    assert recorder.calls == []
+
+
+def test_endless_wsgi_responder_body_is_cut_and_closed(jwt: JWTManager, client: Client,
+                                                       recorder: Recorder) -> None:
+    produced: list[int] = []
+    closed: list[bool] = []
+
+    class Endless:
+        def __iter__(self) -> Any:
+            for _ in range(10_000):  # 10 MB: finite, so the test ends even when not cut
+                produced.append(1)
+                yield b"x" * 1024
+
+        def close(self) -> None:
+            closed.append(True)
+
+    def endless(environ: Any, start_response: Any) -> Any:
+        start_response("401 Unauthorized", [])
+        return Endless()
+
+    jwt.invalid_token_loader(lambda msg: endless)
+    response = client.get("/p", headers=bearer("a.b.c"))
+    assert json.loads(response.get_data()) == {"msg": "Invalid header"}
+    assert len(produced) <= 65
+    assert closed == [True]
+    assert recorder.calls == []
+
+
+def test_valid_wsgi_responders_still_answer(jwt: JWTManager, client: Client) -> None:
+    closed: list[bool] = []
+
+    class Body(list[bytes]):
+        def close(self) -> None:
+            closed.append(True)
+
+    def uses_write(environ: Any, start_response: Any) -> Any:
+        write = start_response("401 Unauthorized", [("Content-Length", "999")])
+        write(b"written ")
+        return Body([b"and ", b"returned"])
+
+    jwt.invalid_token_loader(lambda msg: uses_write)
+    response = client.get("/p", headers=bearer("a.b.c"))
+    assert response.status_code == 401
+    assert response.get_data() == b"written and returned"
+    assert response.headers["Content-Length"] == "20"  # the body actually sent
+    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+    assert closed == [True]
+
+    jwt.invalid_token_loader(lambda msg: werkzeug.Response(iter([b"gen", b"erated"]), status=401))
+    response = client.get("/p", headers=bearer("a.b.c"))
+    assert (response.status_code, response.get_data()) == (401, b"generated")
+
+    jwt.invalid_token_loader(lambda msg: werkzeug.Response(b"sized", status=401))
+    response = client.head("/p", headers=bearer("a.b.c"))
+    assert response.headers["Content-Length"] == "5"  # HEAD keeps the GET length
+
+
 @pytest.mark.parametrize(
     ("name", "func"),
     [
