@@ -160,8 +160,18 @@ class Responders:
     def _to_wsgi(self, result: Any, error: JWTWSGIError,
                  environ: WSGIEnvironment) -> WSGIApplication:
         if isinstance(result, tuple) and 2 <= len(result) <= 3:
-            body, status = result[0], _status(result[1])
-            headers = _headers(result[2]) if len(result) == 3 else []
+            body, second = result[0], result[1]
+            if len(result) == 2 and isinstance(second, (Mapping, list)):
+                status, headers = error.status, _headers(second)  # Flask's (body, headers)
+            else:
+                status = _status(second)
+                headers = _headers(result[2]) if len(result) == 3 else []
+            if callable(body):  # (Response, 401[, headers]), as Flask views return them
+                line, own, data = materialise(body, environ)
+                names = {name.lower() for name, _ in headers}
+                own = [(name, value) for name, value in own if name.lower() not in names]
+                line = status_line(status)
+                return prebuilt(line, _framed(line, [*own, *headers], data, environ), data)
             return body_response(body, status, headers)
         if isinstance(result, (dict, list)):
             return json_response(result, error.status, [])
@@ -206,7 +216,15 @@ def _headers(value: Any) -> list[tuple[str, str]]:
 
 
 def run_to_completion(app: Any, environ: WSGIEnvironment) -> WSGIApplication:
-    """Run a responder's WSGI app now and return its answer, prebuilt and checked.
+    """Run a responder's WSGI app now and return its answer, prebuilt and checked
+    (see :func:`materialise`)."""
+    line, headers, data = materialise(app, environ)
+    return prebuilt(line, _framed(line, headers, data, environ), data)
+
+
+def materialise(app: Any, environ: WSGIEnvironment,
+                ) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Run a responder's WSGI app now: its status line, checked headers and whole body.
 
     Called inside the responder guard, so whatever goes wrong (the app raises, is a class
     returned by mistake, calls ``start_response`` never or twice, returns no iterable,
@@ -253,8 +271,7 @@ def run_to_completion(app: Any, environ: WSGIEnvironment) -> WSGIApplication:
             isinstance(item, tuple) and len(item) == 2
             and isinstance(item[0], str) and isinstance(item[1], str) for item in headers):
         raise TypeError("a responder's WSGI headers are not a list of (str, str) pairs")
-    data = b"".join(chunks)
-    return prebuilt(status, _framed(status, _headers(headers), data, environ), data)
+    return status, _headers(headers), b"".join(chunks)
 
 
 def _framed(status: str, headers: list[tuple[str, str]], data: bytes,

@@ -70,6 +70,13 @@ def test_loader_with_environ_keyword(jwt: JWTManager, client: Client) -> None:
         pytest.param(("plain text", "401 Unauthorized"), 401, b"plain text", id="text-status-str"),
         pytest.param(webob.Response(json={"w": 1}, status=401), 401, b'{"w":1}', id="webob"),
         pytest.param(werkzeug.Response(b"wz", status=403), 403, b"wz", id="werkzeug"),
+        pytest.param((werkzeug.Response(b'{"a":1}', mimetype="application/json"), 401), 401,
+                     b'{"a":1}', id="werkzeug-response-with-status"),
+        pytest.param((webob.Response(json={"w": 2}), 403, {"X-Extra": "1"}), 403,
+                     b'{"w":2}', id="webob-response-status-headers"),
+        pytest.param(("text", {"X-Extra": "1"}), 401, b"text", id="flask-body-headers"),
+        pytest.param(({"msg": "h"}, [("X-Extra", "1")]), 401, b'{"msg":"h"}',
+                     id="flask-body-header-list"),
     ],
 )
 def test_return_forms(jwt: JWTManager, client: Client, result: Any, status: int,
@@ -81,8 +88,11 @@ def test_return_forms(jwt: JWTManager, client: Client, result: Any, status: int,
     response = client.get("/p", headers=bearer("a.b.c"))
     assert response.status_code == status
     assert response.get_data() == content
+    assert response.headers["Content-Length"] == str(len(content))
     if status in (401, 403):
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    if isinstance(result, tuple) and any(isinstance(p, (dict, list)) for p in result[1:]):
+        assert response.headers["X-Extra"] == "1"
 
 
 def test_wsgi_callable_return(jwt: JWTManager, client: Client) -> None:
