@@ -187,8 +187,10 @@ class TokenCodec:
         for name in ("jti", "type", "csrf", "scope"):
             if name in claims and not isinstance(claims[name], str):
                 raise InvalidTokenError(f"Invalid claim: {name} must be a string")
+        # Present means checked, as for the header: "scp": null is not an absent scp, and a
+        # route's scope check must never meet a value it cannot read.
         scp = claims.get("scp")
-        if scp is not None and not (isinstance(scp, str) or (
+        if "scp" in claims and not (isinstance(scp, str) or (
                 isinstance(scp, list) and all(isinstance(s, str) for s in scp))):
             raise InvalidTokenError("Invalid claim: scp must be a list of strings or a string")
         fresh = claims.get("fresh", False)

@@ -7,13 +7,15 @@ from collections.abc import Callable
 
 import jwt as pyjwt
 import pytest
+from werkzeug.test import Client
 
 from jwt_wsgi import (
     ExpiredTokenError,
     InvalidTokenError,
     JWTManager,
+    JWTMiddleware,
 )
-from tests.conftest import NOW, SECRET, forge, sign_hs256
+from tests.conftest import NOW, SECRET, Recorder, bearer, forge, sign_hs256
 
 BASE = {"sub": "alice", "iat": NOW, "nbf": NOW, "exp": NOW + 60, "jti": "j1", "type": "access",
         "fresh": False}
@@ -134,6 +136,11 @@ def test_verify_only_manager_cannot_mint(rsa_public_pem: bytes) -> None:
         pytest.param({**BASE, "fresh": "yes"}, InvalidTokenError, "fresh", id="string-fresh"),
         pytest.param({**BASE, "scp": 5}, InvalidTokenError, "scp", id="number-scp"),
         pytest.param({**BASE, "scp": ["a", 1]}, InvalidTokenError, "scp", id="mixed-scp"),
+        pytest.param({**BASE, "scp": None}, InvalidTokenError, "scp", id="null-scp"),
+        pytest.param({**BASE, "scp": {"read": True}}, InvalidTokenError, "scp", id="object-scp"),
+        pytest.param({**BASE, "scp": [["read"]]}, InvalidTokenError, "scp", id="nested-scp"),
+        pytest.param({**BASE, "scope": None}, InvalidTokenError, "scope", id="null-scope"),
+        pytest.param({**BASE, "scope": ["read"]}, InvalidTokenError, "scope", id="list-scope"),
         pytest.param({**BASE, "exp": 10**400}, InvalidTokenError, "NumericDate",
                      id="exp-400-digit-int"),
         pytest.param({**BASE, "fresh": 10**400}, InvalidTokenError, "fresh",
@@ -144,6 +151,25 @@ def test_claim_rules(jwt: JWTManager, claims: dict[str, object],
                      error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         jwt.decode_token(sign_hs256(HS, claims))
+
+
+@pytest.mark.parametrize("scopes", [
+    pytest.param({"scp": None}, id="scp-null"),
+    pytest.param({"scp": {"read": True}}, id="scp-object"),
+    pytest.param({"scp": 7}, id="scp-number"),
+    pytest.param({"scope": None}, id="scope-null"),
+    pytest.param({"scope": ["read"]}, id="scope-list"),
+])
+def test_malformed_scope_claims_are_invalid_tokens_on_scoped_routes(
+        jwt: JWTManager, recorder: Recorder, scopes: dict[str, object]) -> None:
+    # Refused when the claims are checked, so a scoped route never meets a null it cannot
+    # read (it was a 500 for "scp": null).
+    client = Client(JWTMiddleware(recorder, jwt, routes={
+        "/scoped": {"require": "required", "scopes": ["read"]}}))
+    response = client.get("/scoped", headers=bearer(sign_hs256(HS, {**BASE, **scopes})))
+    assert response.status_code == 401, response.get_data(as_text=True)
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert recorder.calls == []
 
 
 def test_float_time_claims_are_numbers(jwt: JWTManager) -> None:
