@@ -76,8 +76,30 @@ def b64encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+#: The deepest nesting of objects and arrays taken in a header or payload, the outer object
+#: being level 1. Real tokens use two or three levels; a limit far below the recursion limit
+#: means no recursive walk of the claims (the token cache's copies, a blocklist loader's
+#: copies, the app's own code) can fail on a token that verified.
+MAX_JSON_DEPTH = 32
+_CONTAINERS = (dict, list)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether decoded JSON nests more than ``limit`` levels (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if type(node) is dict else node:
+            if type(child) in _CONTAINERS:
+                stack.append((child, depth + 1))
+    return False
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """UTF-8 JSON text holding one object, with unique member names and no NaN."""
+    """UTF-8 JSON text holding one object, with unique member names and no NaN, nested
+    at most :data:`MAX_JSON_DEPTH` levels."""
     text = raw.decode("utf-8")
     try:
         # The decoder's scanner straight away: the usual token has no whitespace around
@@ -89,6 +111,10 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         value = _JSON.decode(text)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
+    # Deeper nesting needs more opening brackets than the limit; counting them is a C loop,
+    # so the walk runs only for the rare text that has that many (strings included).
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
+        raise ValueError("JSON nested too deeply")
     return value
 
 

@@ -279,3 +279,55 @@ def test_non_canonical_base64_signature_is_refused(jwt: JWTManager) -> None:
     assert jwt.decode_token(token)
     with pytest.raises(InvalidTokenError):
         jwt.decode_token(f"{head}.{twin}")
+
+
+def _nested_claims(levels: int) -> str:
+    """Claims text whose ``x`` holds ``levels`` nested arrays (so ``levels + 1`` in all)."""
+    return f'{{"sub":"alice","exp":{NOW + 60},"x":{"[" * levels + "]" * levels}}}'
+
+
+@pytest.mark.parametrize(("part", "levels", "ok"), [
+    pytest.param("payload", 31, True, id="payload-32-levels"),
+    pytest.param("payload", 32, False, id="payload-33-levels"),
+    pytest.param("payload", 500, False, id="payload-500-levels"),
+    pytest.param("header", 31, True, id="header-32-levels"),
+    pytest.param("header", 32, False, id="header-33-levels"),
+])
+def test_nesting_deeper_than_32_levels_is_an_invalid_token(jwt: JWTManager, part: str,
+                                                           levels: int, ok: bool) -> None:
+    deep = "[" * levels + "]" * levels
+    if part == "payload":
+        token = sign_hs256(HS, _nested_claims(levels))
+    else:
+        token = sign_hs256(f'{{"alg":"HS256","x":{deep}}}', BASE)
+    if ok:
+        assert jwt.decode_token(token)["sub"] == "alice"
+    else:
+        with pytest.raises(InvalidTokenError, match=f"Invalid {part}"):
+            jwt.decode_token(token)
+
+
+def test_brackets_inside_strings_are_not_nesting(jwt: JWTManager) -> None:
+    claims = {**BASE, "note": "[{" * 100, "tags": [["a"], {"b": ["c"]}] * 20}
+    assert jwt.decode_token(sign_hs256(HS, claims))["note"] == "[{" * 100
+
+
+@pytest.mark.parametrize("loader", [
+    pytest.param(False, id="token-cache"),
+    pytest.param(True, id="token-cache-and-blocklist-loader"),
+])
+def test_a_deeply_nested_token_is_refused_every_time(loader: bool, recorder: Recorder) -> None:
+    # Each later use went through the token cache's recursive copy: a 500 from the second
+    # request on, or a 503 at once when a blocklist loader's copy hit the recursion limit.
+    jwt = JWTManager(secret_key=SECRET)
+    jwt.codec.clock = lambda: float(NOW)
+    if loader:
+        jwt.token_in_blocklist_loader(lambda jwt_header, jwt_payload: False)
+    client = Client(JWTMiddleware(recorder, jwt, routes={"/p": "required"}))
+    token = sign_hs256(HS, _nested_claims(500))
+    for _ in range(3):
+        response = client.get("/p", headers=bearer(token))
+        assert response.status_code == 401, response.get_data(as_text=True)
+        assert response.json == {"msg": "Invalid payload"}
+    assert recorder.calls == []
+    assert client.get("/p", headers=bearer(sign_hs256(HS, BASE))).status_code == 200
