@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import json
 import math
 import re
 import urllib.parse
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .errors import ConfigError, SecurityWarning
@@ -126,6 +127,8 @@ class Settings:
                 # An INI line or environment variable left empty (a template not filled in)
                 # must not quietly switch a check off: JWT_CSRF_METHODS= would mean no CSRF.
                 raise ConfigError(f"{key} is blank: remove it to use the default, or give a value")
+            if isinstance(value, str) and name in _LIST_SETTINGS:
+                value = _split_text(key, value, _LIST_SETTINGS[name])
             if name in options and options[name] != value:
                 raise ConfigError(f"{key} disagrees with another key for the same setting {name!r}")
             options[name] = value
@@ -199,6 +202,17 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _DURATION = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_ANY_SEPARATOR = re.compile(r"[\s,]+")
+_COMMA = re.compile(r",")
+# List settings and how the mapping form splits their text when it is not JSON list text:
+# names of locations, algorithms and methods have no blanks, audiences may.
+_LIST_SETTINGS = {
+    "token_location": _ANY_SEPARATOR,
+    "decode_algorithms": _ANY_SEPARATOR,
+    "csrf_methods": _ANY_SEPARATOR,
+    "audience": _COMMA,
+    "encode_audience": _COMMA,
+}
 
 # flask-jwt-extended names that map onto ours, and the ones it has that mean nothing here.
 _FLASK_ALIASES = {
@@ -279,9 +293,24 @@ def _to_expiry(name: str, value: Any) -> datetime.timedelta | None:
     return datetime.timedelta(seconds=seconds)
 
 
+def _split_text(name: str, text: str, separators: re.Pattern[str]) -> list[Any]:
+    """A list setting written as a string (INI, environment): JSON list text such as
+    ``["a", "b"]``, or items separated by ``separators`` (blanks around them dropped)."""
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except ValueError:
+            items = None
+        if not isinstance(items, list):
+            raise ConfigError(f"{name} starts with '[' but is not JSON list text such as "
+                              f'["a", "b"]: {text!r}') from None
+        return items
+    return [part.strip() for part in separators.split(text) if part.strip()]
+
+
 def _to_list(name: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
-        items = [part for part in re.split(r"[\s,]+", value) if part]
+        items = [part for part in _ANY_SEPARATOR.split(value) if part]
     elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
         items = list(value)
     else:
@@ -291,6 +320,14 @@ def _to_list(name: str, value: Any) -> tuple[str, ...]:
     if len(set(items)) != len(items):
         raise ConfigError(f"{name} lists a value twice: {value!r}")
     return tuple(items)
+
+
+def _to_audience(name: str, value: Any) -> tuple[str, ...]:
+    """Audiences: a string is ONE audience (a URI may hold commas, a name spaces); only the
+    mapping form splits its text (on commas), see :meth:`Settings.from_mapping`."""
+    if isinstance(value, str):
+        return (value,) if value else ()
+    return _to_list(name, value)
 
 
 def _to_str(name: str, value: Any) -> str:
@@ -354,8 +391,6 @@ def _to_jwks(name: str, value: Any) -> Mapping[str, Any] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        import json
-
         try:
             value = json.loads(value)
         except ValueError:
@@ -370,8 +405,6 @@ def _to_issuers(name: str, value: Any) -> Mapping[str, Mapping[str, Any]] | None
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        import json
-
         try:
             value = json.loads(value)
         except ValueError:
@@ -394,8 +427,8 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "refresh_token_expires": _to_expiry,
     "token_location": _to_locations,
     "location_conflict": _to_location_conflict,
-    "audience": _to_list,
-    "encode_audience": _to_list,
+    "audience": _to_audience,
+    "encode_audience": _to_audience,
     "issuer": _to_optional_str,
     "encode_issuer": _to_optional_str,
     "leeway": _to_float,
@@ -425,11 +458,3 @@ for _field in dataclasses.fields(Settings):
     if _field.type == "str":
         _CONVERTERS.setdefault(_field.name, _to_str)
 
-
-def as_sequence(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    """A string or a list of strings as a tuple (used for audiences)."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)

@@ -6,9 +6,10 @@ import datetime
 import warnings
 
 import pytest
+from werkzeug.test import Client
 
-from jwt_wsgi import ConfigError, JWTManager, SecurityWarning, Settings
-from tests.conftest import SECRET
+from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, SecurityWarning, Settings
+from tests.conftest import SECRET, Recorder, bearer
 
 
 def test_defaults_follow_flask_jwt_extended() -> None:
@@ -184,3 +185,74 @@ def test_plain_http_jwks_url_warns_unless_loopback() -> None:
         warnings.simplefilter("error")
         Settings.build(algorithm="RS256", jwks_url="http://127.0.0.1:8080/jwks.json")
         Settings.build(algorithm="RS256", jwks_url="https://idp.example/jwks.json")
+
+
+@pytest.mark.parametrize("name", ["audience", "encode_audience"])
+@pytest.mark.parametrize("value", ["urn:example:api,v2", "my api", "https://api.example/x, y"])
+def test_a_string_audience_keyword_is_one_audience(name: str, value: str) -> None:
+    assert getattr(Settings.build(secret_key=SECRET, **{name: value}), name) == (value,)
+
+
+def test_audience_keyword_lists_are_taken_as_given() -> None:
+    assert Settings.build(secret_key=SECRET, audience=["a,b", "c d"]).audience == ("a,b", "c d")
+    assert Settings.build(secret_key=SECRET, audience=("x",)).audience == ("x",)
+    assert Settings.build(secret_key=SECRET, audience="").audience == ()
+
+
+def test_a_comma_in_the_audience_keyword_does_not_admit_its_parts(recorder: Recorder) -> None:
+    jwt = JWTManager(secret_key=SECRET, audience="urn:example:api,v2")
+    minted_for_v2 = JWTManager(secret_key=SECRET, encode_audience="v2").create_access_token("a")
+    minted_for_us = JWTManager(secret_key=SECRET, encode_audience="urn:example:api,v2")
+    client = Client(JWTMiddleware(recorder, jwt, default="required"))
+    assert client.get("/", headers=bearer(minted_for_v2)).status_code == 401
+    token = minted_for_us.create_access_token("a")
+    assert jwt.decode_token(token)["aud"] == "urn:example:api,v2"
+    assert client.get("/", headers=bearer(token)).status_code == 200
+
+
+def test_an_issuer_entry_audience_string_is_one_audience() -> None:
+    jwt = JWTManager(issuers={"https://idp": {"secret_key": SECRET, "audience": "api,v2"}})
+    assert jwt.issuers["https://idp"].settings.audience == ("api,v2",)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    pytest.param('["a", "b"]', ("a", "b"), id="json-list"),
+    pytest.param(' ["urn:x,y"] ', ("urn:x,y",), id="json-list-keeps-commas"),
+    pytest.param("a,b", ("a", "b"), id="commas"),
+    pytest.param(" a , b ", ("a", "b"), id="commas-with-spaces"),
+    pytest.param("my api", ("my api",), id="space-is-not-a-separator"),
+    pytest.param("https://api.example.com", ("https://api.example.com",), id="one"),
+])
+@pytest.mark.parametrize("key", ["JWT_DECODE_AUDIENCE", "JWT_ENCODE_AUDIENCE"])
+def test_from_mapping_audience_strings(key: str, raw: str, expected: tuple[str, ...]) -> None:
+    settings = Settings.from_mapping({"JWT_SECRET_KEY": SECRET, key: raw})
+    assert getattr(settings, "audience" if key == "JWT_DECODE_AUDIENCE" else "encode_audience") \
+        == expected
+
+
+@pytest.mark.parametrize(("key", "raw", "name", "expected"), [
+    pytest.param("JWT_TOKEN_LOCATION", '["headers", "cookies"]', "token_location",
+                 ("headers", "cookies"), id="token-location-json"),
+    pytest.param("JWT_TOKEN_LOCATION", "headers cookies", "token_location",
+                 ("headers", "cookies"), id="token-location-spaces"),
+    pytest.param("JWT_DECODE_ALGORITHMS", '["HS256","HS512"]', "decode_algorithms",
+                 ("HS256", "HS512"), id="decode-algorithms-json"),
+    pytest.param("JWT_DECODE_ALGORITHMS", "HS256, HS512", "decode_algorithms",
+                 ("HS256", "HS512"), id="decode-algorithms-commas"),
+    pytest.param("JWT_CSRF_METHODS", '["post", "DELETE"]', "csrf_methods", ("POST", "DELETE"),
+                 id="csrf-methods-json"),
+])
+def test_from_mapping_accepts_json_list_text(key: str, raw: str, name: str,
+                                            expected: tuple[str, ...]) -> None:
+    assert getattr(Settings.from_mapping({"JWT_SECRET_KEY": SECRET, key: raw}), name) == expected
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    pytest.param('["headers", "cookies"', "JSON list", id="unclosed"),
+    pytest.param("[headers]", "JSON list", id="not-json"),
+    pytest.param('["headers", 1]', "list of non-empty strings", id="number-item"),
+    pytest.param('["headers", "headers"]', "twice", id="repeated"),
+])
+def test_from_mapping_refuses_bad_json_list_text(raw: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_mapping({"JWT_SECRET_KEY": SECRET, "JWT_TOKEN_LOCATION": raw})
