@@ -9,7 +9,13 @@ from typing import Any, TypeVar
 
 from .blocklist import Blocklist, MemoryBlocklist
 from .cache import TokenCache, copy_json
-from .errors import ConfigError, JWTWSGIError, RevokedTokenError, ServiceUnavailableError
+from .errors import (
+    ConfigError,
+    InvalidTokenError,
+    JWTWSGIError,
+    RevokedTokenError,
+    ServiceUnavailableError,
+)
 from .handlers import Responders, Signature
 from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
 from .keys import KeySet, PublicKey, Signer, public_jwk, thumbprint
@@ -244,12 +250,14 @@ class JWTManager:
 
     # -- reading --------------------------------------------------------------------
 
-    def decode_token(self, token: str, allow_expired: bool = False) -> dict[str, Any]:
+    def decode_token(self, token: str | bytes, allow_expired: bool = False) -> dict[str, Any]:
         """Verify a token and return its claims (the blocklist is not consulted).
 
-        :raises jwt_wsgi.errors.JWTWSGIError: a subclass saying what is wrong.
+        :param token: the compact token, as ``str`` or ASCII ``bytes`` (as PyJWT takes it).
+        :raises jwt_wsgi.errors.JWTWSGIError: a subclass saying what is wrong, also when
+            ``token`` is not a string at all.
         """
-        header, claims = self._verify_signature(token)
+        header, claims = self._verify_signature(_token_text(token))
         try:
             self.codec.check_times(claims, allow_expired=allow_expired)
         except JWTWSGIError as error:
@@ -317,7 +325,7 @@ class JWTManager:
         if revoked:
             raise RevokedTokenError()
 
-    def revoke(self, token_or_claims: str | Mapping[str, Any]) -> None:
+    def revoke(self, token_or_claims: str | bytes | Mapping[str, Any]) -> None:
         """Add a token's ``jti`` to the blocklist for as long as it could still verify:
         until its ``exp`` plus the ``leeway``.
 
@@ -328,7 +336,7 @@ class JWTManager:
             accepted) or its decoded claims.
         :raises ServiceUnavailableError: the store cannot be reached (nothing was revoked).
         """
-        if isinstance(token_or_claims, str):
+        if isinstance(token_or_claims, (str, bytes, bytearray)):
             claims: Mapping[str, Any] = self.decode_token(token_or_claims, allow_expired=True)
         else:
             claims = token_or_claims
@@ -342,6 +350,18 @@ class JWTManager:
             self.blocklist.add(jti, until)
         except Exception as exc:
             raise ServiceUnavailableError("Revocation store unavailable") from exc
+
+
+def _token_text(token: object) -> str:
+    """A token given to the public API as text: ``str``, or ``bytes`` of ASCII."""
+    if isinstance(token, str):
+        return token
+    if isinstance(token, (bytes, bytearray)):
+        try:
+            return token.decode("ascii")
+        except UnicodeDecodeError:
+            raise InvalidTokenError("Invalid token format") from None
+    raise InvalidTokenError("Token must be a string")
 
 
 def _lifetime(value: datetime.timedelta | int | bool | None,

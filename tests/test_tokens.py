@@ -331,3 +331,29 @@ def test_a_deeply_nested_token_is_refused_every_time(loader: bool, recorder: Rec
         assert response.json == {"msg": "Invalid payload"}
     assert recorder.calls == []
     assert client.get("/p", headers=bearer(sign_hs256(HS, BASE))).status_code == 200
+
+
+def test_decode_token_takes_ascii_bytes(jwt: JWTManager) -> None:
+    token = jwt.create_access_token("alice")
+    assert jwt.decode_token(token.encode("ascii"))["sub"] == "alice"
+    assert jwt.decode_token(bytearray(token, "ascii"))["sub"] == "alice"
+
+
+@pytest.mark.parametrize("token", [
+    pytest.param(None, id="none"),
+    pytest.param(42, id="int"),
+    pytest.param(["a.b.c"], id="list"),
+    pytest.param("é.b.c".encode(), id="non-ascii-bytes"),
+    pytest.param(b"\xff\xfe.x.y", id="undecodable-bytes"),
+    pytest.param(b"", id="empty-bytes"),
+])
+def test_decode_token_refuses_other_types_with_its_own_error(jwt: JWTManager,
+                                                             token: object) -> None:
+    with pytest.raises(InvalidTokenError):
+        jwt.decode_token(token)  # type: ignore[arg-type]
+
+
+def test_revoke_takes_a_bytes_token(jwt: JWTManager) -> None:
+    token = jwt.create_access_token("alice")
+    jwt.revoke(token.encode("ascii"))
+    assert jwt.blocklist.contains(jwt.decode_token(token)["jti"])
