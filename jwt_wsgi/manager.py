@@ -217,9 +217,9 @@ class JWTManager:
         s = self.settings
         if self._identity_loader is not None:
             identity = self._identity_loader(identity)
-        if s.verify_sub and not isinstance(identity, str):
-            raise TypeError("identity must be a string (or set verify_sub=False, or register "
-                            "a user_identity_loader that returns one)")
+        if s.verify_sub and s.identity_claim == "sub" and not isinstance(identity, str):
+            raise TypeError("identity must be a string, as sub is one (or set verify_sub=False, "
+                            "or register a user_identity_loader that returns one)")
         now = int(self.codec.clock())
         if isinstance(fresh, datetime.timedelta):
             fresh = now + int(fresh.total_seconds())

@@ -205,11 +205,12 @@ class TokenCodec:
                 raise InvalidTokenError(f"Invalid claim: {name} must be a NumericDate")
         if "exp" not in claims and self.settings.require_exp:
             raise InvalidTokenError("Missing claim: exp")
-        identity = claims.get(self._identity_claim)
-        if identity is None:
+        if claims.get(self._identity_claim) is None:
             raise InvalidTokenError(f"Missing claim: {self._identity_claim}")
-        if self.settings.verify_sub and not isinstance(identity, str):
-            raise InvalidTokenError(f"Invalid claim: {self._identity_claim} must be a string")
+        # RFC 7519 4.1.2 makes sub a string; another identity claim may hold any JSON value
+        # (flask-jwt-extended's JWT_VERIFY_SUB checks sub only, wherever the identity is).
+        if self.settings.verify_sub and not isinstance(claims.get("sub", ""), str):
+            raise InvalidTokenError("Invalid claim: sub must be a string")
         for name in ("jti", "type", "csrf", "scope"):
             if name in claims and not isinstance(claims[name], str):
                 raise InvalidTokenError(f"Invalid claim: {name} must be a string")

@@ -179,3 +179,40 @@ def test_our_published_jwks_works_in_other_libraries(alg: str, keys: Keys) -> No
     kid = jwks["keys"][0]["kid"]
     signing_key = pyjwt.PyJWKSet.from_dict(jwks)[kid]
     assert pyjwt.decode(token, signing_key, algorithms=[alg])["sub"] == "alice"
+
+
+# -- identity_claim other than "sub" --------------------------------------------------
+
+def identity_app() -> flask.Flask:
+    app = flask.Flask("interop-identity")
+    app.config.update(JWT_SECRET_KEY=SECRET, JWT_IDENTITY_CLAIM="identity")
+    flask_jwt_extended.JWTManager(app)
+
+    @app.get("/me")
+    @flask_jwt_extended.jwt_required()
+    def me() -> Any:
+        return {"identity": flask_jwt_extended.get_jwt_identity()}
+
+    return app
+
+
+@pytest.mark.parametrize("identity", [
+    pytest.param(42, id="int"),
+    pytest.param({"id": 1}, id="object"),
+])
+def test_non_string_identities_pass_both_ways_with_flask_jwt_extended(identity: Any) -> None:
+    app = identity_app()
+    manager = JWTManager.from_mapping(app.config)
+    recorder = Recorder()
+    client = Client(JWTMiddleware(recorder, manager, default="required"))
+    with app.app_context():
+        theirs = flask_jwt_extended.create_access_token(identity)
+    assert manager.decode_token(theirs)["identity"] == identity
+    response = client.get("/", headers=bearer(theirs))
+    assert response.status_code == 200, response.json
+    assert recorder.calls[-1]["jwt_wsgi.identity"] == identity
+
+    ours = manager.create_access_token(identity)
+    response = app.test_client().get("/me", headers=bearer(ours))
+    assert response.status_code == 200, response.json
+    assert response.json == {"identity": identity}

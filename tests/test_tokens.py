@@ -357,3 +357,39 @@ def test_revoke_takes_a_bytes_token(jwt: JWTManager) -> None:
     token = jwt.create_access_token("alice")
     jwt.revoke(token.encode("ascii"))
     assert jwt.blocklist.contains(jwt.decode_token(token)["jti"])
+
+
+@pytest.mark.parametrize("identity", [
+    pytest.param(42, id="int"),
+    pytest.param({"id": 1, "roles": ["a"]}, id="object"),
+    pytest.param("alice", id="string"),
+])
+def test_identity_claim_other_than_sub_may_hold_any_json(identity: object,
+                                                         recorder: Recorder) -> None:
+    # As flask-jwt-extended's JWT_VERIFY_SUB: the string rule is about sub only.
+    jwt = JWTManager(secret_key=SECRET, identity_claim="identity")
+    token = jwt.create_access_token(identity)
+    claims = jwt.decode_token(token)
+    assert claims["identity"] == identity and "sub" not in claims
+    client = Client(JWTMiddleware(recorder, jwt, routes={"/me": "required"}))
+    response = client.get("/me", headers=bearer(token))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert recorder.calls[-1]["jwt_wsgi.identity"] == identity
+
+
+@pytest.mark.parametrize(("claims", "message"), [
+    pytest.param({**BASE, "identity": 42, "sub": 7}, "sub must be a string", id="int-sub"),
+    pytest.param({**BASE, "identity": None}, "Missing claim: identity", id="null-identity"),
+    pytest.param(BASE, "Missing claim: identity", id="no-identity"),
+])
+def test_identity_claim_other_than_sub_is_still_checked(claims: dict[str, object],
+                                                        message: str) -> None:
+    jwt = JWTManager(secret_key=SECRET, identity_claim="identity")
+    jwt.codec.clock = lambda: float(NOW)
+    with pytest.raises(InvalidTokenError, match=message):
+        jwt.decode_token(sign_hs256(HS, claims))
+
+
+def test_verify_sub_off_allows_a_non_string_sub() -> None:
+    jwt = JWTManager(secret_key=SECRET, verify_sub=False)
+    assert jwt.decode_token(jwt.create_access_token(42))["sub"] == 42  # type: ignore[arg-type]
