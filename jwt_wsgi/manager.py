@@ -229,7 +229,9 @@ class JWTManager:
                                   "type": token_type, s.identity_claim: identity}
         if s.encode_nbf:
             claims["nbf"] = now
-        if s.cookie_csrf_protect and "cookies" in s.token_location:
+        # As flask-jwt-extended 4.x, whatever token_location says: a token minted here may be
+        # set as a cookie by another service (or a later configuration) that checks CSRF.
+        if s.cookie_csrf_protect:
             claims["csrf"] = new_jti()
         audience = s.encode_audience or s.audience
         if audience:

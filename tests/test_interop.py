@@ -216,3 +216,24 @@ def test_non_string_identities_pass_both_ways_with_flask_jwt_extended(identity: 
     response = app.test_client().get("/me", headers=bearer(ours))
     assert response.status_code == 200, response.json
     assert response.json == {"identity": identity}
+
+
+# -- claim layout ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("config", [
+    pytest.param({}, id="defaults"),
+    pytest.param({"JWT_TOKEN_LOCATION": ["headers", "cookies"]}, id="headers-and-cookies"),
+    pytest.param({"JWT_COOKIE_CSRF_PROTECT": False}, id="csrf-protect-off"),
+    pytest.param({"JWT_ENCODE_NBF": False}, id="no-nbf"),
+])
+@pytest.mark.parametrize("kind", ["access", "refresh"])
+def test_claim_layout_is_flask_jwt_extended_s(config: dict[str, Any], kind: str) -> None:
+    app = flask.Flask("interop-layout")
+    app.config.update(JWT_SECRET_KEY=SECRET, **config)
+    flask_jwt_extended.JWTManager(app)
+    manager = JWTManager.from_mapping(app.config)
+    with app.app_context():
+        create = getattr(flask_jwt_extended, f"create_{kind}_token")
+        theirs = flask_jwt_extended.decode_token(create("alice"))
+    ours = manager.decode_token(getattr(manager, f"create_{kind}_token")("alice"))
+    assert list(ours) == list(theirs)
