@@ -200,6 +200,8 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _COOKIE_DOMAIN = re.compile(rf"\.?{_LABEL}(?:\.{_LABEL})*")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+# "0" is not among them: a lifetime of 0 seconds is refused, not read as "never expires".
+_NO_EXPIRY = (_FALSE - {"0"}) | {"never"}
 _DURATION = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _ANY_SEPARATOR = re.compile(r"[\s,]+")
@@ -284,8 +286,9 @@ def _to_float(name: str, value: Any) -> float:
 
 
 def _to_expiry(name: str, value: Any) -> datetime.timedelta | None:
-    """A lifetime: a timedelta, seconds, '15m'/'30d', or False for tokens that never expire."""
-    if value is False or (isinstance(value, str) and value.strip().lower() in _FALSE - {"0"}):
+    """A lifetime: a timedelta, seconds, '15m'/'30d', or False (or 'never', as the command
+    line's ``--expires never``) for tokens that never expire."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in _NO_EXPIRY):
         return None
     seconds = _to_number(name, value)
     if seconds <= 0:

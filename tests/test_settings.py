@@ -34,6 +34,10 @@ def test_defaults_follow_flask_jwt_extended() -> None:
                      datetime.timedelta(minutes=15), id="minutes-suffix"),
         pytest.param("JWT_REFRESH_TOKEN_EXPIRES", "false", "refresh_token_expires", None,
                      id="false-means-never"),
+        pytest.param("JWT_ACCESS_TOKEN_EXPIRES", "never", "access_token_expires", None,
+                     id="access-never"),
+        pytest.param("JWT_REFRESH_TOKEN_EXPIRES", " Never ", "refresh_token_expires", None,
+                     id="refresh-never"),
         pytest.param("JWT_COOKIE_SECURE", "yes", "cookie_secure", True, id="bool-yes"),
         pytest.param("JWT_COOKIE_CSRF_PROTECT", "off", "cookie_csrf_protect", False, id="bool-off"),
         pytest.param("JWT_TOKEN_LOCATION", "headers, cookies", "token_location",
@@ -256,3 +260,11 @@ def test_from_mapping_accepts_json_list_text(key: str, raw: str, name: str,
 def test_from_mapping_refuses_bad_json_list_text(raw: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.from_mapping({"JWT_SECRET_KEY": SECRET, "JWT_TOKEN_LOCATION": raw})
+
+
+def test_expires_never_mints_tokens_without_exp() -> None:
+    # The same word as the command line's ``jwt-wsgi token --expires never``.
+    jwt = JWTManager.from_mapping({"JWT_SECRET_KEY": SECRET, "JWT_ACCESS_TOKEN_EXPIRES": "never"})
+    assert "exp" not in jwt.decode_token(jwt.create_access_token("alice"))
+    with pytest.raises(ConfigError, match="number"):
+        Settings.from_mapping({"JWT_SECRET_KEY": SECRET, "JWT_ACCESS_TOKEN_EXPIRES": "forever"})
