@@ -13,6 +13,7 @@ import difflib
 import json
 import math
 import re
+import sys
 import urllib.parse
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -188,8 +189,23 @@ class Settings:
             raise ConfigError("jwks_url must be an http:// or https:// URL")
         if self.jwks_url is not None and self.jwks_url.startswith("http://") and not _loopback(
                 self.jwks_url):
-            warnings.warn("jwks_url is plain http://: anyone on the path can swap the keys; "
-                          "use https://", SecurityWarning, stacklevel=4)
+            warn_security("jwks_url is plain http://: anyone on the path can swap the keys; "
+                          "use https://")
+
+
+_PACKAGE = __name__.partition(".")[0]
+
+
+def warn_security(message: str) -> None:
+    """Warn with :class:`SecurityWarning` at the first line outside this package: the
+    user's line that chose the weak setting, however deep in jwt_wsgi it is checked
+    (``JWTManager(...)``, ``from_mapping``, an ``issuers`` entry all reach it at different
+    depths, so no fixed ``stacklevel`` can be right)."""
+    frame: Any = sys._getframe(0)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == _PACKAGE:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, SecurityWarning, stacklevel=level)
 
 
 # -- conversions ----------------------------------------------------------------------

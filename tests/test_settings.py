@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import warnings
+from collections.abc import Callable
 
 import pytest
 from werkzeug.test import Client
@@ -268,3 +269,45 @@ def test_expires_never_mints_tokens_without_exp() -> None:
     assert "exp" not in jwt.decode_token(jwt.create_access_token("alice"))
     with pytest.raises(ConfigError, match="number"):
         Settings.from_mapping({"JWT_SECRET_KEY": SECRET, "JWT_ACCESS_TOKEN_EXPIRES": "forever"})
+
+
+def _security_warnings(build: Callable[[], object]) -> list[warnings.WarningMessage]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build()
+    return [w for w in caught if issubclass(w.category, SecurityWarning)]
+
+
+@pytest.mark.parametrize("build", [
+    pytest.param(lambda: JWTManager(secret_key="change-me"), id="keyword"),
+    pytest.param(lambda: JWTManager.from_mapping({"JWT_SECRET_KEY": "change-me"}),
+                 id="from-mapping"),
+    pytest.param(lambda: JWTManager(issuers={"https://idp": {"secret_key": "change-me"}}),
+                 id="issuer-entry"),
+    pytest.param(lambda: JWTManager(algorithm="RS256",
+                                    jwks_url="http://idp.example/jwks.json"),
+                 id="plain-http-jwks-url"),
+    pytest.param(lambda: JWTManager.from_mapping({"JWT_ALGORITHM": "RS256",
+                                                  "JWT_JWKS_URL": "http://idp.example/jwks"}),
+                 id="plain-http-jwks-url-from-mapping"),
+])
+def test_security_warnings_point_at_the_callers_line(build: Callable[[], object]) -> None:
+    # Not at jwt_wsgi/keys.py or settings.py: the user must see which of their lines chose
+    # the weak setting, and a warnings filter for their module must apply.
+    found = _security_warnings(build)
+    assert found, "no SecurityWarning"
+    assert [w.filename for w in found] == [__file__] * len(found)
+
+
+def test_short_rsa_key_warning_points_at_the_callers_line() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=1024).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    for build in (lambda: JWTManager(algorithm="RS256", private_key=pem),
+                  lambda: JWTManager.from_mapping({"JWT_ALGORITHM": "RS256",
+                                                   "JWT_PRIVATE_KEY": pem})):
+        found = _security_warnings(build)
+        assert found and {w.filename for w in found} == {__file__}
