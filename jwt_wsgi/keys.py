@@ -37,6 +37,8 @@ JWK_CURVES = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 _HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
     "256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
 MIN_HMAC_BYTES = 32
+#: The refusal of an HMAC manager without a secret (``from_mapping`` names its key instead).
+NO_HMAC_KEY_MESSAGE = "an HMAC algorithm needs secret_key (a random string of 32+ bytes)"
 MIN_RSA_BITS = 2048
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
@@ -147,7 +149,7 @@ def check_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
 def hmac_secret(secret: str | bytes | None) -> bytes:
     """Validate an HMAC secret: present, not empty, not a public key in any form."""
     if secret is None:
-        raise ConfigError("an HMAC algorithm needs secret_key (a random string of 32+ bytes)")
+        raise ConfigError(NO_HMAC_KEY_MESSAGE)
     raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     if not raw.strip():
         raise ConfigError("secret_key is empty; use a random string of at least 32 bytes")

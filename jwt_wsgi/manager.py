@@ -18,7 +18,7 @@ from .errors import (
 )
 from .handlers import Responders, Signature
 from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
-from .keys import KeySet, PublicKey, Signer, public_jwk, thumbprint
+from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey, Signer, public_jwk, thumbprint
 from .settings import Settings
 from .tokens import TokenCodec, new_jti
 
@@ -84,7 +84,18 @@ class JWTManager:
     def from_mapping(cls, mapping: Mapping[str, Any], *,
                      blocklist: Blocklist | None = None) -> JWTManager:
         """Build from ``JWT_*`` keys, such as a Flask ``app.config`` or INI strings."""
-        return cls(Settings.from_mapping(mapping), blocklist=blocklist)
+        try:
+            return cls(Settings.from_mapping(mapping), blocklist=blocklist)
+        except ConfigError as exc:
+            if str(exc) != NO_HMAC_KEY_MESSAGE:
+                raise
+            # flask-jwt-extended falls back to Flask's SECRET_KEY; we keep refusing (the session
+            # secret should not also sign tokens) but say which key is missing.
+            message = "an HMAC algorithm needs JWT_SECRET_KEY (a random string of 32+ bytes)"
+            if mapping.get("SECRET_KEY"):
+                message += ("; jwt_wsgi does not read SECRET_KEY as flask-jwt-extended does: "
+                            "set JWT_SECRET_KEY, preferably to a secret of its own")
+            raise ConfigError(message) from None
 
     # -- keys -----------------------------------------------------------------------
 

@@ -311,3 +311,29 @@ def test_short_rsa_key_warning_points_at_the_callers_line() -> None:
                                                    "JWT_PRIVATE_KEY": pem})):
         found = _security_warnings(build)
         assert found and {w.filename for w in found} == {__file__}
+
+
+@pytest.mark.parametrize(("mapping", "extra"), [
+    pytest.param({}, None, id="nothing"),
+    pytest.param({"SECRET_KEY": None, "JWT_ALGORITHM": "HS256"}, None, id="flask-default-none"),
+    pytest.param({"SECRET_KEY": "flask-session-secret-" + "x" * 20}, "does not read SECRET_KEY",
+                 id="flask-secret-key"),
+])
+def test_missing_jwt_secret_key_names_the_mapping_key(mapping: dict[str, object],
+                                                      extra: str | None) -> None:
+    # flask-jwt-extended falls back to SECRET_KEY; jwt_wsgi refuses (one secret, one job),
+    # but says which key it wants.
+    with pytest.raises(ConfigError, match="needs JWT_SECRET_KEY") as raised:
+        JWTManager.from_mapping(mapping)
+    assert (extra is not None) == ("does not read SECRET_KEY" in str(raised.value))
+
+
+def test_a_flask_config_with_only_secret_key_is_refused_naming_jwt_secret_key() -> None:
+    flask = pytest.importorskip("flask", reason="flask is a test dependency")
+    import flask_jwt_extended
+
+    app = flask.Flask(__name__)
+    app.config["SECRET_KEY"] = "flask-session-secret-" + "x" * 20
+    flask_jwt_extended.JWTManager(app)
+    with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
+        JWTManager.from_mapping(app.config)
