@@ -59,8 +59,11 @@ class CSRFCheck:
         submitted = self._submitted(environ, claims.get("type") == "refresh")
         if submitted is None:
             raise CSRFError("Missing CSRF token")
-        if not hmac.compare_digest(submitted.encode("utf-8", "replace"),
-                                   expected.encode("utf-8")):
+        # surrogatepass: a lone surrogate is a legal JSON escape in the claim (and an environ
+        # may hold one); it must compare, not raise. The encoding stays one-to-one, so equal
+        # bytes still mean equal values ("replace" made "\ud800" equal to "?").
+        if not hmac.compare_digest(submitted.encode("utf-8", "surrogatepass"),
+                                   expected.encode("utf-8", "surrogatepass")):
             raise CSRFError("CSRF double submit tokens do not match")
 
     def _submitted(self, environ: WSGIEnvironment, refresh: bool) -> str | None:

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import json
-import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -25,8 +24,9 @@ from jose.backends import ECKey, RSAKey
 from jose.backends.native import HMACKey
 from jose.exceptions import JOSEError
 
-from .errors import ConfigError, SecurityWarning
+from .errors import ConfigError
 from .keyshapes import looks_like_key
+from .settings import warn_security
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
@@ -37,6 +37,8 @@ JWK_CURVES = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 _HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
     "256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
 MIN_HMAC_BYTES = 32
+#: The refusal of an HMAC manager without a secret (``from_mapping`` names its key instead).
+NO_HMAC_KEY_MESSAGE = "an HMAC algorithm needs secret_key (a random string of 32+ bytes)"
 MIN_RSA_BITS = 2048
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
@@ -147,7 +149,7 @@ def check_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
 def hmac_secret(secret: str | bytes | None) -> bytes:
     """Validate an HMAC secret: present, not empty, not a public key in any form."""
     if secret is None:
-        raise ConfigError("an HMAC algorithm needs secret_key (a random string of 32+ bytes)")
+        raise ConfigError(NO_HMAC_KEY_MESSAGE)
     raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     if not raw.strip():
         raise ConfigError("secret_key is empty; use a random string of at least 32 bytes")
@@ -157,11 +159,7 @@ def hmac_secret(secret: str | bytes | None) -> bytes:
             "public_key/private_key with an RS*, PS* or ES* algorithm"
         )
     if len(raw) < MIN_HMAC_BYTES:
-        warnings.warn(
-            f"secret_key is {len(raw)} bytes; use at least {MIN_HMAC_BYTES} random bytes",
-            SecurityWarning,
-            stacklevel=4,
-        )
+        warn_security(f"secret_key is {len(raw)} bytes; use at least {MIN_HMAC_BYTES} random bytes")
     return raw
 
 
@@ -199,8 +197,7 @@ def check_key_fits(key: PublicKey | PrivateKey, algorithm: str, name: str) -> No
         if not isinstance(key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)):
             raise ConfigError(f"{name} is an EC key; {algorithm} needs an RSA key")
         if key.key_size < MIN_RSA_BITS:
-            warnings.warn(f"{name} is a {key.key_size}-bit RSA key; use {MIN_RSA_BITS}+ bits",
-                          SecurityWarning, stacklevel=5)
+            warn_security(f"{name} is a {key.key_size}-bit RSA key; use {MIN_RSA_BITS}+ bits")
     elif algorithm in EC_ALGORITHMS:
         if not isinstance(key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
             raise ConfigError(f"{name} is an RSA key; {algorithm} needs an EC key")

@@ -9,10 +9,16 @@ from typing import Any, TypeVar
 
 from .blocklist import Blocklist, MemoryBlocklist
 from .cache import TokenCache, copy_json
-from .errors import ConfigError, JWTWSGIError, RevokedTokenError, ServiceUnavailableError
+from .errors import (
+    ConfigError,
+    InvalidTokenError,
+    JWTWSGIError,
+    RevokedTokenError,
+    ServiceUnavailableError,
+)
 from .handlers import Responders, Signature
 from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
-from .keys import KeySet, PublicKey, Signer, public_jwk, thumbprint
+from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey, Signer, public_jwk, thumbprint
 from .settings import Settings
 from .tokens import TokenCodec, new_jti
 
@@ -78,7 +84,18 @@ class JWTManager:
     def from_mapping(cls, mapping: Mapping[str, Any], *,
                      blocklist: Blocklist | None = None) -> JWTManager:
         """Build from ``JWT_*`` keys, such as a Flask ``app.config`` or INI strings."""
-        return cls(Settings.from_mapping(mapping), blocklist=blocklist)
+        try:
+            return cls(Settings.from_mapping(mapping), blocklist=blocklist)
+        except ConfigError as exc:
+            if str(exc) != NO_HMAC_KEY_MESSAGE:
+                raise
+            # flask-jwt-extended falls back to Flask's SECRET_KEY; we keep refusing (the session
+            # secret should not also sign tokens) but say which key is missing.
+            message = "an HMAC algorithm needs JWT_SECRET_KEY (a random string of 32+ bytes)"
+            if mapping.get("SECRET_KEY"):
+                message += ("; jwt_wsgi does not read SECRET_KEY as flask-jwt-extended does: "
+                            "set JWT_SECRET_KEY, preferably to a secret of its own")
+            raise ConfigError(message) from None
 
     # -- keys -----------------------------------------------------------------------
 
@@ -211,9 +228,9 @@ class JWTManager:
         s = self.settings
         if self._identity_loader is not None:
             identity = self._identity_loader(identity)
-        if s.verify_sub and not isinstance(identity, str):
-            raise TypeError("identity must be a string (or set verify_sub=False, or register "
-                            "a user_identity_loader that returns one)")
+        if s.verify_sub and s.identity_claim == "sub" and not isinstance(identity, str):
+            raise TypeError("identity must be a string, as sub is one (or set verify_sub=False, "
+                            "or register a user_identity_loader that returns one)")
         now = int(self.codec.clock())
         if isinstance(fresh, datetime.timedelta):
             fresh = now + int(fresh.total_seconds())
@@ -223,7 +240,9 @@ class JWTManager:
                                   "type": token_type, s.identity_claim: identity}
         if s.encode_nbf:
             claims["nbf"] = now
-        if s.cookie_csrf_protect and "cookies" in s.token_location:
+        # As flask-jwt-extended 4.x, whatever token_location says: a token minted here may be
+        # set as a cookie by another service (or a later configuration) that checks CSRF.
+        if s.cookie_csrf_protect:
             claims["csrf"] = new_jti()
         audience = s.encode_audience or s.audience
         if audience:
@@ -244,12 +263,14 @@ class JWTManager:
 
     # -- reading --------------------------------------------------------------------
 
-    def decode_token(self, token: str, allow_expired: bool = False) -> dict[str, Any]:
+    def decode_token(self, token: str | bytes, allow_expired: bool = False) -> dict[str, Any]:
         """Verify a token and return its claims (the blocklist is not consulted).
 
-        :raises jwt_wsgi.errors.JWTWSGIError: a subclass saying what is wrong.
+        :param token: the compact token, as ``str`` or ASCII ``bytes`` (as PyJWT takes it).
+        :raises jwt_wsgi.errors.JWTWSGIError: a subclass saying what is wrong, also when
+            ``token`` is not a string at all.
         """
-        header, claims = self._verify_signature(token)
+        header, claims = self._verify_signature(_token_text(token))
         try:
             self.codec.check_times(claims, allow_expired=allow_expired)
         except JWTWSGIError as error:
@@ -317,7 +338,7 @@ class JWTManager:
         if revoked:
             raise RevokedTokenError()
 
-    def revoke(self, token_or_claims: str | Mapping[str, Any]) -> None:
+    def revoke(self, token_or_claims: str | bytes | Mapping[str, Any]) -> None:
         """Add a token's ``jti`` to the blocklist for as long as it could still verify:
         until its ``exp`` plus the ``leeway``.
 
@@ -328,7 +349,7 @@ class JWTManager:
             accepted) or its decoded claims.
         :raises ServiceUnavailableError: the store cannot be reached (nothing was revoked).
         """
-        if isinstance(token_or_claims, str):
+        if isinstance(token_or_claims, (str, bytes, bytearray)):
             claims: Mapping[str, Any] = self.decode_token(token_or_claims, allow_expired=True)
         else:
             claims = token_or_claims
@@ -342,6 +363,18 @@ class JWTManager:
             self.blocklist.add(jti, until)
         except Exception as exc:
             raise ServiceUnavailableError("Revocation store unavailable") from exc
+
+
+def _token_text(token: object) -> str:
+    """A token given to the public API as text: ``str``, or ``bytes`` of ASCII."""
+    if isinstance(token, str):
+        return token
+    if isinstance(token, (bytes, bytearray)):
+        try:
+            return token.decode("ascii")
+        except UnicodeDecodeError:
+            raise InvalidTokenError("Invalid token format") from None
+    raise InvalidTokenError("Token must be a string")
 
 
 def _lifetime(value: datetime.timedelta | int | bool | None,

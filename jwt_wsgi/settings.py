@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import json
 import math
 import re
+import sys
 import urllib.parse
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .errors import ConfigError, SecurityWarning
@@ -126,6 +128,8 @@ class Settings:
                 # An INI line or environment variable left empty (a template not filled in)
                 # must not quietly switch a check off: JWT_CSRF_METHODS= would mean no CSRF.
                 raise ConfigError(f"{key} is blank: remove it to use the default, or give a value")
+            if isinstance(value, str) and name in _LIST_SETTINGS:
+                value = _split_text(key, value, _LIST_SETTINGS[name])
             if name in options and options[name] != value:
                 raise ConfigError(f"{key} disagrees with another key for the same setting {name!r}")
             options[name] = value
@@ -185,8 +189,23 @@ class Settings:
             raise ConfigError("jwks_url must be an http:// or https:// URL")
         if self.jwks_url is not None and self.jwks_url.startswith("http://") and not _loopback(
                 self.jwks_url):
-            warnings.warn("jwks_url is plain http://: anyone on the path can swap the keys; "
-                          "use https://", SecurityWarning, stacklevel=4)
+            warn_security("jwks_url is plain http://: anyone on the path can swap the keys; "
+                          "use https://")
+
+
+_PACKAGE = __name__.partition(".")[0]
+
+
+def warn_security(message: str) -> None:
+    """Warn with :class:`SecurityWarning` at the first line outside this package: the
+    user's line that chose the weak setting, however deep in jwt_wsgi it is checked
+    (``JWTManager(...)``, ``from_mapping``, an ``issuers`` entry all reach it at different
+    depths, so no fixed ``stacklevel`` can be right)."""
+    frame: Any = sys._getframe(0)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == _PACKAGE:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, SecurityWarning, stacklevel=level)
 
 
 # -- conversions ----------------------------------------------------------------------
@@ -197,8 +216,21 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _COOKIE_DOMAIN = re.compile(rf"\.?{_LABEL}(?:\.{_LABEL})*")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+# "0" is not among them: a lifetime of 0 seconds is refused, not read as "never expires".
+_NO_EXPIRY = (_FALSE - {"0"}) | {"never"}
 _DURATION = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_ANY_SEPARATOR = re.compile(r"[\s,]+")
+_COMMA = re.compile(r",")
+# List settings and how the mapping form splits their text when it is not JSON list text:
+# names of locations, algorithms and methods have no blanks, audiences may.
+_LIST_SETTINGS = {
+    "token_location": _ANY_SEPARATOR,
+    "decode_algorithms": _ANY_SEPARATOR,
+    "csrf_methods": _ANY_SEPARATOR,
+    "audience": _COMMA,
+    "encode_audience": _COMMA,
+}
 
 # flask-jwt-extended names that map onto ours, and the ones it has that mean nothing here.
 _FLASK_ALIASES = {
@@ -270,8 +302,9 @@ def _to_float(name: str, value: Any) -> float:
 
 
 def _to_expiry(name: str, value: Any) -> datetime.timedelta | None:
-    """A lifetime: a timedelta, seconds, '15m'/'30d', or False for tokens that never expire."""
-    if value is False or (isinstance(value, str) and value.strip().lower() in _FALSE - {"0"}):
+    """A lifetime: a timedelta, seconds, '15m'/'30d', or False (or 'never', as the command
+    line's ``--expires never``) for tokens that never expire."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in _NO_EXPIRY):
         return None
     seconds = _to_number(name, value)
     if seconds <= 0:
@@ -279,9 +312,24 @@ def _to_expiry(name: str, value: Any) -> datetime.timedelta | None:
     return datetime.timedelta(seconds=seconds)
 
 
+def _split_text(name: str, text: str, separators: re.Pattern[str]) -> list[Any]:
+    """A list setting written as a string (INI, environment): JSON list text such as
+    ``["a", "b"]``, or items separated by ``separators`` (blanks around them dropped)."""
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except ValueError:
+            items = None
+        if not isinstance(items, list):
+            raise ConfigError(f"{name} starts with '[' but is not JSON list text such as "
+                              f'["a", "b"]: {text!r}') from None
+        return items
+    return [part.strip() for part in separators.split(text) if part.strip()]
+
+
 def _to_list(name: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
-        items = [part for part in re.split(r"[\s,]+", value) if part]
+        items = [part for part in _ANY_SEPARATOR.split(value) if part]
     elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
         items = list(value)
     else:
@@ -291,6 +339,14 @@ def _to_list(name: str, value: Any) -> tuple[str, ...]:
     if len(set(items)) != len(items):
         raise ConfigError(f"{name} lists a value twice: {value!r}")
     return tuple(items)
+
+
+def _to_audience(name: str, value: Any) -> tuple[str, ...]:
+    """Audiences: a string is ONE audience (a URI may hold commas, a name spaces); only the
+    mapping form splits its text (on commas), see :meth:`Settings.from_mapping`."""
+    if isinstance(value, str):
+        return (value,) if value else ()
+    return _to_list(name, value)
 
 
 def _to_str(name: str, value: Any) -> str:
@@ -354,8 +410,6 @@ def _to_jwks(name: str, value: Any) -> Mapping[str, Any] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        import json
-
         try:
             value = json.loads(value)
         except ValueError:
@@ -370,8 +424,6 @@ def _to_issuers(name: str, value: Any) -> Mapping[str, Mapping[str, Any]] | None
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        import json
-
         try:
             value = json.loads(value)
         except ValueError:
@@ -394,8 +446,8 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "refresh_token_expires": _to_expiry,
     "token_location": _to_locations,
     "location_conflict": _to_location_conflict,
-    "audience": _to_list,
-    "encode_audience": _to_list,
+    "audience": _to_audience,
+    "encode_audience": _to_audience,
     "issuer": _to_optional_str,
     "encode_issuer": _to_optional_str,
     "leeway": _to_float,
@@ -425,11 +477,3 @@ for _field in dataclasses.fields(Settings):
     if _field.type == "str":
         _CONVERTERS.setdefault(_field.name, _to_str)
 
-
-def as_sequence(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    """A string or a list of strings as a tuple (used for audiences)."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)

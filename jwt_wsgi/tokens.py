@@ -76,8 +76,30 @@ def b64encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+#: The deepest nesting of objects and arrays taken in a header or payload, the outer object
+#: being level 1. Real tokens use two or three levels; a limit far below the recursion limit
+#: means no recursive walk of the claims (the token cache's copies, a blocklist loader's
+#: copies, the app's own code) can fail on a token that verified.
+MAX_JSON_DEPTH = 32
+_CONTAINERS = (dict, list)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether decoded JSON nests more than ``limit`` levels (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if type(node) is dict else node:
+            if type(child) in _CONTAINERS:
+                stack.append((child, depth + 1))
+    return False
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """UTF-8 JSON text holding one object, with unique member names and no NaN."""
+    """UTF-8 JSON text holding one object, with unique member names and no NaN, nested
+    at most :data:`MAX_JSON_DEPTH` levels."""
     text = raw.decode("utf-8")
     try:
         # The decoder's scanner straight away: the usual token has no whitespace around
@@ -89,6 +111,10 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         value = _JSON.decode(text)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
+    # Deeper nesting needs more opening brackets than the limit; counting them is a C loop,
+    # so the walk runs only for the rare text that has that many (strings included).
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
+        raise ValueError("JSON nested too deeply")
     return value
 
 
@@ -179,16 +205,19 @@ class TokenCodec:
                 raise InvalidTokenError(f"Invalid claim: {name} must be a NumericDate")
         if "exp" not in claims and self.settings.require_exp:
             raise InvalidTokenError("Missing claim: exp")
-        identity = claims.get(self._identity_claim)
-        if identity is None:
+        if claims.get(self._identity_claim) is None:
             raise InvalidTokenError(f"Missing claim: {self._identity_claim}")
-        if self.settings.verify_sub and not isinstance(identity, str):
-            raise InvalidTokenError(f"Invalid claim: {self._identity_claim} must be a string")
+        # RFC 7519 4.1.2 makes sub a string; another identity claim may hold any JSON value
+        # (flask-jwt-extended's JWT_VERIFY_SUB checks sub only, wherever the identity is).
+        if self.settings.verify_sub and not isinstance(claims.get("sub", ""), str):
+            raise InvalidTokenError("Invalid claim: sub must be a string")
         for name in ("jti", "type", "csrf", "scope"):
             if name in claims and not isinstance(claims[name], str):
                 raise InvalidTokenError(f"Invalid claim: {name} must be a string")
+        # Present means checked, as for the header: "scp": null is not an absent scp, and a
+        # route's scope check must never meet a value it cannot read.
         scp = claims.get("scp")
-        if scp is not None and not (isinstance(scp, str) or (
+        if "scp" in claims and not (isinstance(scp, str) or (
                 isinstance(scp, list) and all(isinstance(s, str) for s in scp))):
             raise InvalidTokenError("Invalid claim: scp must be a list of strings or a string")
         fresh = claims.get("fresh", False)

@@ -165,3 +165,24 @@ def test_csrf_error_loader(jwt: JWTManager, client: Client) -> None:
     assert response.status_code == 403
     assert json.loads(response.get_data()) == {"error": "csrf", "why": "Missing CSRF token"}
     assert "WWW-Authenticate" in response.headers
+
+
+@pytest.mark.parametrize(("claim", "submitted", "status"), [
+    pytest.param("\ud800", "anything", 401, id="surrogate-claim"),
+    pytest.param("\udcff-\ud800", "\udcff-\ud800", 200, id="surrogate-claim-echoed"),
+    pytest.param("known", "\ud800", 401, id="surrogate-header"),
+    pytest.param("?", "\ud800", 401, id="surrogate-header-is-not-a-replacement-char"),
+    pytest.param("\ud800", "\udc00", 401, id="different-surrogates"),
+])
+def test_lone_surrogates_are_compared_not_crashed_on(claim: str, submitted: str, status: int,
+                                                     client: Client, recorder: Recorder) -> None:
+    # A lone surrogate is a legal JSON escape ("\ud800") but has no UTF-8 encoding; it was
+    # a 500 when the claim held one. It is compared like any other value (an exact match only).
+    claims = {"sub": "alice", "type": "access", "fresh": False, "iat": NOW, "jti": "j1",
+              "exp": NOW + 60, "csrf": claim}
+    token = sign_hs256({"alg": "HS256", "typ": "JWT"}, json.dumps(claims))
+    response = cookie_request(client, "POST", token, submitted)
+    assert response.status_code == status, response.get_data(as_text=True)
+    if status == 401:
+        assert msg(response) == "CSRF double submit tokens do not match"
+        assert recorder.calls == []

@@ -199,3 +199,61 @@ def test_missing_token_messages_are_flask_jwt_extendeds(locations: list[str]) ->
     mine = Client(JWTMiddleware(Recorder(), JWTManager(secret_key=SECRET, token_location=locations),
                                 routes={"/p": "required"})).post("/p", json={})
     assert (mine.status_code, mine.get_json()) == (theirs.status_code, theirs.get_json())
+
+
+# -- identity_claim other than "sub" --------------------------------------------------
+
+def identity_app() -> flask.Flask:
+    app = flask.Flask("interop-identity")
+    app.config.update(JWT_SECRET_KEY=SECRET, JWT_IDENTITY_CLAIM="identity")
+    flask_jwt_extended.JWTManager(app)
+
+    @app.get("/me")
+    @flask_jwt_extended.jwt_required()
+    def me() -> Any:
+        return {"identity": flask_jwt_extended.get_jwt_identity()}
+
+    return app
+
+
+@pytest.mark.parametrize("identity", [
+    pytest.param(42, id="int"),
+    pytest.param({"id": 1}, id="object"),
+])
+def test_non_string_identities_pass_both_ways_with_flask_jwt_extended(identity: Any) -> None:
+    app = identity_app()
+    manager = JWTManager.from_mapping(app.config)
+    recorder = Recorder()
+    client = Client(JWTMiddleware(recorder, manager, default="required"))
+    with app.app_context():
+        theirs = flask_jwt_extended.create_access_token(identity)
+    assert manager.decode_token(theirs)["identity"] == identity
+    response = client.get("/", headers=bearer(theirs))
+    assert response.status_code == 200, response.json
+    assert recorder.calls[-1]["jwt_wsgi.identity"] == identity
+
+    ours = manager.create_access_token(identity)
+    response = app.test_client().get("/me", headers=bearer(ours))
+    assert response.status_code == 200, response.json
+    assert response.json == {"identity": identity}
+
+
+# -- claim layout ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("config", [
+    pytest.param({}, id="defaults"),
+    pytest.param({"JWT_TOKEN_LOCATION": ["headers", "cookies"]}, id="headers-and-cookies"),
+    pytest.param({"JWT_COOKIE_CSRF_PROTECT": False}, id="csrf-protect-off"),
+    pytest.param({"JWT_ENCODE_NBF": False}, id="no-nbf"),
+])
+@pytest.mark.parametrize("kind", ["access", "refresh"])
+def test_claim_layout_is_flask_jwt_extended_s(config: dict[str, Any], kind: str) -> None:
+    app = flask.Flask("interop-layout")
+    app.config.update(JWT_SECRET_KEY=SECRET, **config)
+    flask_jwt_extended.JWTManager(app)
+    manager = JWTManager.from_mapping(app.config)
+    with app.app_context():
+        create = getattr(flask_jwt_extended, f"create_{kind}_token")
+        theirs = flask_jwt_extended.decode_token(create("alice"))
+    ours = manager.decode_token(getattr(manager, f"create_{kind}_token")("alice"))
+    assert list(ours) == list(theirs)

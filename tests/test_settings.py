@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 import warnings
+from collections.abc import Callable
 
 import pytest
+from werkzeug.test import Client
 
-from jwt_wsgi import ConfigError, JWTManager, SecurityWarning, Settings
-from tests.conftest import SECRET
+from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, SecurityWarning, Settings
+from tests.conftest import SECRET, Recorder, bearer
 
 
 def test_defaults_follow_flask_jwt_extended() -> None:
@@ -33,6 +35,10 @@ def test_defaults_follow_flask_jwt_extended() -> None:
                      datetime.timedelta(minutes=15), id="minutes-suffix"),
         pytest.param("JWT_REFRESH_TOKEN_EXPIRES", "false", "refresh_token_expires", None,
                      id="false-means-never"),
+        pytest.param("JWT_ACCESS_TOKEN_EXPIRES", "never", "access_token_expires", None,
+                     id="access-never"),
+        pytest.param("JWT_REFRESH_TOKEN_EXPIRES", " Never ", "refresh_token_expires", None,
+                     id="refresh-never"),
         pytest.param("JWT_COOKIE_SECURE", "yes", "cookie_secure", True, id="bool-yes"),
         pytest.param("JWT_COOKIE_CSRF_PROTECT", "off", "cookie_csrf_protect", False, id="bool-off"),
         pytest.param("JWT_TOKEN_LOCATION", "headers, cookies", "token_location",
@@ -184,3 +190,150 @@ def test_plain_http_jwks_url_warns_unless_loopback() -> None:
         warnings.simplefilter("error")
         Settings.build(algorithm="RS256", jwks_url="http://127.0.0.1:8080/jwks.json")
         Settings.build(algorithm="RS256", jwks_url="https://idp.example/jwks.json")
+
+
+@pytest.mark.parametrize("name", ["audience", "encode_audience"])
+@pytest.mark.parametrize("value", ["urn:example:api,v2", "my api", "https://api.example/x, y"])
+def test_a_string_audience_keyword_is_one_audience(name: str, value: str) -> None:
+    assert getattr(Settings.build(secret_key=SECRET, **{name: value}), name) == (value,)
+
+
+def test_audience_keyword_lists_are_taken_as_given() -> None:
+    assert Settings.build(secret_key=SECRET, audience=["a,b", "c d"]).audience == ("a,b", "c d")
+    assert Settings.build(secret_key=SECRET, audience=("x",)).audience == ("x",)
+    assert Settings.build(secret_key=SECRET, audience="").audience == ()
+
+
+def test_a_comma_in_the_audience_keyword_does_not_admit_its_parts(recorder: Recorder) -> None:
+    jwt = JWTManager(secret_key=SECRET, audience="urn:example:api,v2")
+    minted_for_v2 = JWTManager(secret_key=SECRET, encode_audience="v2").create_access_token("a")
+    minted_for_us = JWTManager(secret_key=SECRET, encode_audience="urn:example:api,v2")
+    client = Client(JWTMiddleware(recorder, jwt, default="required"))
+    assert client.get("/", headers=bearer(minted_for_v2)).status_code == 401
+    token = minted_for_us.create_access_token("a")
+    assert jwt.decode_token(token)["aud"] == "urn:example:api,v2"
+    assert client.get("/", headers=bearer(token)).status_code == 200
+
+
+def test_an_issuer_entry_audience_string_is_one_audience() -> None:
+    jwt = JWTManager(issuers={"https://idp": {"secret_key": SECRET, "audience": "api,v2"}})
+    assert jwt.issuers["https://idp"].settings.audience == ("api,v2",)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    pytest.param('["a", "b"]', ("a", "b"), id="json-list"),
+    pytest.param(' ["urn:x,y"] ', ("urn:x,y",), id="json-list-keeps-commas"),
+    pytest.param("a,b", ("a", "b"), id="commas"),
+    pytest.param(" a , b ", ("a", "b"), id="commas-with-spaces"),
+    pytest.param("my api", ("my api",), id="space-is-not-a-separator"),
+    pytest.param("https://api.example.com", ("https://api.example.com",), id="one"),
+])
+@pytest.mark.parametrize("key", ["JWT_DECODE_AUDIENCE", "JWT_ENCODE_AUDIENCE"])
+def test_from_mapping_audience_strings(key: str, raw: str, expected: tuple[str, ...]) -> None:
+    settings = Settings.from_mapping({"JWT_SECRET_KEY": SECRET, key: raw})
+    assert getattr(settings, "audience" if key == "JWT_DECODE_AUDIENCE" else "encode_audience") \
+        == expected
+
+
+@pytest.mark.parametrize(("key", "raw", "name", "expected"), [
+    pytest.param("JWT_TOKEN_LOCATION", '["headers", "cookies"]', "token_location",
+                 ("headers", "cookies"), id="token-location-json"),
+    pytest.param("JWT_TOKEN_LOCATION", "headers cookies", "token_location",
+                 ("headers", "cookies"), id="token-location-spaces"),
+    pytest.param("JWT_DECODE_ALGORITHMS", '["HS256","HS512"]', "decode_algorithms",
+                 ("HS256", "HS512"), id="decode-algorithms-json"),
+    pytest.param("JWT_DECODE_ALGORITHMS", "HS256, HS512", "decode_algorithms",
+                 ("HS256", "HS512"), id="decode-algorithms-commas"),
+    pytest.param("JWT_CSRF_METHODS", '["post", "DELETE"]', "csrf_methods", ("POST", "DELETE"),
+                 id="csrf-methods-json"),
+])
+def test_from_mapping_accepts_json_list_text(key: str, raw: str, name: str,
+                                            expected: tuple[str, ...]) -> None:
+    assert getattr(Settings.from_mapping({"JWT_SECRET_KEY": SECRET, key: raw}), name) == expected
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    pytest.param('["headers", "cookies"', "JSON list", id="unclosed"),
+    pytest.param("[headers]", "JSON list", id="not-json"),
+    pytest.param('["headers", 1]', "list of non-empty strings", id="number-item"),
+    pytest.param('["headers", "headers"]', "twice", id="repeated"),
+])
+def test_from_mapping_refuses_bad_json_list_text(raw: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_mapping({"JWT_SECRET_KEY": SECRET, "JWT_TOKEN_LOCATION": raw})
+
+
+def test_expires_never_mints_tokens_without_exp() -> None:
+    # The same word as the command line's ``jwt-wsgi token --expires never``.
+    jwt = JWTManager.from_mapping({"JWT_SECRET_KEY": SECRET, "JWT_ACCESS_TOKEN_EXPIRES": "never"})
+    assert "exp" not in jwt.decode_token(jwt.create_access_token("alice"))
+    with pytest.raises(ConfigError, match="number"):
+        Settings.from_mapping({"JWT_SECRET_KEY": SECRET, "JWT_ACCESS_TOKEN_EXPIRES": "forever"})
+
+
+def _security_warnings(build: Callable[[], object]) -> list[warnings.WarningMessage]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build()
+    return [w for w in caught if issubclass(w.category, SecurityWarning)]
+
+
+@pytest.mark.parametrize("build", [
+    pytest.param(lambda: JWTManager(secret_key="change-me"), id="keyword"),
+    pytest.param(lambda: JWTManager.from_mapping({"JWT_SECRET_KEY": "change-me"}),
+                 id="from-mapping"),
+    pytest.param(lambda: JWTManager(issuers={"https://idp": {"secret_key": "change-me"}}),
+                 id="issuer-entry"),
+    pytest.param(lambda: JWTManager(algorithm="RS256",
+                                    jwks_url="http://idp.example/jwks.json"),
+                 id="plain-http-jwks-url"),
+    pytest.param(lambda: JWTManager.from_mapping({"JWT_ALGORITHM": "RS256",
+                                                  "JWT_JWKS_URL": "http://idp.example/jwks"}),
+                 id="plain-http-jwks-url-from-mapping"),
+])
+def test_security_warnings_point_at_the_callers_line(build: Callable[[], object]) -> None:
+    # Not at jwt_wsgi/keys.py or settings.py: the user must see which of their lines chose
+    # the weak setting, and a warnings filter for their module must apply.
+    found = _security_warnings(build)
+    assert found, "no SecurityWarning"
+    assert [w.filename for w in found] == [__file__] * len(found)
+
+
+def test_short_rsa_key_warning_points_at_the_callers_line() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=1024).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    for build in (lambda: JWTManager(algorithm="RS256", private_key=pem),
+                  lambda: JWTManager.from_mapping({"JWT_ALGORITHM": "RS256",
+                                                   "JWT_PRIVATE_KEY": pem})):
+        found = _security_warnings(build)
+        assert found and {w.filename for w in found} == {__file__}
+
+
+@pytest.mark.parametrize(("mapping", "extra"), [
+    pytest.param({}, None, id="nothing"),
+    pytest.param({"SECRET_KEY": None, "JWT_ALGORITHM": "HS256"}, None, id="flask-default-none"),
+    pytest.param({"SECRET_KEY": "flask-session-secret-" + "x" * 20}, "does not read SECRET_KEY",
+                 id="flask-secret-key"),
+])
+def test_missing_jwt_secret_key_names_the_mapping_key(mapping: dict[str, object],
+                                                      extra: str | None) -> None:
+    # flask-jwt-extended falls back to SECRET_KEY; jwt_wsgi refuses (one secret, one job),
+    # but says which key it wants.
+    with pytest.raises(ConfigError, match="needs JWT_SECRET_KEY") as raised:
+        JWTManager.from_mapping(mapping)
+    assert (extra is not None) == ("does not read SECRET_KEY" in str(raised.value))
+
+
+def test_a_flask_config_with_only_secret_key_is_refused_naming_jwt_secret_key() -> None:
+    flask = pytest.importorskip("flask", reason="flask is a test dependency")
+    import flask_jwt_extended
+
+    app = flask.Flask(__name__)
+    app.config["SECRET_KEY"] = "flask-session-secret-" + "x" * 20
+    flask_jwt_extended.JWTManager(app)
+    with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
+        JWTManager.from_mapping(app.config)

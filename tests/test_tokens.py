@@ -7,13 +7,15 @@ from collections.abc import Callable
 
 import jwt as pyjwt
 import pytest
+from werkzeug.test import Client
 
 from jwt_wsgi import (
     ExpiredTokenError,
     InvalidTokenError,
     JWTManager,
+    JWTMiddleware,
 )
-from tests.conftest import NOW, SECRET, forge, sign_hs256
+from tests.conftest import NOW, SECRET, Recorder, bearer, forge, sign_hs256
 
 BASE = {"sub": "alice", "iat": NOW, "nbf": NOW, "exp": NOW + 60, "jti": "j1", "type": "access",
         "fresh": False}
@@ -27,7 +29,9 @@ def test_access_token_layout(jwt: JWTManager) -> None:
     assert claims["iat"] == claims["nbf"] == NOW
     assert claims["exp"] == NOW + 15 * 60
     assert claims["role"] == "admin" and isinstance(claims["jti"], str)
-    assert "csrf" not in claims
+    # As flask-jwt-extended 4.x: csrf whenever cookie CSRF protection is on, wherever the
+    # token is read from (a token minted for a header may still be set as a cookie).
+    assert isinstance(claims["csrf"], str) and claims["csrf"] != claims["jti"]
 
 
 def test_refresh_token_layout(jwt: JWTManager) -> None:
@@ -134,6 +138,11 @@ def test_verify_only_manager_cannot_mint(rsa_public_pem: bytes) -> None:
         pytest.param({**BASE, "fresh": "yes"}, InvalidTokenError, "fresh", id="string-fresh"),
         pytest.param({**BASE, "scp": 5}, InvalidTokenError, "scp", id="number-scp"),
         pytest.param({**BASE, "scp": ["a", 1]}, InvalidTokenError, "scp", id="mixed-scp"),
+        pytest.param({**BASE, "scp": None}, InvalidTokenError, "scp", id="null-scp"),
+        pytest.param({**BASE, "scp": {"read": True}}, InvalidTokenError, "scp", id="object-scp"),
+        pytest.param({**BASE, "scp": [["read"]]}, InvalidTokenError, "scp", id="nested-scp"),
+        pytest.param({**BASE, "scope": None}, InvalidTokenError, "scope", id="null-scope"),
+        pytest.param({**BASE, "scope": ["read"]}, InvalidTokenError, "scope", id="list-scope"),
         pytest.param({**BASE, "exp": 10**400}, InvalidTokenError, "NumericDate",
                      id="exp-400-digit-int"),
         pytest.param({**BASE, "fresh": 10**400}, InvalidTokenError, "fresh",
@@ -144,6 +153,25 @@ def test_claim_rules(jwt: JWTManager, claims: dict[str, object],
                      error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         jwt.decode_token(sign_hs256(HS, claims))
+
+
+@pytest.mark.parametrize("scopes", [
+    pytest.param({"scp": None}, id="scp-null"),
+    pytest.param({"scp": {"read": True}}, id="scp-object"),
+    pytest.param({"scp": 7}, id="scp-number"),
+    pytest.param({"scope": None}, id="scope-null"),
+    pytest.param({"scope": ["read"]}, id="scope-list"),
+])
+def test_malformed_scope_claims_are_invalid_tokens_on_scoped_routes(
+        jwt: JWTManager, recorder: Recorder, scopes: dict[str, object]) -> None:
+    # Refused when the claims are checked, so a scoped route never meets a null it cannot
+    # read (it was a 500 for "scp": null).
+    client = Client(JWTMiddleware(recorder, jwt, routes={
+        "/scoped": {"require": "required", "scopes": ["read"]}}))
+    response = client.get("/scoped", headers=bearer(sign_hs256(HS, {**BASE, **scopes})))
+    assert response.status_code == 401, response.get_data(as_text=True)
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert recorder.calls == []
 
 
 def test_float_time_claims_are_numbers(jwt: JWTManager) -> None:
@@ -253,3 +281,117 @@ def test_non_canonical_base64_signature_is_refused(jwt: JWTManager) -> None:
     assert jwt.decode_token(token)
     with pytest.raises(InvalidTokenError):
         jwt.decode_token(f"{head}.{twin}")
+
+
+def _nested_claims(levels: int) -> str:
+    """Claims text whose ``x`` holds ``levels`` nested arrays (so ``levels + 1`` in all)."""
+    return f'{{"sub":"alice","exp":{NOW + 60},"x":{"[" * levels + "]" * levels}}}'
+
+
+@pytest.mark.parametrize(("part", "levels", "ok"), [
+    pytest.param("payload", 31, True, id="payload-32-levels"),
+    pytest.param("payload", 32, False, id="payload-33-levels"),
+    pytest.param("payload", 500, False, id="payload-500-levels"),
+    pytest.param("header", 31, True, id="header-32-levels"),
+    pytest.param("header", 32, False, id="header-33-levels"),
+])
+def test_nesting_deeper_than_32_levels_is_an_invalid_token(jwt: JWTManager, part: str,
+                                                           levels: int, ok: bool) -> None:
+    deep = "[" * levels + "]" * levels
+    if part == "payload":
+        token = sign_hs256(HS, _nested_claims(levels))
+    else:
+        token = sign_hs256(f'{{"alg":"HS256","x":{deep}}}', BASE)
+    if ok:
+        assert jwt.decode_token(token)["sub"] == "alice"
+    else:
+        with pytest.raises(InvalidTokenError, match=f"Invalid {part}"):
+            jwt.decode_token(token)
+
+
+def test_brackets_inside_strings_are_not_nesting(jwt: JWTManager) -> None:
+    claims = {**BASE, "note": "[{" * 100, "tags": [["a"], {"b": ["c"]}] * 20}
+    assert jwt.decode_token(sign_hs256(HS, claims))["note"] == "[{" * 100
+
+
+@pytest.mark.parametrize("loader", [
+    pytest.param(False, id="token-cache"),
+    pytest.param(True, id="token-cache-and-blocklist-loader"),
+])
+def test_a_deeply_nested_token_is_refused_every_time(loader: bool, recorder: Recorder) -> None:
+    # Each later use went through the token cache's recursive copy: a 500 from the second
+    # request on, or a 503 at once when a blocklist loader's copy hit the recursion limit.
+    jwt = JWTManager(secret_key=SECRET)
+    jwt.codec.clock = lambda: float(NOW)
+    if loader:
+        jwt.token_in_blocklist_loader(lambda jwt_header, jwt_payload: False)
+    client = Client(JWTMiddleware(recorder, jwt, routes={"/p": "required"}))
+    token = sign_hs256(HS, _nested_claims(500))
+    for _ in range(3):
+        response = client.get("/p", headers=bearer(token))
+        assert response.status_code == 401, response.get_data(as_text=True)
+        assert response.json == {"msg": "Invalid payload"}
+    assert recorder.calls == []
+    assert client.get("/p", headers=bearer(sign_hs256(HS, BASE))).status_code == 200
+
+
+def test_decode_token_takes_ascii_bytes(jwt: JWTManager) -> None:
+    token = jwt.create_access_token("alice")
+    assert jwt.decode_token(token.encode("ascii"))["sub"] == "alice"
+    assert jwt.decode_token(bytearray(token, "ascii"))["sub"] == "alice"
+
+
+@pytest.mark.parametrize("token", [
+    pytest.param(None, id="none"),
+    pytest.param(42, id="int"),
+    pytest.param(["a.b.c"], id="list"),
+    pytest.param("é.b.c".encode(), id="non-ascii-bytes"),
+    pytest.param(b"\xff\xfe.x.y", id="undecodable-bytes"),
+    pytest.param(b"", id="empty-bytes"),
+])
+def test_decode_token_refuses_other_types_with_its_own_error(jwt: JWTManager,
+                                                             token: object) -> None:
+    with pytest.raises(InvalidTokenError):
+        jwt.decode_token(token)  # type: ignore[arg-type]
+
+
+def test_revoke_takes_a_bytes_token(jwt: JWTManager) -> None:
+    token = jwt.create_access_token("alice")
+    jwt.revoke(token.encode("ascii"))
+    assert jwt.blocklist.contains(jwt.decode_token(token)["jti"])
+
+
+@pytest.mark.parametrize("identity", [
+    pytest.param(42, id="int"),
+    pytest.param({"id": 1, "roles": ["a"]}, id="object"),
+    pytest.param("alice", id="string"),
+])
+def test_identity_claim_other_than_sub_may_hold_any_json(identity: object,
+                                                         recorder: Recorder) -> None:
+    # As flask-jwt-extended's JWT_VERIFY_SUB: the string rule is about sub only.
+    jwt = JWTManager(secret_key=SECRET, identity_claim="identity")
+    token = jwt.create_access_token(identity)
+    claims = jwt.decode_token(token)
+    assert claims["identity"] == identity and "sub" not in claims
+    client = Client(JWTMiddleware(recorder, jwt, routes={"/me": "required"}))
+    response = client.get("/me", headers=bearer(token))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert recorder.calls[-1]["jwt_wsgi.identity"] == identity
+
+
+@pytest.mark.parametrize(("claims", "message"), [
+    pytest.param({**BASE, "identity": 42, "sub": 7}, "sub must be a string", id="int-sub"),
+    pytest.param({**BASE, "identity": None}, "Missing claim: identity", id="null-identity"),
+    pytest.param(BASE, "Missing claim: identity", id="no-identity"),
+])
+def test_identity_claim_other_than_sub_is_still_checked(claims: dict[str, object],
+                                                        message: str) -> None:
+    jwt = JWTManager(secret_key=SECRET, identity_claim="identity")
+    jwt.codec.clock = lambda: float(NOW)
+    with pytest.raises(InvalidTokenError, match=message):
+        jwt.decode_token(sign_hs256(HS, claims))
+
+
+def test_verify_sub_off_allows_a_non_string_sub() -> None:
+    jwt = JWTManager(secret_key=SECRET, verify_sub=False)
+    assert jwt.decode_token(jwt.create_access_token(42))["sub"] == 42  # type: ignore[arg-type]
