@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -169,7 +170,7 @@ class JWTMiddleware:
         environ[IDENTITY] = identity
         environ[LOCATION] = found.location
         if self.remote_user:
-            environ["REMOTE_USER"] = identity if isinstance(identity, str) else str(identity)
+            environ["REMOTE_USER"] = identity if isinstance(identity, str) else _as_text(identity)
         return "authenticated"
 
     def _check_policy(self, policy: Policy, claims: dict[str, Any]) -> None:
@@ -207,6 +208,12 @@ class JWTMiddleware:
 
 
 _MISSING = object()
+
+
+def _as_text(identity: Any) -> str:
+    """A non-string identity (``identity_claim`` other than ``sub``) as compact JSON text:
+    ``42``, ``true``, ``{"id":1}``, never a Python repr."""
+    return json.dumps(identity, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
 def _headers_only(app: WSGIApplication, environ: WSGIEnvironment,

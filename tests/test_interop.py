@@ -216,11 +216,13 @@ def identity_app() -> flask.Flask:
     return app
 
 
-@pytest.mark.parametrize("identity", [
-    pytest.param(42, id="int"),
-    pytest.param({"id": 1}, id="object"),
+@pytest.mark.parametrize(("identity", "remote_user"), [
+    pytest.param(42, "42", id="int"),
+    pytest.param({"id": 1, "org": "é"}, '{"id":1,"org":"é"}', id="object"),
+    pytest.param(True, "true", id="bool"),
 ])
-def test_non_string_identities_pass_both_ways_with_flask_jwt_extended(identity: Any) -> None:
+def test_non_string_identities_pass_both_ways_with_flask_jwt_extended(identity: Any,
+                                                                      remote_user: str) -> None:
     app = identity_app()
     manager = JWTManager.from_mapping(app.config)
     recorder = Recorder()
@@ -231,6 +233,7 @@ def test_non_string_identities_pass_both_ways_with_flask_jwt_extended(identity: 
     response = client.get("/", headers=bearer(theirs))
     assert response.status_code == 200, response.json
     assert recorder.calls[-1]["jwt_wsgi.identity"] == identity
+    assert recorder.calls[-1]["REMOTE_USER"] == remote_user  # JSON text, never a Python repr
 
     ours = manager.create_access_token(identity)
     response = app.test_client().get("/me", headers=bearer(ours))
