@@ -106,6 +106,9 @@ class Policy:
         issuers = value.get("issuers")
         if issuers is not None:
             issuers = _strings(issuers, where, "issuers")
+            if not issuers:
+                raise ConfigError(f"{where}: issuers is empty, so no token could ever pass; "
+                                  "list the accepted issuers, or leave issuers out for any")
         if require == "public" and (scopes or claims):
             raise ConfigError(f"{where}: a public route cannot require scopes or claims")
         return cls(require, scopes, tuple(sorted(claims.items())), locations, issuers)
@@ -300,7 +303,8 @@ def _split_key(key: str) -> tuple[frozenset[str] | None, str]:
                               f"use {', '.join(sorted(HTTP_METHODS))}")
         pattern = rest.strip()
     if not pattern.startswith("/"):
-        raise ConfigError(f"route {key!r}: the pattern must start with '/'")
+        hint = " (write methods without spaces: 'GET,POST /x')" if head.endswith(",") else ""
+        raise ConfigError(f"route {key!r}: the pattern must start with '/'{hint}")
     if _CONTROL.search(pattern) or " " in pattern:
         raise ConfigError(f"route {key!r}: the pattern contains spaces or control characters")
     if "%" in pattern:

@@ -164,6 +164,16 @@ class Settings:
             if not _TOKEN_CHARS.fullmatch(getattr(self, name)):
                 raise ConfigError(f"{name} {getattr(self, name)!r} may only use letters, digits "
                                   "and !#$%&'*+.^_`|~- (an HTTP token)")
+        cookies = {name: getattr(self, name) for name in (
+            "access_cookie_name", "refresh_cookie_name", "access_csrf_cookie_name",
+            "refresh_csrf_cookie_name")}
+        if len(set(cookies.values())) < len(cookies):
+            raise ConfigError("the access, refresh and CSRF cookies need four different names "
+                              f"(one would overwrite another): {cookies}")
+        if any(c in self.query_string_name for c in "&=#;+% ") or not \
+                self.query_string_name.isprintable():
+            raise ConfigError(f"query_string_name {self.query_string_name!r} can never be "
+                              "matched: use letters, digits, '-', '_' or '.'")
         for name in ("access_cookie_path", "refresh_cookie_path", "access_csrf_cookie_path",
                      "refresh_csrf_cookie_path"):
             if not _COOKIE_PATH.fullmatch(getattr(self, name)):

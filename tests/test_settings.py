@@ -91,6 +91,14 @@ def test_from_mapping_accepts_a_flask_config_as_is() -> None:
                      id="unknown-method"),
         pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_MAX_BODY_SIZE": "0"}, "positive",
                      id="zero-body-size"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_ACCESS_CSRF_COOKIE_NAME": "access_token_cookie"},
+                     "four different names", id="csrf-cookie-named-like-the-jwt-cookie"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_REFRESH_COOKIE_NAME": "access_token_cookie"},
+                     "four different names", id="refresh-cookie-named-like-access"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_QUERY_STRING_NAME": "a&b"},
+                     "can never be matched", id="query-name-with-ampersand"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_QUERY_STRING_NAME": "jwt="},
+                     "can never be matched", id="query-name-with-equals"),
     ],
 )
 def test_from_mapping_refuses_with_a_clear_message(mapping: dict[str, str], message: str) -> None:

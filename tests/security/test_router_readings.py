@@ -196,3 +196,13 @@ def test_dots_inside_a_segment_are_still_allowed() -> None:
     table = RouteTable({"/files/a.b": "required", "/v1.0/*": "required", "/x/..y": "required"})
     assert table.lookup("GET", "/files/a.b").protected
     assert table.lookup("GET", "/v1.0/x").protected
+
+
+def test_an_empty_issuers_list_on_a_route_is_refused() -> None:
+    with pytest.raises(ConfigError, match="issuers is empty"):
+        RouteTable({"/x": {"require": "required", "issuers": []}})
+
+
+def test_methods_written_with_spaces_get_a_hint() -> None:
+    with pytest.raises(ConfigError, match="without spaces"):
+        RouteTable({"GET, POST /x": "required"})
