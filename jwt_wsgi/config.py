@@ -252,7 +252,8 @@ def _proxy_options(proxy: Mapping[str, Any], where: Where,
         try:
             ReverseProxy(**options, manager=manager)
         except ConfigError as exc:
-            key = "forward_authorization" if "forward_authorization=" in str(exc) else "upstream"
+            # the message starts with the option at fault ("timeout must be ...")
+            key = next((k for k in PROXY_OPTIONS if str(exc).startswith(k)), "upstream")
             raise ConfigError(f"{where('proxy', key)}: {exc}") from None
     return options
 

@@ -34,11 +34,12 @@ import re
 import socket
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote_plus, urlsplit
+from urllib.parse import SplitResult, quote, unquote_plus, urlsplit
 
 from .context import CLAIMS
 from .errors import ConfigError
 from .handlers import json_response, status_line
+from .routes import origin_form
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -61,10 +62,16 @@ FORWARDING = frozenset({
     "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-server", "x-forwarded-ssl",
     "x-forwarded-scheme", "x-forwarded-protocol", "x-url-scheme", "front-end-https",
     "x-client-ip", "true-client-ip", "x-cluster-client-ip"})
+#: The longest ``timeout`` (about 31 years): past some 9e9 seconds the socket's deadline
+#: overflows the clock, and every request would raise OverflowError.
+MAX_TIMEOUT = 1e9
 _RESERVED = (HOP_BY_HOP | _NOT_FORWARDED | FORWARDING
              | {"content-type", "authorization", "cookie"})
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _PLAIN_VALUE = re.compile(r"[\x20-\x7e]*")
+# RFC 9112 5.2: an obs-fold (CRLF then SP/HTAB) becomes SP before forwarding; so does any
+# other run of CR, LF and NUL a server left in a value, with the blanks around it.
+_LINE_BREAK = re.compile(r"[ \t]*[\r\n\x00][\r\n\x00 \t]*")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _CHUNK = 64 * 1024
 
@@ -77,8 +84,10 @@ def environ_key(header: str) -> str:
 class ReverseProxy:
     """Forward every request to ``upstream``, adding verified claims as headers.
 
-    :param upstream: ``http://host:port[/prefix]`` or ``https://...``; the request's path
-        (``PATH_INFO``, the path the middleware checked, never ``SCRIPT_NAME``) is appended.
+    :param upstream: ``http://host:port[/prefix]`` or ``https://...``, printable ASCII (a
+        space in the prefix as ``%20``); the request's path (``PATH_INFO``, the path the
+        middleware checked, never ``SCRIPT_NAME``; for an absolute-form ``http://host/a``
+        only ``/a``) is appended.
     :param claim_headers: ``{claim: header name}``; a string claim is sent as is, any other
         value (or a string that is not printable ASCII, has surrounding spaces, or would parse
         as JSON) as compact ASCII JSON.
@@ -89,7 +98,8 @@ class ReverseProxy:
         ``query_string_name`` parameter (removed from the query string, the rest kept as
         sent). A token in a JSON body cannot be removed without rewriting the upstream's
         body, so ``False`` with ``"json"`` in ``token_location`` is a :class:`ConfigError`.
-    :param timeout: seconds to wait for the upstream to connect and to answer.
+    :param timeout: seconds to wait for the upstream to connect and to answer: a finite
+        number above 0, at most :data:`MAX_TIMEOUT`.
     :param manager: the :class:`~jwt_wsgi.JWTManager` of the middleware in front, for its
         cookie, header and parameter names and ``max_body_size``; without it the defaults of
         :class:`~jwt_wsgi.settings.Settings` apply until :meth:`use_manager` sets it;
@@ -100,7 +110,7 @@ class ReverseProxy:
     def __init__(self, upstream: str, claim_headers: Mapping[str, str] | None = None, *,
                  forward_authorization: bool = True, timeout: float = 30.0,
                  manager: JWTManager | None = None) -> None:
-        parts = urlsplit(upstream)
+        parts = _upstream_parts(upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"upstream must be an http:// or https:// URL, not {upstream!r}")
         if parts.query or parts.fragment or parts.username or parts.password:
@@ -132,8 +142,10 @@ class ReverseProxy:
         self.claim_headers = headers
         #: environ keys never forwarded from the client: our claim headers, in any spelling.
         self._stripped = frozenset(seen)
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
-            raise ConfigError("timeout must be a positive number of seconds")
+        if (not isinstance(timeout, (int, float)) or isinstance(timeout, bool)
+                or not 0 < timeout <= MAX_TIMEOUT):  # also refuses nan
+            raise ConfigError(f"timeout must be a number of seconds above 0 and at most "
+                              f"{MAX_TIMEOUT:g}, such as 30, not {timeout!r}")
         self.timeout = float(timeout)
         self.forward_authorization = bool(forward_authorization)
         self.manager: JWTManager | None = None
@@ -168,7 +180,9 @@ class ReverseProxy:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET"))
-        target = self._prefix + quote_path(str(environ.get("PATH_INFO", "") or "/"))
+        # origin-form only: the client's authority in an absolute-form target stays here
+        path = origin_form(str(environ.get("PATH_INFO", "") or "/"))
+        target = self._prefix + quote_path(path)
         query = str(environ.get("QUERY_STRING") or "")
         if query and not self.forward_authorization:
             query = without_parameter(query, self._query_name)
@@ -206,27 +220,28 @@ class ReverseProxy:
                      str(environ.get("HTTP_CONNECTION", "")).split(",")}
         headers: dict[str, str] = {}
         forwarded_for: list[str] = []
-        for key, value in environ.items():
+        for key, raw in environ.items():
             if not key.startswith("HTTP_") or key in self._stripped:
                 continue
             name = key[5:].replace("_", "-").title()
             lower = name.lower()
             if lower in HOP_BY_HOP or lower in named_hop or lower in _NOT_FORWARDED:
                 continue
+            value = unfold(str(raw))
             if lower in FORWARDING:
                 if lower == "x-forwarded-for":
-                    forwarded_for.append(str(value))
+                    forwarded_for.append(value)
                 continue
             if not self.forward_authorization:
                 if key in self._token_header_keys:
                     continue
                 if lower == "cookie":
-                    value = without_cookies(str(value), self._token_cookies)
+                    value = without_cookies(value, self._token_cookies)
                     if not value:
                         continue
-            headers[name] = str(value)
+            headers[name] = value
         if environ.get("CONTENT_TYPE"):
-            headers["Content-Type"] = str(environ["CONTENT_TYPE"])
+            headers["Content-Type"] = unfold(str(environ["CONTENT_TYPE"]))
         headers["Host"] = self._netloc
         # X-Forwarded-For: what the client sent (untrusted) with the peer address appended
         client = str(environ.get("REMOTE_ADDR", ""))
@@ -236,7 +251,7 @@ class ReverseProxy:
             headers["X-Forwarded-For"] = ", ".join(forwarded_for)
         headers["X-Forwarded-Proto"] = str(environ.get("wsgi.url_scheme", "http"))
         if environ.get("HTTP_HOST"):
-            headers["X-Forwarded-Host"] = str(environ["HTTP_HOST"])
+            headers["X-Forwarded-Host"] = unfold(str(environ["HTTP_HOST"]))
         if str(environ.get("SERVER_PORT", "")).isdigit():
             headers["X-Forwarded-Port"] = str(environ["SERVER_PORT"])
         claims = environ.get(CLAIMS) or {}
@@ -271,6 +286,44 @@ class ReverseProxy:
             headers["Content-Length"] = str(len(data))
             return bytes(data)
         return None
+
+
+def _upstream_parts(upstream: Any) -> SplitResult:
+    """``upstream`` split by urlsplit, or a :class:`ConfigError` saying how to write it.
+
+    Refused: what http.client would fail on at every request (a space, a control or a
+    non-ASCII character) and what urlsplit would quietly change (it drops tabs and line
+    breaks and strips leading blanks: ``"http://h/api\\r\\n"`` would become ``/api``).
+    """
+    if not isinstance(upstream, str):
+        raise ConfigError(f"upstream must be a URL string, not {upstream!r}")
+    for position, char in enumerate(upstream):
+        if char <= " " or char == "\x7f":
+            raise ConfigError(
+                f"upstream {upstream!r} has a space or control character ({char!r}) at "
+                f"position {position}: remove it, or percent-encode it in the path "
+                "(a space is %20)")
+        if not char.isascii():
+            raise ConfigError(
+                f"upstream {upstream!r} has the non-ASCII character {char!r}: percent-encode "
+                "it in the path (UTF-8, 'é' is %C3%A9) and give the host in ASCII (xn--)")
+    try:
+        return urlsplit(upstream)
+    except ValueError as exc:
+        raise ConfigError(f"upstream {upstream!r} is not a valid URL: {exc}") from None
+
+
+def unfold(value: str) -> str:
+    """A header value on one line, as RFC 9112 5.2 has a proxy forward an obs-fold.
+
+    Each obs-fold (CRLF then SP or HTAB) and any other run of CR, LF and NUL, with the
+    blanks around it, becomes one SP. wsgiref keeps ``X-Foo: a`` and a folded line
+    ``X-Jwt-Role: root`` as ``'a\\r\\n X-Jwt-Role: root'``; sent on as is, an upstream
+    that does not fold lines would read a claim header the proxy never set.
+    """
+    if "\r" in value or "\n" in value or "\x00" in value:
+        return _LINE_BREAK.sub(" ", value)
+    return value
 
 
 def without_parameter(query: str, name: str) -> str:

@@ -508,6 +508,18 @@ def canonical(path: str) -> str:
     return "/" + "/".join(segments)
 
 
+def origin_form(path_info: str) -> str:
+    """The path of an absolute-form target: ``http://host/a`` -> ``/a``; other paths as given.
+
+    wsgiref hands ``GET http://host/a`` on as PATH_INFO ``http://host/a``; the router reads
+    ``/a`` from it, and :class:`~jwt_wsgi.proxy.ReverseProxy` forwards that same ``/a``.
+    """
+    absolute = None if path_info.startswith("/") else _ABSOLUTE_FORM.match(path_info)
+    if absolute is None:
+        return path_info
+    return path_info[absolute.end():] or "/"
+
+
 def readings(path_info: str) -> tuple[str, ...]:
     """The readings of PATH_INFO that an app or a server behind us might act on.
 
@@ -527,13 +539,11 @@ def readings(path_info: str) -> tuple[str, ...]:
                 raise InvalidRequestError("Invalid characters in path") from None
     if _CONTROL.search(path):
         raise InvalidRequestError("Invalid characters in path")
-    if not path.startswith("/"):
-        absolute = _ABSOLUTE_FORM.match(path)
-        if absolute:
-            # An absolute-form request target (``GET http://host/admin``, RFC 9112 3.2.2)
-            # that the server handed on as is (wsgiref does): its path is a reading too.
-            rest = path[absolute.end():] or "/"
-            return tuple(dict.fromkeys([*readings(rest), path, canonical(path)]))
+    rest = origin_form(path)
+    if rest != path:
+        # An absolute-form request target (``GET http://host/admin``, RFC 9112 3.2.2)
+        # that the server handed on as is (wsgiref does): its path is a reading too.
+        return tuple(dict.fromkeys([*readings(rest), path, canonical(path)]))
     if "%" not in path and "//" not in path and "/." not in path and "\\" not in path \
             and not (path.endswith("/") and len(path) > 1) and path.startswith("/"):
         return (path,)

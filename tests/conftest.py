@@ -188,3 +188,42 @@ def echo_upstream() -> Any:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def raw_upstream() -> Any:
+    """A real socket server on 127.0.0.1 that keeps the raw bytes of each request head (up
+    to the blank line) and answers 200 with no body. Yields its base URL and the heads.
+
+    Raw bytes, not a parsed request: a stdlib server would fold a continuation line into the
+    header before it, hiding what an upstream that does not fold would read."""
+    import socket
+    import threading
+
+    heads: list[bytes] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # the listener closed at teardown
+                return
+            with connection:
+                connection.settimeout(10)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    block = connection.recv(65536)
+                    if not block:
+                        break
+                    data += block
+                heads.append(data.partition(b"\r\n\r\n")[0])
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+                                   b"Connection: close\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", heads
+    listener.shutdown(socket.SHUT_RDWR)
+    listener.close()

@@ -111,6 +111,12 @@ def test_key_from_a_file_relative_to_the_config(tmp_path: Path, recorder: Record
     pytest.param('[jwt]\nsecret_key_env = "TEST_JWT_SECRET"\n[proxy]\nclaim_headers = '
                  '{ sub = "Host" }\nupstream = "http://127.0.0.1:9"\n',
                  r"'Host' is a header the proxy manages", id="proxy-header"),
+    pytest.param('[jwt]\nsecret_key_env = "TEST_JWT_SECRET"\n[proxy]\nupstream = "http://h/a b"\n',
+                 r"line 4: \[proxy\] upstream: upstream 'http://h/a b' has a space",
+                 id="proxy-url-space"),
+    pytest.param('[jwt]\nsecret_key_env = "TEST_JWT_SECRET"\n[proxy]\nupstream = "http://h"\n'
+                 'timeout = 0\n', r"line 5: \[proxy\] timeout: timeout must be a number of "
+                 "seconds above 0", id="proxy-timeout-zero"),
     pytest.param('[jwt]\nsecret_key_env = "TEST_JWT_SECRET"\n[server]\nport = 1\n',
                  r"unknown table or key 'server'", id="unknown-table"),
     pytest.param('[jwt]\nsecret_key = "x\n',

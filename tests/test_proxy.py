@@ -428,3 +428,159 @@ def test_request_bodies_are_held_to_max_body_size(upstream: str) -> None:
         assert status == 200 and seen(raw)["body"] == "y" * 1000
         status, _, raw = request(front, "PUT", "/up", body=iter([b"z" * 500] * 2), chunked=True)
         assert status == 200 and seen(raw)["body"] == "z" * 1000
+
+
+@pytest.mark.parametrize("timeout", [
+    pytest.param(float("nan"), id="nan"),
+    pytest.param(float("inf"), id="inf"),
+    pytest.param(float("-inf"), id="minus-inf"),
+    pytest.param(1e300, id="overflows-the-clock"),
+    pytest.param(10**400, id="no-float-holds-it"),
+])
+def test_timeouts_that_cannot_work(timeout: float) -> None:
+    # each of these raised ValueError or OverflowError out of every request (a 500)
+    with pytest.raises(ConfigError, match=r"timeout must be a number of seconds above 0 "
+                                          r"and at most 1e\+09, such as 30"):
+        ReverseProxy("http://h", timeout=timeout)
+
+
+@pytest.mark.parametrize(("upstream", "message"), [
+    pytest.param("http://h/a b", r"space .* at position 10: .*percent-encode .*%20", id="space"),
+    pytest.param("http://h/a\tb", r"control character \('\\t'\)", id="tab"),
+    pytest.param("http://h/api\r\n", r"control character \('\\r'\) at position 12",
+                 id="trailing-crlf"),
+    pytest.param(" http://h/", r"space .* at position 0", id="leading-space"),
+    pytest.param("http://h/a\x00", r"control character \('\\x00'\)", id="nul"),
+    pytest.param("http://h/a\x7f", r"control character \('\\x7f'\)", id="del"),
+    pytest.param("http://h/caf\u00e9", r"non-ASCII character 'é': percent-encode .*%C3%A9",
+                 id="non-ascii-path"),
+    pytest.param("http://[::1", r"not a valid URL", id="unclosed-bracket"),
+])
+def test_upstream_urls_that_cannot_work(upstream: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ReverseProxy(upstream)
+
+
+@contextmanager
+def wsgiref_front(app: Any) -> Iterator[tuple[str, int]]:
+    """The stdlib's wsgiref server in front: it keeps obs-folds and absolute-form targets."""
+    from wsgiref.simple_server import WSGIRequestHandler
+    from wsgiref.simple_server import make_server as make_wsgiref_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = make_wsgiref_server("127.0.0.1", 0, app, handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "127.0.0.1", server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def send_raw(front: tuple[str, int], head: bytes) -> bytes:
+    """Send ``head`` as written (folds and all) and read the whole answer."""
+    import socket
+
+    with socket.create_connection(front, timeout=10) as connection:
+        connection.sendall(head)
+        answer = b""
+        while block := connection.recv(65536):
+            answer += block
+    return answer
+
+
+def header_lines(head: bytes) -> list[bytes]:
+    return head.split(b"\r\n")[1:]
+
+
+_FIELD_LINE = re.compile(rb"[A-Za-z0-9-]+: [^\r\n\x00]*")
+
+
+@pytest.mark.parametrize(("line", "name", "value"), [
+    pytest.param(b"X-Foo: a\r\n X-Jwt-Role: root", b"X-Foo", b"a X-Jwt-Role: root",
+                 id="sp-fold"),
+    pytest.param(b"X-Foo: a\r\n\tX-Jwt-Sub: mallory", b"X-Foo", b"a X-Jwt-Sub: mallory",
+                 id="htab-fold"),
+    pytest.param(b"X-Foo: a \r\n X-Jwt-Role: root\r\n  \tX_Jwt_Sub: m", b"X-Foo",
+                 b"a X-Jwt-Role: root X_Jwt_Sub: m", id="two-folds"),
+    pytest.param(b"Content-Type: text/plain\r\n X-Jwt-Role: root", b"Content-Type",
+                 b"text/plain X-Jwt-Role: root", id="content-type"),
+    pytest.param(b"X-Forwarded-For: 10.1.1.1\r\n X-Jwt-Role: root", b"X-Forwarded-For",
+                 b"10.1.1.1 X-Jwt-Role: root, 127.0.0.1", id="x-forwarded-for"),
+    pytest.param(b"Host: a\r\n X-Jwt-Role: root", b"X-Forwarded-Host", b"a X-Jwt-Role: root",
+                 id="host"),
+])
+@pytest.mark.parametrize("route", ["public", "api"])
+def test_obs_folds_are_forwarded_as_one_line(raw_upstream: tuple[str, list[bytes]],
+                                             manager: JWTManager, line: bytes, name: bytes,
+                                             value: bytes, route: str) -> None:
+    # RFC 9112 5.2: each obs-fold becomes SP; the folded text stays in its own header, and
+    # the only claim headers the upstream sees are the verified ones
+    base, heads = raw_upstream
+    app = JWTMiddleware(ReverseProxy(base, CLAIM_HEADERS), manager, routes=ROUTES)
+    token = manager.create_access_token("alice", additional_claims={"role": "user"})
+    host = b"" if line.startswith(b"Host:") else b"Host: a\r\n"
+    auth = b"Authorization: Bearer %s\r\n" % token.encode() if route == "api" else b""
+    with wsgiref_front(app) as front:
+        answer = send_raw(front, b"GET /%s/x HTTP/1.1\r\n%s%s\r\n%sConnection: close\r\n\r\n"
+                          % (route.encode(), host, line, auth))
+    assert answer.startswith(b"HTTP/1.0 200 ") and len(heads) == 1
+    lines = header_lines(heads[0])
+    assert [field for field in lines if not _FIELD_LINE.fullmatch(field)] == []
+    claims = [field for field in lines if field.lower().startswith((b"x-jwt", b"x_jwt"))]
+    assert claims == ([b"X-Jwt-Sub: alice", b"X-Jwt-Role: user"] if route == "api" else [])
+    assert [field for field in lines if field.lower().startswith(name.lower() + b":")] == [
+        name + b": " + value]
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    pytest.param("a\r\nX-Jwt-Role: root", "a X-Jwt-Role: root", id="crlf-no-fold"),
+    pytest.param("a\nX-Jwt-Role: root", "a X-Jwt-Role: root", id="bare-lf"),
+    pytest.param("a\rX-Jwt-Role: root", "a X-Jwt-Role: root", id="bare-cr"),
+    pytest.param("a\x00b", "a b", id="nul"),
+    pytest.param("a \t\r\n \t b\r\n\r\n c", "a b c", id="blanks-around"),
+])
+def test_line_breaks_left_in_environ_values_become_one_space(
+        raw_upstream: tuple[str, list[bytes]], manager: JWTManager, raw: str,
+        value: str) -> None:
+    # what other servers (or a layer in front) might leave in the environ: never a line of
+    # its own upstream, never an exception out of http.client
+    base, heads = raw_upstream
+    client = Client(JWTMiddleware(ReverseProxy(base, CLAIM_HEADERS), manager, routes=ROUTES))
+    response = client.get("/public/x", environ_overrides={"HTTP_X_FOO": raw})
+    assert response.status_code == 200 and len(heads) == 1
+    lines = header_lines(heads[0])
+    assert [field for field in lines if not _FIELD_LINE.fullmatch(field)] == []
+    assert [field for field in lines if field.startswith(b"X-Foo:")] == [
+        b"X-Foo: " + value.encode()]
+    assert not [field for field in lines if field.lower().startswith(b"x-jwt")]
+
+
+@pytest.mark.parametrize(("target", "forwarded"), [
+    pytest.param(b"http://internal.example/public/x", b"/public/x", id="path"),
+    pytest.param(b"http://internal.example/public/x?a=1&b=%20", b"/public/x?a=1&b=%20",
+                 id="query"),
+    pytest.param(b"http://internal.example", b"/", id="no-path"),
+    pytest.param(b"HTTPS://user@internal.example:8443/public/caf%C3%A9",
+                 b"/public/caf%C3%A9", id="userinfo-port-non-ascii"),
+    pytest.param(b"http://internal.example//public/./x", b"//public/./x", id="dots-kept"),
+])
+@pytest.mark.parametrize("prefix", ["", "/base"])
+def test_absolute_form_targets_go_upstream_in_origin_form(
+        raw_upstream: tuple[str, list[bytes]], manager: JWTManager, target: bytes,
+        forwarded: bytes, prefix: str) -> None:
+    # RFC 9112 3.2.2: an origin takes the authority of an absolute-form target over Host;
+    # the client's authority must not pick the upstream's virtual host
+    base, heads = raw_upstream
+    app = JWTMiddleware(ReverseProxy(base + prefix), manager, routes=ROUTES)
+    with wsgiref_front(app) as front:
+        answer = send_raw(front, b"GET %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+                          % target)
+    assert answer.startswith(b"HTTP/1.0 200 ") and len(heads) == 1
+    assert heads[0].split(b"\r\n")[0] == b"GET %s%s HTTP/1.1" % (prefix.encode(), forwarded)
+    assert b"internal.example" not in heads[0]
+    assert b"Host: " + base.split("/")[2].encode() in header_lines(heads[0])
