@@ -367,18 +367,28 @@ class RouteTable:
     def _policies(self, method: str, path: str) -> list[Policy]:
         """The policies of one path as routers may read it: werkzeug on the latin-1
         text, werkzeug on the UTF-8 text (non-ASCII paths), and a router that parses
-        numbers and UUIDs leniently (tables with such converters)."""
+        numbers and UUIDs leniently (rules with such converters)."""
         candidates = self._candidates(path)
-        found = [self.lookup(method, path)]
-        text = path if path.isascii() else path.encode("latin-1").decode("utf-8", "replace")
-        if text is not path:
-            found.append(next((rule.policy for rule in candidates
-                               if rule.match(method, text, rule.text_regex)), self.default))
-        if self._lenient:
-            found.append(next((rule.policy for rule in candidates
-                               if rule.match(method, text, rule.lenient_regex or rule.text_regex)),
-                              self.default))
-        return found
+        if path.isascii():  # one pass: the text is the path, lenient only where it can be
+            lenient: Policy | None = None
+            strict = self.default
+            for rule in candidates:
+                if rule.match(method, path):
+                    strict = rule.policy
+                    break
+                if lenient is None and rule.lenient_regex is not None \
+                        and rule.match(method, path, rule.lenient_regex):
+                    lenient = rule.policy
+            return [strict] if lenient is None or lenient == strict else [strict, lenient]
+        text = path.encode("latin-1").decode("utf-8", "replace")
+        return [
+            self.lookup(method, path),
+            next((rule.policy for rule in candidates
+                  if rule.match(method, text, rule.text_regex)), self.default),
+            next((rule.policy for rule in candidates
+                  if rule.match(method, text, rule.lenient_regex or rule.text_regex)),
+                 self.default),
+        ]
 
     def resolve(self, method: str, path_info: str) -> Policy:
         """The policy for a request: every reasonable reading of the path is considered.
@@ -406,10 +416,11 @@ class RouteTable:
 
     def _resolve(self, method: str, path_info: str) -> Policy:
         paths = readings(path_info)
-        if len(paths) == 1 and not self._lenient and paths[0].isascii():
-            policy = self.lookup(method, paths[0])
+        if len(paths) == 1 and paths[0].isascii():  # the usual path: one reading
+            found = self._policies(method, paths[0])
+            policy = found[0] if len(found) == 1 else merge(found)
         else:
-            found: list[Policy] = []
+            found = []
             for path in paths:
                 for policy in self._policies(method, path):
                     if policy not in found:
