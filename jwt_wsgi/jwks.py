@@ -104,7 +104,9 @@ class JWKSFetcher:
         """
         self.refresh_if_expired()
         found = self.keys.find(algorithm, kid)
-        if found is None and isinstance(kid, str) and self._have_set:
+        # A new kid, or a token without one that no key fits (a provider that sets no kid
+        # rotated, or fixed an empty set): refetch, at most once per cooldown.
+        if found is None and (kid is None or isinstance(kid, str)) and self._have_set:
             self._maybe_fetch(wait=True)
             found = self.keys.find(algorithm, kid)
         if found is None and not self._have_set:
@@ -165,7 +167,7 @@ class JWKSFetcher:
             self.url, headers={"Accept": "application/json", "User-Agent": "jwt_wsgi"})
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
-                body = response.read(MAX_JWKS_BYTES + 1)
+                body = _read_within(response, time.monotonic() + self.timeout)
                 cache_control = response.headers.get("Cache-Control")
             if len(body) > MAX_JWKS_BYTES:
                 raise ValueError("JWKS response larger than 1 MiB")
@@ -193,6 +195,23 @@ class JWKSFetcher:
         floor = min(self.cache_seconds, self.refetch_seconds)
         self._expires_at = started + max(floor, cache_lifetime(cache_control, self.cache_seconds))
         return True
+
+
+def _read_within(response: Any, deadline: float) -> bytes:
+    """The body, read in chunks until ``deadline`` (the socket timeout only bounds each
+    read: a response trickling a byte at a time would hold the fetch for hours), and at
+    most one byte over :data:`MAX_JWKS_BYTES` so the caller can tell it was too large."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_JWKS_BYTES:
+        if time.monotonic() > deadline:
+            raise TimeoutError("JWKS response not read within jwks_timeout")
+        chunk = response.read1(min(65536, MAX_JWKS_BYTES + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 class _DowngradeRefused(urllib.request.HTTPRedirectHandler):

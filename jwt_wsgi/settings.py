@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import ipaddress
 import json
 import math
 import re
@@ -193,8 +194,13 @@ class Settings:
         if self.token_cache_size < 0:
             raise ConfigError("token_cache_size must be 0 (off) or a positive number of entries")
         for name in ("jwks_cache_seconds", "jwks_refetch_seconds", "jwks_timeout"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be a positive number of seconds")
+            if not 0 < getattr(self, name) <= _LONGEST_WAIT[name]:
+                raise ConfigError(f"{name} must be a number of seconds above 0 and at most "
+                                  f"{_LONGEST_WAIT[name]:g}, not {getattr(self, name)!r}")
+        for name in ("access_token_expires", "refresh_token_expires"):
+            lifetime = getattr(self, name)
+            if lifetime is not None:
+                _to_expiry(name, lifetime)
         if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
             raise ConfigError("jwks_url must be an http:// or https:// URL")
         if self.jwks_url is not None and self.jwks_url.startswith("http://") and not _loopback(
@@ -256,7 +262,18 @@ _NONE_MEANS_DEFAULT = frozenset({
 
 def _loopback(url: str) -> bool:
     host = urllib.parse.urlsplit(url).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name such as 127.evil.example is not an address
+        return False
+
+
+#: The longest sensible value of each JWKS timing (a day; an hour for one fetch), far
+#: below what the lock and socket timeouts can hold.
+_LONGEST_WAIT = {"jwks_cache_seconds": 86400.0, "jwks_refetch_seconds": 86400.0,
+                 "jwks_timeout": 3600.0}
 
 
 # Settings where an empty string is a meaningful value, not a forgotten one.
@@ -317,9 +334,15 @@ def _to_expiry(name: str, value: Any) -> datetime.timedelta | None:
     if value is False or (isinstance(value, str) and value.strip().lower() in _NO_EXPIRY):
         return None
     seconds = _to_number(name, value)
-    if seconds <= 0:
-        raise ConfigError(f"{name} must be a positive duration, or False for no expiry")
+    if not 1 <= seconds <= _LONGEST_LIFETIME:
+        # Under a second, exp is the minting second itself; past a century, it soon passes
+        # the largest NumericDate this library accepts (9999-12-31).
+        raise ConfigError(f"{name} must be a duration from 1 second to 100 years, or False "
+                          f"for no expiry, not {value!r}")
     return datetime.timedelta(seconds=seconds)
+
+
+_LONGEST_LIFETIME = 100 * 366 * 86400
 
 
 def _split_text(name: str, text: str, separators: re.Pattern[str]) -> list[Any]:
@@ -333,8 +356,13 @@ def _split_text(name: str, text: str, separators: re.Pattern[str]) -> list[Any]:
         if not isinstance(items, list):
             raise ConfigError(f"{name} starts with '[' but is not JSON list text such as "
                               f'["a", "b"]: {text!r}') from None
-        return items
-    return [part.strip() for part in separators.split(text) if part.strip()]
+    else:
+        items = [part.strip() for part in separators.split(text) if part.strip()]
+    if not items:
+        # "," or "[]" from a template whose variables were unset: refusing is safer than
+        # an empty audience list, which would switch the audience check off.
+        raise ConfigError(f"{name} {text!r} names nothing; give a value or leave {name} out")
+    return items
 
 
 def _to_list(name: str, value: Any) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ import http.server
 import json
 import logging
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -682,3 +683,64 @@ def test_redirect_policy_never_downgrades_https(configured: str, target: str,
     else:
         with pytest.raises(urllib.error.HTTPError, match="refused"):
             handler.redirect_request(request, None, 302, "Found", headers, target)
+
+
+def test_a_kidless_token_that_no_key_fits_triggers_a_refetch_after_the_cooldown(
+        server: JWKSServer, rsa_keys: dict[str, Any]) -> None:
+    """A provider that sets no kid publishes an empty set by mistake and fixes it at once:
+    its tokens work again after one cooldown, not after the whole cache time."""
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], None)]}
+    manager, client, clock = protected(server.url)
+    kidless = mint(rsa_keys["a"], None)
+    assert client.get("/", headers=bearer(kidless)).status_code == 200
+    server.jwks = {"keys": []}
+    assert manager.jwks_fetcher is not None
+    clock.now += 1
+    manager.jwks_fetcher.refresh()
+    assert client.get("/", headers=bearer(kidless)).status_code == 401
+    server.jwks = {"keys": [jwk_of(rsa_keys["a"], None)]}
+    fetches = server.requests
+    clock.now += 5  # inside the cooldown: no fetch, still refused
+    assert client.get("/", headers=bearer(kidless)).status_code == 401
+    assert server.requests == fetches
+    clock.now += 30  # past jwks_refetch_seconds, far from jwks_cache_seconds (600)
+    assert client.get("/", headers=bearer(kidless)).status_code == 200
+    assert server.requests == fetches + 1
+
+
+def test_a_trickling_response_is_cut_at_jwks_timeout(rsa_keys: dict[str, Any]) -> None:
+    """The socket timeout bounds each read only: a server sending a byte every 0.3 s must
+    not hold the fetch (and its lock) for as long as it likes."""
+    body = json.dumps({"keys": [jwk_of(rsa_keys["a"], "a")]}).encode()
+    stop = threading.Event()
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for byte in body:
+                if stop.is_set():
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                stop.wait(0.3)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        manager = JWTManager(algorithm="RS256", jwks_timeout=1,
+                             jwks_url=f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json")
+        assert manager.jwks_fetcher is not None
+        started = time.monotonic()
+        assert manager.jwks_fetcher.refresh() is False
+        assert time.monotonic() - started < 3  # the timeout plus at most one slow read
+    finally:
+        stop.set()
+        httpd.shutdown()
+        httpd.server_close()

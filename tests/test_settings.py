@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from werkzeug.test import Client
@@ -77,8 +78,22 @@ def test_from_mapping_accepts_a_flask_config_as_is() -> None:
                      id="bad-bool"),
         pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_TOKEN_LOCATION": "headers,body"},
                      "token location", id="bad-location"),
-        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_ACCESS_TOKEN_EXPIRES": "0"}, "positive",
-                     id="zero-expiry"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_ACCESS_TOKEN_EXPIRES": "0"},
+                     "from 1 second to 100 years", id="zero-expiry"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_ACCESS_TOKEN_EXPIRES": "0.5"},
+                     "from 1 second to 100 years", id="half-second-expiry"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_REFRESH_TOKEN_EXPIRES": "99999999999d"},
+                     "from 1 second to 100 years", id="expiry-past-year-9999"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_DECODE_AUDIENCE": ","}, "names nothing",
+                     id="audience-that-splits-to-nothing"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_DECODE_AUDIENCE": "[]"}, "names nothing",
+                     id="audience-empty-json-list"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_TOKEN_LOCATION": " , "}, "names nothing",
+                     id="locations-that-split-to-nothing"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_JWKS_TIMEOUT": "10000000000"}, "at most",
+                     id="jwks-timeout-beyond-any-lock"),
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_JWKS_CACHE_SECONDS": "999999999999"}, "at most",
+                     id="jwks-cache-beyond-a-day"),
         pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_DECODE_LEEWAY": "-5"}, ">= 0",
                      id="negative-leeway"),
         pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_COOKIE_SAMESITE": "None"}, "cookie_secure",
@@ -345,3 +360,27 @@ def test_a_flask_config_with_only_secret_key_is_refused_naming_jwt_secret_key() 
     flask_jwt_extended.JWTManager(app)
     with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
         JWTManager.from_mapping(app.config)
+
+
+@pytest.mark.parametrize(("expires", "ok"), [
+    (datetime.timedelta(seconds=0.5), False), (datetime.timedelta(days=36600 * 2), False),
+    (1e300, False), (1, True), (datetime.timedelta(days=3650), True), (False, True)])
+def test_keyword_lifetimes_are_checked_like_mapped_ones(expires: Any, ok: bool) -> None:
+    if ok:
+        jwt = JWTManager(secret_key=SECRET, access_token_expires=expires)
+        assert jwt.decode_token(jwt.create_access_token("a"))["sub"] == "a"
+    else:
+        with pytest.raises(ConfigError, match="from 1 second to 100 years"):
+            JWTManager(secret_key=SECRET, access_token_expires=expires)
+
+
+@pytest.mark.parametrize(("url", "warns"), [
+    ("http://127.0.0.1:8080/jwks", False), ("http://localhost/jwks", False),
+    ("http://[::1]/jwks", False), ("http://127.evil.example/jwks", True),
+    ("http://idp.example/jwks", True)])
+def test_plain_http_jwks_warns_unless_the_host_is_a_loopback_address(url: str,
+                                                                      warns: bool) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        JWTManager(algorithm="RS256", jwks_url=url)
+    assert any(issubclass(w.category, SecurityWarning) for w in caught) is warns
