@@ -11,6 +11,7 @@ import base64
 import datetime
 import json
 import secrets
+import urllib.parse
 import warnings
 from typing import Any
 
@@ -217,9 +218,29 @@ def _pasted(shape: str) -> bytes:
         "hex-der": der.hex().encode(),
         "hex-der-with-colons": der.hex(":").encode(),
         "ec-point-raw": point,
-        "ec-point-compressed": compressed,
+        "ec-point-compressed-0x-hex": b"0x" + compressed.hex().encode(),
         "ec-point-base64": base64.b64encode(point),
         "ec-point-hex": point.hex().encode(),
+        "ec-point-0x-hex": b"0x" + point.hex().encode(),
+        "ec-coordinates-without-04": point[1:],
+        "base64-of-pem-file": base64.b64encode(pem),
+        "base64-of-ssh-line": base64.b64encode(k.public("rsa", "ssh")),
+        "base64url-of-jwks": base64.urlsafe_b64encode(json.dumps({"keys": [jwk]}).encode()),
+        "jwk-double-encoded-json-string": json.dumps(json.dumps(jwk)).encode(),
+        "jwk-with-unicode-escape": json.dumps(jwk).replace('"kty"', '"\\u006bty"').encode(),
+        "jwk-as-yaml": f"kty: RSA\nn: {jwk['n']}\ne: AQAB\n".encode(),
+        "jwk-as-toml": f'kty = "RSA"\nn = "{jwk["n"]}"\n'.encode(),
+        "jwk-as-js-object": f'{{kty: "RSA", n: "{jwk["n"]}"}}'.encode(),
+        "url-encoded-pem": urllib.parse.quote(pem.decode(), safe="").encode(),
+        "base64-der-trailing-comma": base64.b64encode(der) + b",",
+        "base64-der-with-name-prefix": b"JWT_KEY=" + base64.b64encode(der),
+        "base64-der-in-json-object": json.dumps({"public_key": base64.b64encode(der).decode()}).encode(),
+        "pem-lowercase-armour": pem.lower().replace(b"public key", b"public key"),
+        "pem-body-double-escaped": b"\\\\n".join(body),
+        "pem-body-br-joined": b"<br>".join(body),
+        "pem-utf16": pem.decode().encode("utf-16"),
+        "ssh-utf16-le": k.public("rsa", "ssh").decode().encode("utf-16-le"),
+        "der-trailing-newline": der + b"\n",
     }
     return shapes[shape]
 
@@ -228,7 +249,13 @@ PASTED_SHAPES = ["jwk-with-bom", "jwk-in-a-json-list", "jwk-as-python-repr", "jw
                  "ssh-blob-without-type", "ec-ssh-blob-without-type", "pem-body-escaped-newlines",
                  "pem-body-one-line", "pem-escaped-newlines", "pem-in-double-quotes",
                  "base64-der-in-quotes", "base64url-der", "hex-der", "hex-der-with-colons",
-                 "ec-point-raw", "ec-point-compressed", "ec-point-base64", "ec-point-hex"]
+                 "ec-point-raw", "ec-point-compressed-0x-hex", "ec-point-base64", "ec-point-hex",
+                 "ec-point-0x-hex", "ec-coordinates-without-04", "base64-of-pem-file",
+                 "base64-of-ssh-line", "base64url-of-jwks", "jwk-double-encoded-json-string",
+                 "jwk-with-unicode-escape", "jwk-as-yaml", "jwk-as-toml", "jwk-as-js-object",
+                 "url-encoded-pem", "base64-der-trailing-comma", "base64-der-with-name-prefix",
+                 "base64-der-in-json-object", "pem-lowercase-armour", "pem-body-double-escaped",
+                 "pem-body-br-joined", "pem-utf16", "ssh-utf16-le", "der-trailing-newline"]
 
 
 @pytest.mark.parametrize("shape", PASTED_SHAPES)
@@ -243,10 +270,22 @@ def test_public_key_pasted_in_another_shape_is_a_config_error(shape: str) -> Non
     pytest.param(lambda: base64.b64encode(secrets.token_bytes(64)).decode(), id="base64-bytes"),
     pytest.param(lambda: secrets.token_bytes(65), id="raw-bytes-65"),
     pytest.param(lambda: b"\x04" + secrets.token_bytes(64), id="raw-bytes-like-a-point"),
+    # 33 and 49 bytes: the lengths of compressed P-256 and P-384 points (one random string
+    # in 200 is one, so 2000 tries would find a check that counted them).
+    pytest.param(lambda: secrets.token_hex(33), id="token_hex-33"),
+    pytest.param(lambda: secrets.token_bytes(33), id="raw-bytes-33"),
+    pytest.param(lambda: secrets.token_urlsafe(49), id="token_urlsafe-49"),
+    pytest.param(lambda: "sk-" + secrets.token_urlsafe(32), id="sk-prefixed"),
+    pytest.param(lambda: "ssh-deploy-" + secrets.token_hex(32), id="ssh-prefixed-name"),
 ])
 def test_random_secrets_in_usual_shapes_are_accepted(make: Any) -> None:
-    # The shape checks must not refuse what key generators print: 200 fresh secrets each.
-    for _ in range(200):
+    # The shape checks must not refuse what key generators print.
+    from jwt_wsgi.keyshapes import looks_like_key
+
+    for _ in range(2000):
+        value = make()
+        assert not looks_like_key(value.encode() if isinstance(value, str) else value), value
+    for _ in range(20):
         secret = make()
         jwt = JWTManager(secret_key=secret)
         assert jwt.decode_token(jwt.create_access_token("alice"))["sub"] == "alice"
