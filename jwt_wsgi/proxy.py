@@ -34,7 +34,7 @@ import re
 import socket
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import SplitResult, quote, unquote_plus, urlsplit
+from urllib.parse import SplitResult, quote, unquote, unquote_plus, urlsplit
 
 from .context import CLAIMS
 from .errors import ConfigError
@@ -73,6 +73,10 @@ _PLAIN_VALUE = re.compile(r"[\x20-\x7e]*")
 # other run of CR, LF and NUL a server left in a value, with the blanks around it.
 _LINE_BREAK = re.compile(r"[ \t]*[\r\n\x00][\r\n\x00 \t]*")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7f) if chr(c) not in "\"<>\\^`{|}")
+_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_DIGITS = re.compile(r"[0-9]+")
+_MAX_DECODES = 3
 _CHUNK = 64 * 1024
 
 
@@ -182,18 +186,26 @@ class ReverseProxy:
         method = str(environ.get("REQUEST_METHOD", "GET"))
         # origin-form only: the client's authority in an absolute-form target stays here
         path = origin_form(str(environ.get("PATH_INFO", "") or "/"))
+        if not _METHOD.fullmatch(method):
+            return self._refuse(400, "Invalid request method", environ, start_response)
+        if has_dot_segment(path):
+            # /../internal under the prefix /public-api would leave the one subtree the
+            # operator exposed, at any upstream that resolves dot segments.
+            return self._refuse(400, "Dot segments in the path are not forwarded", environ,
+                                start_response)
         target = self._prefix + quote_path(path)
         query = str(environ.get("QUERY_STRING") or "")
         if query and not self.forward_authorization:
             query = without_parameter(query, self._query_name)
         if query:
-            target += "?" + query
+            target += "?" + quote_query(query)
         headers = self._request_headers(environ)
         try:
             body = self._body(environ, headers)
         except _TooLarge:
-            return json_response({self._message_key: "Request body too large"}, 413,
-                                 [])(environ, start_response)
+            return self._refuse(413, "Request body too large", environ, start_response)
+        except _BadLength:
+            return self._refuse(400, "Invalid Content-Length", environ, start_response)
         connection = self._connect()
         try:
             connection.request(method, target, body=body, headers=headers)
@@ -209,6 +221,10 @@ class ReverseProxy:
         line = f"{response.status} {reason}" if reason else status_line(response.status)
         start_response(line, _response_headers(response))
         return _Body(connection, response)
+
+    def _refuse(self, status: int, message: str, environ: WSGIEnvironment,
+                start_response: StartResponse) -> Iterable[bytes]:
+        return json_response({self._message_key: message}, status, [])(environ, start_response)
 
     def _connect(self) -> http.client.HTTPConnection:
         if self._https:
@@ -271,7 +287,9 @@ class ReverseProxy:
         length = str(environ.get("CONTENT_LENGTH") or "").strip()
         if stream is None:
             return None
-        if length.isdigit() and int(length) > 0:
+        if length and not _DIGITS.fullmatch(length):  # "²" and "٣" pass isdigit()
+            raise _BadLength()
+        if length and int(length) > 0:
             if int(length) > self.max_body_size:
                 raise _TooLarge()
             headers["Content-Length"] = length
@@ -340,6 +358,29 @@ def without_cookies(header: str, names: frozenset[str]) -> str:
     return "; ".join(kept)
 
 
+def has_dot_segment(path: str) -> bool:
+    """Whether a segment of ``path`` is ``.`` or ``..``, also percent-encoded (up to three
+    layers) or behind a backslash, which some servers take as a slash."""
+    for segment in re.split(r"[/\\]", path):
+        for _ in range(_MAX_DECODES + 1):
+            if segment in (".", ".."):
+                return True
+            if "%" not in segment:
+                break
+            segment = unquote(segment, encoding="latin-1")
+    return False
+
+
+def quote_query(query: str) -> str:
+    """``QUERY_STRING`` with what http.client cannot send (non-ASCII bytes from the
+    client, spaces, control characters) percent-encoded; the rest as the client wrote it."""
+    try:
+        raw = query.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = query.encode("utf-8", "surrogatepass")
+    return quote(raw, safe=_QUERY_SAFE)
+
+
 def quote_path(path: str) -> str:
     """``PATH_INFO`` back to the bytes the client sent, percent-encoded.
 
@@ -375,6 +416,10 @@ def _response_headers(response: http.client.HTTPResponse) -> list[tuple[str, str
                  (response.getheader("Connection") or "").split(",")}
     return [(name, value) for name, value in response.getheaders()
             if name.lower() not in HOP_BY_HOP and name.lower() not in named_hop]
+
+
+class _BadLength(Exception):
+    """The request's Content-Length is not a number."""
 
 
 class _TooLarge(Exception):

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
-from werkzeug.test import Client
+from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
 from jwt_wsgi.proxy import ReverseProxy, header_value
@@ -567,7 +567,7 @@ def test_line_breaks_left_in_environ_values_become_one_space(
     pytest.param(b"http://internal.example", b"/", id="no-path"),
     pytest.param(b"HTTPS://user@internal.example:8443/public/caf%C3%A9",
                  b"/public/caf%C3%A9", id="userinfo-port-non-ascii"),
-    pytest.param(b"http://internal.example//public/./x", b"//public/./x", id="dots-kept"),
+    pytest.param(b"http://internal.example//public//x", b"//public//x", id="slashes-kept"),
 ])
 @pytest.mark.parametrize("prefix", ["", "/base"])
 def test_absolute_form_targets_go_upstream_in_origin_form(
@@ -584,3 +584,55 @@ def test_absolute_form_targets_go_upstream_in_origin_form(
     assert heads[0].split(b"\r\n")[0] == b"GET %s%s HTTP/1.1" % (prefix.encode(), forwarded)
     assert b"internal.example" not in heads[0]
     assert b"Host: " + base.split("/")[2].encode() in header_lines(heads[0])
+
+
+# -- second review round: what the proxy forwards must stay inside its prefix and be sendable
+
+@pytest.mark.parametrize("target", [
+    b"/../internal/secret", b"/public/../../internal/secret", b"/%2e%2e/internal/secret",
+    b"/public/%2E%2E/%2e%2e/internal", b"/public/./x", b"/public/%252e%252e/x",
+    b"/public/..%5cinternal", b"/public/.."])
+def test_dot_segments_are_never_forwarded(raw_upstream: tuple[str, list[bytes]],
+                                          manager: JWTManager, target: bytes) -> None:
+    """Under the prefix /public-api, /../internal would reach /internal at any upstream that
+    resolves dot segments: the one subtree the operator exposed must hold."""
+    base, heads = raw_upstream
+    app = JWTMiddleware(ReverseProxy(base + "/public-api"), manager, routes=ROUTES)
+    with wsgiref_front(app) as front:
+        answer = send_raw(front, b"GET %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+                          % target)
+    assert answer.split(b"\r\n")[0] in (b"HTTP/1.0 400 Bad Request", b"HTTP/1.0 401 Unauthorized")
+    assert heads == []
+
+
+def test_dotted_names_are_still_forwarded(raw_upstream: tuple[str, list[bytes]],
+                                          manager: JWTManager) -> None:
+    base, heads = raw_upstream
+    app = JWTMiddleware(ReverseProxy(base + "/public-api"), manager, routes=ROUTES)
+    with wsgiref_front(app) as front:
+        send_raw(front, b"GET /public/v1.2/..x/a.. HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert heads[0].split(b"\r\n")[0] == b"GET /public-api/public/v1.2/..x/a.. HTTP/1.1"
+
+
+@pytest.mark.parametrize(("environ", "status"), [
+    pytest.param({"QUERY_STRING": "q=caf\xc3\xa9&x=a b"}, 200, id="non-ascii-query"),
+    pytest.param({"CONTENT_LENGTH": "\u00b2", "REQUEST_METHOD": "POST"}, 400,
+                 id="superscript-content-length"),
+    pytest.param({"CONTENT_LENGTH": "\u0663", "REQUEST_METHOD": "POST"}, 400,
+                 id="arabic-digit-content-length"),
+    pytest.param({"REQUEST_METHOD": "GE\x01T"}, 400, id="control-character-in-method"),
+    pytest.param({"REQUEST_METHOD": "GET /x"}, 400, id="space-in-method"),
+])
+def test_client_input_http_client_cannot_send_is_a_clean_answer(
+        raw_upstream: tuple[str, list[bytes]], manager: JWTManager,
+        environ: dict[str, str], status: int) -> None:
+    base, heads = raw_upstream
+    app = JWTMiddleware(ReverseProxy(base), manager, routes=ROUTES)
+    env = EnvironBuilder(path="/public/x").get_environ()
+    env.update(environ)
+    body, line, _headers = run_wsgi_app(app, env, buffered=True)
+    assert int(line.split()[0]) == status, (line, b"".join(body))
+    if status == 200:
+        assert heads[0].split(b"\r\n")[0] == b"GET /public/x?q=caf%C3%A9&x=a%20b HTTP/1.1"
+    else:
+        assert heads == []
