@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -146,11 +146,12 @@ class Rule:
         self.text_regex = self.regex if pattern == text_pattern else re.compile(
             self._compile(text_pattern, converters, again=True)[0], re.DOTALL)
         #: For a router that parses numbers and UUIDs leniently (Bottle's int takes ``-1``,
-        #: Falcon's ``1_0``, Python's ``int()`` any script's digits): the same pattern with
-        #: those converters matching any segment their ``to_python`` accepts; ``None``
+        #: Falcon's ``1_0``, Python's ``int()`` any script's digits) or lets a path be
+        #: empty (Falcon's ``{rest:path}`` matches ``/files/``): the same pattern with
+        #: those converters matching any value their ``to_python`` accepts; ``None``
         #: when the rule has no such converter.
         self.lenient_regex = None if not any(
-            isinstance(c, _LOOSE) for _, c in self.converters) else re.compile(
+            _lenient_form(c) for _, c in self.converters) else re.compile(
             self._compile(text_pattern, converters, again=True, lenient=True)[0], re.DOTALL)
         self.sort_key = (weights, 1 if self.methods is None else 0, -static_len, index)
         #: The pattern with variable names left out: two rules with the same template
@@ -170,7 +171,12 @@ class Rule:
             pattern = pattern[:-2]
         if "*" in _VARIABLE.sub("", pattern):
             raise ConfigError(f"route {self.key!r}: '*' is only allowed as a trailing '/*'")
-        if len(pattern) > 1 and pattern.endswith("/"):
+        # A pattern with a trailing slash matches with or without it (werkzeug redirects
+        # to it); one without matches only without: "/health" must not cover "/health/",
+        # which the app routes elsewhere (its "/<path:p>" view). The canonical reading of
+        # "/admin/" still reaches an "/admin" rule, so no slash unprotects a path.
+        slash = len(pattern) > 1 and pattern.endswith("/")
+        if slash:
             pattern = pattern[:-1]
         parts: list[str] = []
         static_len = 0
@@ -189,8 +195,8 @@ class Rule:
             else:
                 converter = self._converter(match, converters)
                 self.converters.append((name, converter))
-            loose = lenient and isinstance(converter, _LOOSE)
-            parts.append(f"(?P<{name}>{'[^/]+' if loose else converter.regex})")
+            loose = _lenient_form(converter) if lenient else None
+            parts.append(f"(?P<{name}>{loose or converter.regex})")
             position = match.end()
         static = pattern[position:]
         if "<" in static or ">" in static:
@@ -199,7 +205,7 @@ class Rule:
         static_len += len(static)
         weights = [self._segment_weight(segment, converters)
                    for segment in pattern.split("/")[1:]] if pattern else []
-        tail = "(?:/.*)?" if wildcard else "/?"
+        tail = "(?:/.*)?" if wildcard else "/?" if slash else ""
         if wildcard:
             weights.append(_WILDCARD)
         return "".join(parts) + tail, tuple(weights), static_len
@@ -258,6 +264,15 @@ _MAP = Map()
 _LOOSE = (NumberConverter, UUIDConverter)
 
 
+def _lenient_form(converter: BaseConverter) -> str | None:
+    """The regex a lenient router's reading gives a converter, or ``None`` for its own."""
+    if isinstance(converter, _LOOSE):
+        return "[^/]+"
+    if converter.regex == DEFAULT_CONVERTERS["path"].regex:
+        return ".*?"  # Falcon's {rest:path} and Django's <path:> take "" and "/x"
+    return None
+
+
 def _static_prefix(pattern: str) -> tuple[str, ...]:
     template = _VARIABLE.sub("\x00", pattern)
     if template.endswith("/*"):
@@ -275,16 +290,18 @@ def _static_prefix(pattern: str) -> tuple[str, ...]:
 class _Node:
     """A static path segment in the rule tree, and the rules that may match below it."""
 
-    __slots__ = ("candidates", "children", "rules")
+    __slots__ = ("candidates", "children", "lenient", "rules")
 
     def __init__(self) -> None:
         self.children: dict[str, _Node] = {}
         self.rules: list[Rule] = []
         self.candidates: tuple[Rule, ...] = ()
+        self.lenient = False
 
     def seal(self, inherited: tuple[Rule, ...]) -> None:
         """Work out, once, every rule whose static prefix this node's path starts with."""
         self.candidates = tuple(sorted((*inherited, *self.rules), key=lambda r: r.sort_key))
+        self.lenient = any(rule.lenient_regex is not None for rule in self.candidates)
         for child in self.children.values():
             child.seal(self.candidates)
 
@@ -349,46 +366,56 @@ class RouteTable:
             rule.policy.protected for rule in rules)
 
     def lookup(self, method: str, path: str) -> Policy:
-        """The policy of the most specific rule matching one reading of the path."""
-        for rule in self._candidates(path):
-            if rule.match(method, path):
-                return rule.policy
-        return self.default
+        """The policy of the most specific rule matching one reading of the path (rules
+        that tie with it apply too)."""
+        found = self._matches(method, path, self._node(path).candidates, _STRICT)
+        return found[0] if len(found) == 1 else merge(found)
 
-    def _candidates(self, path: str) -> tuple[Rule, ...]:
+    def _node(self, path: str) -> _Node:
         node = self._root
         for segment in path.split("/")[1:]:
             child = node.children.get(segment)
             if child is None:
                 break
             node = child
-        return node.candidates
+        return node
+
+    def _matches(self, method: str, path: str, candidates: Sequence[Rule],
+                 pick: _Pick) -> list[Policy]:
+        """The policies of the most specific rules matching ``path``: the first match,
+        and any rule as specific as it that matches too (the mapping order never picks)."""
+        found: list[Policy] = []
+        tie: tuple[Any, ...] | None = None
+        for rule in candidates:
+            if tie is not None and rule.sort_key[:3] != tie:
+                break
+            if rule.match(method, path, pick(rule)):
+                tie = rule.sort_key[:3]
+                if rule.policy not in found:
+                    found.append(rule.policy)
+        return found or [self.default]
 
     def _policies(self, method: str, path: str) -> list[Policy]:
         """The policies of one path as routers may read it: werkzeug on the latin-1
-        text, werkzeug on the UTF-8 text (non-ASCII paths), and a router that parses
-        numbers and UUIDs leniently (rules with such converters)."""
-        candidates = self._candidates(path)
-        if path.isascii():  # one pass: the text is the path, lenient only where it can be
-            lenient: Policy | None = None
-            strict = self.default
-            for rule in candidates:
-                if rule.match(method, path):
-                    strict = rule.policy
-                    break
-                if lenient is None and rule.lenient_regex is not None \
-                        and rule.match(method, path, rule.lenient_regex):
-                    lenient = rule.policy
-            return [strict] if lenient is None or lenient == strict else [strict, lenient]
-        text = path.encode("latin-1").decode("utf-8", "replace")
-        return [
-            self.lookup(method, path),
-            next((rule.policy for rule in candidates
-                  if rule.match(method, text, rule.text_regex)), self.default),
-            next((rule.policy for rule in candidates
-                  if rule.match(method, text, rule.lenient_regex or rule.text_regex)),
-                 self.default),
-        ]
+        text, werkzeug on the UTF-8 text (non-ASCII paths; Bottle drops bytes that are
+        not UTF-8), and a router that parses numbers and UUIDs leniently or lets a path
+        be empty (rules with such converters)."""
+        node = self._node(path)
+        found = self._matches(method, path, node.candidates, _STRICT)
+        texts = [path]
+        if not path.isascii():
+            raw = path.encode("latin-1")
+            texts = [raw.decode("utf-8", "replace"), raw.decode("utf-8", "ignore")]
+            for text in texts:
+                found += self._matches(method, text, node.candidates, _TEXT)
+        if node.lenient:
+            for text in dict.fromkeys(texts):
+                found += self._matches(method, text, node.candidates, _LENIENT)
+        unique: list[Policy] = []
+        for policy in found:  # Policy holds claim values (lists) that cannot be hashed
+            if policy not in unique:
+                unique.append(policy)
+        return unique
 
     def resolve(self, method: str, path_info: str) -> Policy:
         """The policy for a request: every reasonable reading of the path is considered.
@@ -427,6 +454,24 @@ class RouteTable:
                         found.append(policy)
             policy = found[0] if len(found) == 1 else merge(found)
         return policy
+
+
+_Pick = Callable[[Rule], "re.Pattern[str]"]
+
+
+def _strict(rule: Rule) -> re.Pattern[str]:
+    return rule.regex
+
+
+def _text(rule: Rule) -> re.Pattern[str]:
+    return rule.text_regex
+
+
+def _lenient(rule: Rule) -> re.Pattern[str]:
+    return rule.lenient_regex or rule.text_regex
+
+
+_STRICT, _TEXT, _LENIENT = _strict, _text, _lenient
 
 
 def _refuse_conflicts(rules: Sequence[Rule]) -> None:
@@ -556,12 +601,14 @@ def readings(path_info: str) -> tuple[str, ...]:
         # that the server handed on as is (wsgiref does): its path is a reading too.
         return tuple(dict.fromkeys([*readings(rest), path, canonical(path)]))
     if "%" not in path and "//" not in path and "/." not in path and "\\" not in path \
-            and not (path.endswith("/") and len(path) > 1) and path.startswith("/"):
+            and not (path.endswith("/") and len(path) > 1) and path.startswith("/") \
+            and not _without_invalid_utf8(path):
         return (path,)
     found = [path, canonical(path)]
-    # Repeated slashes collapsed, dot segments kept: werkzeug's router ignores extra
-    # leading slashes but hands ``.`` and ``..`` to a converter as values.
-    collapsed = [_SLASHES.sub("/", path)] if "//" in path else []
+    # Repeated slashes collapsed, dot segments kept (werkzeug hands ``.`` and ``..`` to a
+    # converter as values), and only the leading ones collapsed (what Flask and Falcon
+    # ignore, keeping ``//`` further on inside a ``<path:>`` value).
+    collapsed = _collapsed(path)
     # Decode again while it changes anything (bounded): a layer of encoding that some
     # proxy or app undoes must not hide a protected path.
     for _ in range(_MAX_DECODES):
@@ -584,6 +631,26 @@ def readings(path_info: str) -> tuple[str, ...]:
             break
         if _CONTROL.search(decoded):
             raise InvalidRequestError("Invalid characters in path")
-        layers += [decoded, _SLASHES.sub("/", decoded), canonical(decoded)]
+        layers += [decoded, *_collapsed(decoded), canonical(decoded)]
         raw = decoded
-    return tuple(dict.fromkeys([path, *collapsed, found[1], *layers, *found[2:]]))
+    every = [path, *collapsed, found[1], *layers, *found[2:]]
+    # Bottle decodes the path with errors="ignore": bytes that are not UTF-8 vanish
+    # (``/admin%FF`` is routed as ``/admin``).
+    every += [dropped for reading in every if not reading.isascii()
+              for dropped in _without_invalid_utf8(reading)]
+    return tuple(dict.fromkeys(every))
+
+
+def _collapsed(path: str) -> list[str]:
+    if "//" not in path:
+        return []
+    return [_SLASHES.sub("/", path), "/" + path.lstrip("/")]
+
+
+def _without_invalid_utf8(reading: str) -> list[str]:
+    raw = reading.encode("latin-1")
+    kept = raw.decode("utf-8", "ignore").encode("utf-8")
+    if kept == raw:
+        return []
+    text = kept.decode("latin-1")
+    return [text, canonical(text)]

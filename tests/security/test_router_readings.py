@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import bottle
 import falcon
@@ -31,8 +32,9 @@ ROUTES = {
     "/n/<int(signed=True):n>": "required",
     "/files/<path:rest>": "required",
     "/items/<uuid:item>": "required",
+    "/admin": "required",
 }
-VIEWS = ("users", "price", "n", "files", "items")
+VIEWS = ("users", "price", "n", "files", "items", "admin")
 
 
 def flask_app(reached: list[str]) -> Any:
@@ -43,6 +45,7 @@ def flask_app(reached: list[str]) -> Any:
     app.add_url_rule("/n/<int(signed=True):n>", "n", lambda n: reached.append("n") or "n")
     app.add_url_rule("/files/<path:rest>", "files", lambda rest: reached.append("files") or "f")
     app.add_url_rule("/items/<uuid:item>", "items", lambda item: reached.append("items") or "i")
+    app.add_url_rule("/admin", "admin", lambda: reached.append("admin") or "a")
     return app
 
 
@@ -52,6 +55,7 @@ def bottle_app(reached: list[str]) -> Any:
     app.route("/price/<amount:float>", callback=lambda amount: reached.append("price") or "p")
     app.route("/n/<n:int>", callback=lambda n: reached.append("n") or "n")
     app.route("/files/<rest:path>", callback=lambda rest: reached.append("files") or "f")
+    app.route("/admin", callback=lambda: reached.append("admin") or "a")
     return app
 
 
@@ -70,6 +74,7 @@ def falcon_app(reached: list[str]) -> Any:
     app.add_route("/n/{n:int}", View("n"))
     app.add_route("/files/{rest:path}", View("files"))
     app.add_route("/items/{item:uuid}", View("items"))
+    app.add_route("/admin", View("admin"))
     return app
 
 
@@ -93,11 +98,19 @@ TRICKS = [
     pytest.param("/items/12345678123456781234567812345678", id="uuid-without-dashes"),
     pytest.param("/items/%7B12345678-1234-5678-1234-567812345678%7D", id="uuid-in-braces"),
     pytest.param("/items/urn:uuid:12345678-1234-5678-1234-567812345678", id="uuid-urn"),
+    pytest.param("/admin%FF", id="invalid-utf8-byte-bottle-drops"),
+    pytest.param("/adm%C3in", id="truncated-utf8-sequence"),
+    pytest.param("/users/1%FF", id="invalid-utf8-after-int"),
+    pytest.param("/files/", id="empty-path-value"),
+    pytest.param("/files//", id="slash-as-path-value"),
 ]
 
 
 def _get(app: Any, path: str) -> int:
-    environ = EnvironBuilder(path=path).get_environ()
+    environ = EnvironBuilder(path="/").get_environ()
+    # PATH_INFO as servers deliver it (PEP 3333): percent-decoded once, one latin-1
+    # character a byte, invalid UTF-8 included (EnvironBuilder would replace it).
+    environ["PATH_INFO"] = unquote_to_bytes(path).decode("latin-1")
     _body, status, _headers = run_wsgi_app(app, environ, buffered=True)
     return int(status.split()[0])
 
@@ -206,3 +219,71 @@ def test_an_empty_issuers_list_on_a_route_is_refused() -> None:
 def test_methods_written_with_spaces_get_a_hint() -> None:
     with pytest.raises(ConfigError, match="without spaces"):
         RouteTable({"GET, POST /x": "required"})
+
+
+
+# -- second round: what the first fixes still let through --------------------------------
+
+def test_inner_double_slashes_survive_when_only_leading_ones_are_collapsed() -> None:
+    """Flask ignores leading slashes only: //files/pub//secret is <path:rest> = pub//secret,
+    not the public /files/pub/<name> that collapsing every slash would read."""
+    reached: list[str] = []
+    app = flask.Flask("inner_slashes")
+    app.add_url_rule("/files/pub/<name>", "pub", lambda name: reached.append("pub") or "p")
+    app.add_url_rule("/files/<path:rest>", "files", lambda rest: reached.append("files") or "f")
+    routes = {"/files/pub/<name>": "public", "/files/<path:rest>": "required"}
+    protected = JWTMiddleware(app, JWTManager(secret_key=SECRET), routes=routes)
+    environ = EnvironBuilder(path="/").get_environ()
+    environ["PATH_INFO"] = "//files/pub//secret"  # as gunicorn delivers it
+    _body, status, _headers = run_wsgi_app(protected, environ, buffered=True)
+    assert reached == [] and status.startswith("401")
+    run_wsgi_app(app, dict(environ), buffered=True)
+    assert reached == ["files"], "flask did not route this path: the case proves nothing"
+
+
+@pytest.mark.parametrize("framework", sorted(FRAMEWORKS))
+def test_a_public_rule_does_not_cover_its_path_with_a_trailing_slash(framework: str) -> None:
+    """/api/health is public; /api/health/ is not that rule in any of these routers: it is
+    the protected catch-all's."""
+    reached: list[str] = []
+    if framework == "flask":
+        app: Any = flask.Flask("slash")
+        app.add_url_rule("/api/health", "health", lambda: reached.append("health") or "h")
+        app.add_url_rule("/api/<path:p>", "api", lambda p: reached.append("api") or "a")
+    elif framework == "bottle":
+        app = bottle.Bottle()
+        app.route("/api/health", callback=lambda: reached.append("health") or "h")
+        app.route("/api/<p:path>", callback=lambda p: reached.append("api") or "a")
+    else:
+        class View:
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            def on_get(self, req: Any, resp: Any, **params: Any) -> None:
+                reached.append(self.name)
+
+        app = falcon.App()
+        app.add_route("/api/health", View("health"))
+        app.add_route("/api/{p:path}", View("api"))
+    routes = {"/api/*": "required", "/api/health": "public"}
+    protected = JWTMiddleware(app, JWTManager(secret_key=SECRET), routes=routes)
+    assert _get(protected, "/api/health") == 200 and reached == ["health"]
+    reached.clear()
+    assert _get(protected, "/api/health/") in (401, 404) and "api" not in reached
+
+
+@pytest.mark.parametrize("routes", [
+    pytest.param({"/u/<a>": "public", "/u/<string:b>": "required"}, id="default-vs-string"),
+    pytest.param({"/u/<any(x,y):a>": "public", "/u/<any(y,x):b>": "required"},
+                 id="any-in-another-order"),
+    pytest.param({"/u/<int:a>": "public", "/u/<int(signed=False):b>": "required"},
+                 id="int-with-default-argument"),
+    pytest.param({"/u/<string(minlength=1):a>": "public", "/u/<b>": "required"},
+                 id="string-minlength-1"),
+])
+def test_rules_that_tie_in_meaning_all_apply_whatever_the_order(routes: dict[str, str]) -> None:
+    answers = set()
+    for order in (list(routes), list(reversed(routes))):
+        table = RouteTable({key: routes[key] for key in order})
+        answers.add(table.resolve("GET", "/u/x" if "int" not in order[0] else "/u/5").require)
+    assert answers == {"required"}
