@@ -240,7 +240,7 @@ def materialise(app: Any, environ: WSGIEnvironment,
         nonlocal size
         if not isinstance(data, bytes):
             raise TypeError("a responder's WSGI app produced a body chunk that is not bytes")
-        size += len(data)
+        size += len(data) or 1  # empty chunks count too: an endless b"" stream must end
         if size > MAX_RESPONDER_BODY:
             raise ValueError(f"a responder's WSGI body is over {MAX_RESPONDER_BODY} bytes")
         chunks.append(data)
