@@ -128,6 +128,10 @@ class Responders:
                 params.append(f'error_description="{quote_param(error.message)}"')
         return self._scheme + (" " + ", ".join(params) if params else "")
 
+    def has_loader(self, error: JWTWSGIError) -> bool:
+        """Whether a loader is registered for this error (else the default answers)."""
+        return error.loader in self._loaders
+
     def respond(self, error: JWTWSGIError, environ: WSGIEnvironment) -> WSGIApplication:
         """The WSGI response for a refusal: the loader's if one is registered, else the default."""
         registered = self._loaders.get(error.loader)

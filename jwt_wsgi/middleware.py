@@ -69,6 +69,11 @@ class JWTMiddleware:
             raise ConfigError("manager must be a JWTManager")
         self.app = app
         self.manager = manager
+        # ``app.wsgi_app = JWTMiddleware(app.wsgi_app, ...)`` wraps a Flask app's bound
+        # method: the loaders then run inside its app context, so a seed loader that
+        # returns ``jsonify(...), 401`` works as it did under flask-jwt-extended.
+        owner_context = getattr(getattr(app, "__self__", None), "app_context", None)
+        self._app_context = owner_context if callable(owner_context) else None
         if isinstance(app, ReverseProxy) and app.manager is None:
             app.use_manager(manager)  # its cookie/parameter names to hide, max_body_size
         self.routes = RouteTable(routes or {}, default, converters)
@@ -204,7 +209,15 @@ class JWTMiddleware:
                     environ.get("PATH_INFO", ""), error.code,
                     f" jti={jti!r}" if isinstance(jti, str) else "")
         self._report(error.code, environ)
-        return self.manager.responders.respond(error, environ)(environ, start_response)
+        if self._app_context is None or not self.manager.responders.has_loader(error):
+            return self.manager.responders.respond(error, environ)(environ, start_response)
+        try:
+            with self._app_context():
+                answer = self.manager.responders.respond(error, environ)
+        except Exception:  # entering or leaving the framework's context failed
+            logger.exception("the app context around the %s loader failed", error.loader)
+            answer = self.manager.responders.default(error)
+        return answer(environ, start_response)
 
 
 _MISSING = object()

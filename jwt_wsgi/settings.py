@@ -168,7 +168,7 @@ class Settings:
         cookies = {name: getattr(self, name) for name in (
             "access_cookie_name", "refresh_cookie_name", "access_csrf_cookie_name",
             "refresh_csrf_cookie_name")}
-        if len(set(cookies.values())) < len(cookies):
+        if "cookies" in self.token_location and len(set(cookies.values())) < len(cookies):
             raise ConfigError("the access, refresh and CSRF cookies need four different names "
                               f"(one would overwrite another): {cookies}")
         if any(c in self.query_string_name for c in "&=#;+% ") or not \

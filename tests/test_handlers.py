@@ -13,7 +13,7 @@ import werkzeug
 from werkzeug.test import Client
 
 from jwt_wsgi import JWTManager, JWTMiddleware
-from tests.conftest import Recorder, bearer
+from tests.conftest import SECRET, Recorder, bearer
 
 MakeToken = Callable[..., str]
 
@@ -325,3 +325,32 @@ def test_revoked_loader_both_styles(jwt: JWTManager, client: Client, make_token:
     assert json.loads(client.get("/p", headers=bearer(token)).get_data()) == {"msg": "gone"}
     jwt.revoked_token_loader(lambda h, p: ({"jti": p["jti"]}, 401))
     assert "jti" in json.loads(client.get("/p", headers=bearer(token)).get_data())
+
+
+def test_seed_loaders_returning_jsonify_work_around_a_flask_wsgi_app() -> None:
+    """The seed's loaders return ``jsonify(...), 401``: around ``app.wsgi_app`` they run in
+    the Flask app's context, as they did under flask-jwt-extended."""
+    import flask
+
+    app = flask.Flask("seed_loaders")
+    app.add_url_rule("/p", "p", lambda: "secret")
+    jwt = JWTManager(secret_key=SECRET)
+
+    @jwt.unauthorized_loader
+    def unauthorized(msg: str) -> Any:
+        return flask.jsonify({"status": 401, "sub_status": 42, "msg": msg}), 401
+
+    @jwt.expired_token_loader
+    def expired() -> Any:
+        return flask.jsonify({"status": 401, "sub_status": 101, "msg": "The token has expired"}), 200
+
+    app.wsgi_app = JWTMiddleware(app.wsgi_app, jwt, routes={"/p": "required"})  # type: ignore[method-assign]
+    client = app.test_client()
+    missing = client.get("/p")
+    assert (missing.status_code, missing.json) == (
+        401, {"status": 401, "sub_status": 42, "msg": "Missing Authorization Header"})
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
+    stale = jwt.create_access_token("alice", expires_delta=-10)
+    answer = client.get("/p", headers={"Authorization": f"Bearer {stale}"})
+    assert (answer.status_code, answer.json["sub_status"]) == (200, 101)
+    assert b"secret" not in answer.data

@@ -106,9 +106,11 @@ def test_from_mapping_accepts_a_flask_config_as_is() -> None:
                      id="unknown-method"),
         pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_MAX_BODY_SIZE": "0"}, "positive",
                      id="zero-body-size"),
-        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_ACCESS_CSRF_COOKIE_NAME": "access_token_cookie"},
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_TOKEN_LOCATION": "cookies",
+                      "JWT_ACCESS_CSRF_COOKIE_NAME": "access_token_cookie"},
                      "four different names", id="csrf-cookie-named-like-the-jwt-cookie"),
-        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_REFRESH_COOKIE_NAME": "access_token_cookie"},
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_TOKEN_LOCATION": "headers,cookies",
+                      "JWT_REFRESH_COOKIE_NAME": "access_token_cookie"},
                      "four different names", id="refresh-cookie-named-like-access"),
         pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_QUERY_STRING_NAME": "a&b"},
                      "can never be matched", id="query-name-with-ampersand"),
@@ -384,3 +386,10 @@ def test_plain_http_jwks_warns_unless_the_host_is_a_loopback_address(url: str,
         warnings.simplefilter("always")
         JWTManager(algorithm="RS256", jwks_url=url)
     assert any(issubclass(w.category, SecurityWarning) for w in caught) is warns
+
+
+def test_cookie_names_may_repeat_when_cookies_are_not_used() -> None:
+    """A Flask config flask-jwt-extended accepts (cookies unused) moves over as is."""
+    jwt = JWTManager.from_mapping({"JWT_SECRET_KEY": SECRET,
+                                   "JWT_REFRESH_COOKIE_NAME": "access_token_cookie"})
+    assert jwt.decode_token(jwt.create_access_token("a"))["sub"] == "a"
