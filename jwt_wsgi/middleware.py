@@ -15,6 +15,7 @@ from .errors import (
     FreshTokenRequiredError,
     InsufficientScopeError,
     InternalError,
+    InvalidRequestError,
     InvalidTokenError,
     JWTWSGIError,
     NoTokenError,
@@ -162,6 +163,8 @@ class JWTMiddleware:
             if policy.require == "optional":
                 return "anonymous"
             raise
+        if policy.ambiguous:
+            raise InvalidRequestError("Ambiguous request path")
         header, claims = self._verify(found.token)
         try:
             if found.location == "cookies":  # the only tokens CSRFCheck.applies to

@@ -61,6 +61,8 @@ class Policy:
     :param claims: claims that must be present with exactly these values.
     :param locations: where to look for the token; ``None`` means the manager's setting.
     :param issuers: issuers accepted on this route; ``None`` means any configured one.
+    :param ambiguous: set by :func:`merge` when readings of a path lead to rules no single
+        token satisfies: a token is then refused with 400 ``invalid_request``.
     """
 
     require: str = "public"
@@ -68,6 +70,7 @@ class Policy:
     claims: tuple[tuple[str, Any], ...] = ()
     locations: tuple[str, ...] | None = None
     issuers: tuple[str, ...] | None = None
+    ambiguous: bool = False
 
     @property
     def protected(self) -> bool:
@@ -502,28 +505,34 @@ def _methods_overlap(a: frozenset[str] | None, b: frozenset[str] | None) -> bool
 
 
 def merge(policies: Sequence[Policy]) -> Policy:
-    """The policy that satisfies all of several, for a path with ambiguous readings."""
+    """The policy that satisfies all of several, for a path with ambiguous readings.
+
+    When no token could satisfy them all (a refresh rule and an access rule, the same
+    claim with two values, no location in common), the result is marked ``ambiguous``:
+    a request without a token still gets the usual 401, one with a token a 400.
+    """
     protected = [p for p in policies if p.protected]
     if not protected:
         return PUBLIC
     refresh = {p.refresh for p in protected if p.require != "optional"}
-    if len(refresh) > 1:
-        raise InvalidRequestError("Ambiguous request path")
+    ambiguous = len(refresh) > 1
     claims: dict[str, Any] = {}
     for policy in protected:
         for name, value in policy.claims:
             if name in claims and not same_json(claims[name], value):
-                raise InvalidRequestError("Ambiguous request path")
-            claims[name] = value
-    require = max((p.require for p in protected), key=lambda r: _RANK.get(r, 2))
-    if True in refresh:
+                ambiguous = True
+            claims.setdefault(name, value)
+    require = max((p.require for p in protected if p.require != "refresh"),
+                  key=lambda r: _RANK[r], default="required")
+    if refresh == {True}:
         require = "refresh"
     scopes = tuple(dict.fromkeys(s for p in protected for s in p.scopes))
     locations = _intersect([p.locations for p in protected])
     issuers = _intersect([p.issuers for p in protected])
     if locations == ():
-        raise InvalidRequestError("Ambiguous request path")
-    return Policy(require, scopes, tuple(sorted(claims.items())), locations, issuers)
+        ambiguous, locations = True, None
+    return Policy(require, scopes, tuple(sorted(claims.items())), locations, issuers,
+                  ambiguous)
 
 
 def same_json(actual: Any, expected: Any) -> bool:

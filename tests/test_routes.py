@@ -94,8 +94,30 @@ def test_control_characters_are_a_bad_request(path: str) -> None:
 
 def test_ambiguous_readings_refresh_and_access() -> None:
     table = RouteTable({"/r": "refresh", "/a/<path:p>": "required"})
-    with pytest.raises(InvalidRequestError, match="Ambiguous"):
-        table.resolve("GET", "/a/..%2fr")
+    policy = table.resolve("GET", "/a/..%2fr")
+    assert policy.ambiguous and policy.protected
+
+
+@pytest.mark.parametrize(("headers", "status", "message"), [
+    ({}, 401, "Missing Authorization Header"),
+    ({"Authorization": "Bearer x.y.z"}, 400, "Ambiguous request path"),
+])
+def test_ambiguous_readings_answer_401_without_a_token_and_400_with_one(
+        headers: dict[str, str], status: int, message: str) -> None:
+    """No token could satisfy a refresh rule and an access rule at once: a client without
+    one is told what it lacks (401), a client with one that the path is ambiguous (400)."""
+    from werkzeug.test import Client
+
+    from jwt_wsgi import JWTManager, JWTMiddleware
+    from tests.conftest import SECRET, Recorder
+
+    recorder = Recorder()
+    client = Client(JWTMiddleware(recorder, JWTManager(secret_key=SECRET),
+                                  routes={"/r": "refresh", "/a/<path:p>": "required"}))
+    response = client.get("/a/..%2fr", headers=headers)
+    assert (response.status_code, response.json) == (status, {"msg": message})
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert recorder.calls == []
 
 
 def test_utf8_patterns_match_pep3333_paths() -> None:
