@@ -37,12 +37,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ServiceUnavailableError
 from .keys import KeySet, Verifier
 
 logger = logging.getLogger("jwt_wsgi.jwks")
+_T = TypeVar("_T")
 
 MAX_JWKS_BYTES = 1024 * 1024
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
@@ -119,6 +120,17 @@ class JWKSFetcher:
         if self.clock() >= self._expires_at:
             self._maybe_fetch(wait=not self._have_set, expired=True)
 
+    def _download(self, request: urllib.request.Request) -> tuple[bytes, str | None]:
+        """The response body and its Cache-Control, within ``timeout`` for the whole
+        exchange: connection, redirects, headers and body."""
+        deadline = time.monotonic() + self.timeout
+
+        def exchange() -> tuple[bytes, str | None]:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                return _read_within(response, deadline), response.headers.get("Cache-Control")
+
+        return _within(deadline, exchange)
+
     def refresh(self) -> bool:
         """Fetch now, ignoring the cache and the cooldown.
 
@@ -166,9 +178,7 @@ class JWKSFetcher:
         request = urllib.request.Request(  # noqa: S310 - the scheme is checked in settings
             self.url, headers={"Accept": "application/json", "User-Agent": "jwt_wsgi"})
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                body = _read_within(response, time.monotonic() + self.timeout)
-                cache_control = response.headers.get("Cache-Control")
+            body, cache_control = self._download(request)
             if len(body) > MAX_JWKS_BYTES:
                 raise ValueError("JWKS response larger than 1 MiB")
             jwks = json.loads(body)
@@ -195,6 +205,31 @@ class JWKSFetcher:
         floor = min(self.cache_seconds, self.refetch_seconds)
         self._expires_at = started + max(floor, cache_lifetime(cache_control, self.cache_seconds))
         return True
+
+
+def _within(deadline: float, work: Callable[[], _T]) -> _T:
+    """``work()`` in a daemon thread, given up at ``deadline``: a socket timeout bounds
+    each read only, so a server that trickles its headers a byte at a time would
+    otherwise hold the fetch (and every request waiting for keys) as long as it likes.
+    A thread given up stops at the next read past the deadline or when the server does."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, name="jwt_wsgi-jwks-fetch", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if not outcome:
+        raise TimeoutError("JWKS fetch did not finish within jwks_timeout")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    result: _T = value
+    return result
 
 
 def _read_within(response: Any, deadline: float) -> bytes:

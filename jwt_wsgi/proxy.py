@@ -73,7 +73,7 @@ _PLAIN_VALUE = re.compile(r"[\x20-\x7e]*")
 # other run of CR, LF and NUL a server left in a value, with the blanks around it.
 _LINE_BREAK = re.compile(r"[ \t]*[\r\n\x00][\r\n\x00 \t]*")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
-_QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7f) if chr(c) not in "\"<>\\^`{|}")
+_QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7f) if chr(c) not in "\"#<>\\^`{|}")
 _METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _DIGITS = re.compile(r"[0-9]+")
 _MAX_DECODES = 3
@@ -359,15 +359,16 @@ def without_cookies(header: str, names: frozenset[str]) -> str:
 
 
 def has_dot_segment(path: str) -> bool:
-    """Whether a segment of ``path`` is ``.`` or ``..``, also percent-encoded (up to three
-    layers) or behind a backslash, which some servers take as a slash."""
-    for segment in re.split(r"[/\\]", path):
-        for _ in range(_MAX_DECODES + 1):
-            if segment in (".", ".."):
-                return True
-            if "%" not in segment:
-                break
-            segment = unquote(segment, encoding="latin-1")
+    """Whether a segment of ``path`` is ``.`` or ``..`` in any of its first layers of
+    percent-decoding (``%2e%2e%2f`` decodes to ``../``), with a backslash as a slash, as
+    some servers take it."""
+    for _ in range(_MAX_DECODES + 1):
+        if any(segment in (".", "..") for segment in re.split(r"[/\\]", path)):
+            return True
+        decoded = unquote(path, encoding="latin-1") if "%" in path else path
+        if decoded == path:
+            return False
+        path = decoded
     return False
 
 

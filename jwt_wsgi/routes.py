@@ -356,7 +356,6 @@ class RouteTable:
         rules.sort(key=lambda rule: rule.sort_key)
         _refuse_conflicts(rules)
         self.rules = tuple(rules)
-        self._lenient = any(rule.lenient_regex is not None for rule in rules)
         self._root = _Node()
         for rule in rules:
             node = self._root
@@ -371,7 +370,7 @@ class RouteTable:
     def lookup(self, method: str, path: str) -> Policy:
         """The policy of the most specific rule matching one reading of the path (rules
         that tie with it apply too)."""
-        found = self._matches(method, path, self._node(path).candidates, _STRICT)
+        found = self._matches(method, path, self._node(path).candidates, _strict)
         return found[0] if len(found) == 1 else merge(found)
 
     def _node(self, path: str) -> _Node:
@@ -399,26 +398,19 @@ class RouteTable:
         return found or [self.default]
 
     def _policies(self, method: str, path: str) -> list[Policy]:
-        """The policies of one path as routers may read it: werkzeug on the latin-1
-        text, werkzeug on the UTF-8 text (non-ASCII paths; Bottle drops bytes that are
-        not UTF-8), and a router that parses numbers and UUIDs leniently or lets a path
-        be empty (rules with such converters)."""
+        """The policies of one reading as routers may match it: werkzeug on the latin-1
+        text, werkzeug on the UTF-8 text (non-ASCII paths), and a router that parses
+        numbers and UUIDs leniently or lets a path be empty (rules with such converters).
+        Bottle's dropping of invalid UTF-8 is a reading of its own (:func:`readings`)."""
         node = self._node(path)
-        found = self._matches(method, path, node.candidates, _STRICT)
-        texts = [path]
+        found = self._matches(method, path, node.candidates, _strict)
+        text = path
         if not path.isascii():
-            raw = path.encode("latin-1")
-            texts = [raw.decode("utf-8", "replace"), raw.decode("utf-8", "ignore")]
-            for text in texts:
-                found += self._matches(method, text, node.candidates, _TEXT)
+            text = path.encode("latin-1").decode("utf-8", "replace")
+            found += self._matches(method, text, node.candidates, _text)
         if node.lenient:
-            for text in dict.fromkeys(texts):
-                found += self._matches(method, text, node.candidates, _LENIENT)
-        unique: list[Policy] = []
-        for policy in found:  # Policy holds claim values (lists) that cannot be hashed
-            if policy not in unique:
-                unique.append(policy)
-        return unique
+            found += self._matches(method, text, node.candidates, _lenient)
+        return found
 
     def resolve(self, method: str, path_info: str) -> Policy:
         """The policy for a request: every reasonable reading of the path is considered.
@@ -438,25 +430,19 @@ class RouteTable:
             policy = self._resolve(method, path_info)
         # The answer depends on nothing but the table, the method and the path: keep it
         # (refusals are not kept; they raise above). Full means start again, not grow.
-        if len(path_info) <= MEMO_MAX_PATH:
+        if len(path_info) <= MEMO_MAX_PATH and len(method) <= 16:  # overrides are client text
             if len(self._memo) >= MEMO_SIZE:
                 self._memo.clear()
             self._memo[key] = policy
         return policy
 
     def _resolve(self, method: str, path_info: str) -> Policy:
-        paths = readings(path_info)
-        if len(paths) == 1 and paths[0].isascii():  # the usual path: one reading
-            found = self._policies(method, paths[0])
-            policy = found[0] if len(found) == 1 else merge(found)
-        else:
-            found = []
-            for path in paths:
-                for policy in self._policies(method, path):
-                    if policy not in found:
-                        found.append(policy)
-            policy = found[0] if len(found) == 1 else merge(found)
-        return policy
+        found: list[Policy] = []
+        for path in readings(path_info):
+            for policy in self._policies(method, path):
+                if policy not in found:  # Policy holds claim values that cannot be hashed
+                    found.append(policy)
+        return found[0] if len(found) == 1 else merge(found)
 
 
 _Pick = Callable[[Rule], "re.Pattern[str]"]
@@ -472,9 +458,6 @@ def _text(rule: Rule) -> re.Pattern[str]:
 
 def _lenient(rule: Rule) -> re.Pattern[str]:
     return rule.lenient_regex or rule.text_regex
-
-
-_STRICT, _TEXT, _LENIENT = _strict, _text, _lenient
 
 
 def _refuse_conflicts(rules: Sequence[Rule]) -> None:
@@ -611,7 +594,7 @@ def readings(path_info: str) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*readings(rest), path, canonical(path)]))
     if "%" not in path and "//" not in path and "/." not in path and "\\" not in path \
             and not (path.endswith("/") and len(path) > 1) and path.startswith("/") \
-            and not _without_invalid_utf8(path):
+            and (path.isascii() or not _without_invalid_utf8(path)):
         return (path,)
     found = [path, canonical(path)]
     # Repeated slashes collapsed, dot segments kept (werkzeug hands ``.`` and ``..`` to a

@@ -591,7 +591,8 @@ def test_absolute_form_targets_go_upstream_in_origin_form(
 @pytest.mark.parametrize("target", [
     b"/../internal/secret", b"/public/../../internal/secret", b"/%2e%2e/internal/secret",
     b"/public/%2E%2E/%2e%2e/internal", b"/public/./x", b"/public/%252e%252e/x",
-    b"/public/..%5cinternal", b"/public/.."])
+    b"/public/..%5cinternal", b"/public/..", b"/public/%252e%252e%252finternal",
+    b"/public/..%252f", b"/public/%252e%252e%255cinternal"])
 def test_dot_segments_are_never_forwarded(raw_upstream: tuple[str, list[bytes]],
                                           manager: JWTManager, target: bytes) -> None:
     """Under the prefix /public-api, /../internal would reach /internal at any upstream that
@@ -615,7 +616,7 @@ def test_dotted_names_are_still_forwarded(raw_upstream: tuple[str, list[bytes]],
 
 
 @pytest.mark.parametrize(("environ", "status"), [
-    pytest.param({"QUERY_STRING": "q=caf\xc3\xa9&x=a b"}, 200, id="non-ascii-query"),
+    pytest.param({"QUERY_STRING": "q=caf\xc3\xa9&x=a b#f"}, 200, id="non-ascii-query"),
     pytest.param({"CONTENT_LENGTH": "\u00b2", "REQUEST_METHOD": "POST"}, 400,
                  id="superscript-content-length"),
     pytest.param({"CONTENT_LENGTH": "\u0663", "REQUEST_METHOD": "POST"}, 400,
@@ -633,6 +634,6 @@ def test_client_input_http_client_cannot_send_is_a_clean_answer(
     body, line, _headers = run_wsgi_app(app, env, buffered=True)
     assert int(line.split()[0]) == status, (line, b"".join(body))
     if status == 200:
-        assert heads[0].split(b"\r\n")[0] == b"GET /public/x?q=caf%C3%A9&x=a%20b HTTP/1.1"
+        assert heads[0].split(b"\r\n")[0] == b"GET /public/x?q=caf%C3%A9&x=a%20b%23f HTTP/1.1"
     else:
         assert heads == []
