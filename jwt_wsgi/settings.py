@@ -197,10 +197,6 @@ class Settings:
             if not 0 < getattr(self, name) <= _LONGEST_WAIT[name]:
                 raise ConfigError(f"{name} must be a number of seconds above 0 and at most "
                                   f"{_LONGEST_WAIT[name]:g}, not {getattr(self, name)!r}")
-        for name in ("access_token_expires", "refresh_token_expires"):
-            lifetime = getattr(self, name)
-            if lifetime is not None:
-                _to_expiry(name, lifetime)
         if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
             raise ConfigError("jwks_url must be an http:// or https:// URL")
         if self.jwks_url is not None and self.jwks_url.startswith("http://") and not _loopback(
