@@ -49,7 +49,7 @@ _MAX_DECODES = 3
 MEMO_SIZE = 4096
 MEMO_MAX_PATH = 512
 # Weights of a segment for specificity: lower is more specific.
-_STATIC, _CONVERTER, _PATH, _WILDCARD = 0, 1, 1000, 2000
+_STATIC, _CONVERTER, _PATH, _WILDCARD, _END = 0, 1, 2, 3, 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,42 +142,45 @@ class Rule:
         # PEP 3333 hands the app PATH_INFO as latin-1 text of the raw bytes: the rule is
         # matched in that space, and (for non-ASCII paths) in the UTF-8 text a framework
         # decodes it to, where ``\d`` also matches digits of other scripts.
-        pattern = text_pattern.encode("utf-8").decode("latin-1")
+        pattern = _latin1(text_pattern)
+        # Converters are built from the pattern as written (``<any(public,privé):s>``
+        # must keep its "privé"); the latin-1 regex carries their regexes re-encoded.
         self.converters: list[tuple[str, BaseConverter]] = []
-        regex, weights, static_len = self._compile(pattern, converters)
+        regex, weights, static_len = self._compile(text_pattern, converters, "latin-1")
         self.regex = re.compile(regex, re.DOTALL)
         self.text_regex = self.regex if pattern == text_pattern else re.compile(
-            self._compile(text_pattern, converters, again=True)[0], re.DOTALL)
+            self._compile(text_pattern, converters, "text")[0], re.DOTALL)
         #: For a router that parses numbers and UUIDs leniently (Bottle's int takes ``-1``,
-        #: Falcon's ``1_0``, Python's ``int()`` any script's digits) or lets a path be
-        #: empty (Falcon's ``{rest:path}`` matches ``/files/``): the same pattern with
-        #: those converters matching any value their ``to_python`` accepts; ``None``
-        #: when the rule has no such converter.
+        #: Falcon's ``1_0``, Python's ``int()`` any script's digits) or lets a value be
+        #: empty (Falcon's ``{rest:path}`` matches ``/files/``, its ``{uid}`` ``/users/``):
+        #: the same pattern with those converters matching any value their ``to_python``
+        #: accepts; ``None`` when the rule has no such converter.
         self.lenient_regex = None if not any(
             _lenient_form(c) for _, c in self.converters) else re.compile(
-            self._compile(text_pattern, converters, again=True, lenient=True)[0], re.DOTALL)
+            self._compile(text_pattern, converters, "lenient")[0], re.DOTALL)
         self.sort_key = (weights, 1 if self.methods is None else 0, -static_len, index)
         #: The pattern with variable names left out: two rules with the same template
         #: match the same paths.
         self.template = _VARIABLE.sub(
-            lambda m: f"<{m.group('converter') or 'default'}({m.group('args') or ''})>",
-            pattern[:-1] if len(pattern) > 1 and pattern.endswith("/") else pattern)
+            lambda m: f"<{m.group('converter') or 'default'}({m.group('args') or ''})>", pattern)
         #: The leading segments of the pattern that are plain text: a path this rule
         #: matches has exactly these as its first segments.
         self.static_prefix = _static_prefix(pattern)
 
     def _compile(self, pattern: str, converters: Mapping[str, type[BaseConverter]],
-                 again: bool = False, lenient: bool = False,
-                 ) -> tuple[str, tuple[int, ...], int]:
+                 space: str) -> tuple[str, tuple[Any, ...], int]:
+        """The regex of the pattern for one reading (``latin-1``: PEP 3333 text, the
+        first call, which builds the converters; ``text``: UTF-8 text; ``lenient``),
+        with the segment weights and the length of static text."""
         wildcard = pattern == "/*" or pattern.endswith("/*")
         if wildcard:
             pattern = pattern[:-2]
         if "*" in _VARIABLE.sub("", pattern):
             raise ConfigError(f"route {self.key!r}: '*' is only allowed as a trailing '/*'")
-        # A pattern with a trailing slash matches with or without it (werkzeug redirects
-        # to it); one without matches only without: "/health" must not cover "/health/",
-        # which the app routes elsewhere (its "/<path:p>" view). The canonical reading of
-        # "/admin/" still reaches an "/admin" rule, so no slash unprotects a path.
+        # A trailing slash is part of the pattern: "/health" does not match "/health/",
+        # nor "/health/" "/health" (most routers send the other spelling to another view,
+        # a protected catch-all perhaps). The canonical reading drops a path's trailing
+        # slash, so a protected "/admin" still covers "/admin/".
         slash = len(pattern) > 1 and pattern.endswith("/")
         if slash:
             pattern = pattern[:-1]
@@ -187,43 +190,56 @@ class Rule:
         position = 0
         for match in _VARIABLE.finditer(pattern):
             static = pattern[position:match.start()]
-            parts.append(re.escape(static))
+            parts.append(re.escape(_latin1(static) if space == "latin-1" else static))
             static_len += len(static)
             name = match.group("variable")
             if name in names:
                 raise ConfigError(f"route {self.key!r}: variable {name!r} appears twice")
             names.add(name)
-            if again:  # the same converters, for another regex of the same rule
-                converter = dict(self.converters)[name]
-            else:
-                converter = self._converter(match, converters)
-                self.converters.append((name, converter))
-            loose = _lenient_form(converter) if lenient else None
-            parts.append(f"(?P<{name}>{loose or converter.regex})")
+            if space == "latin-1":  # the first call builds the converters
+                self.converters.append((name, self._converter(match, converters)))
+            converter = dict(self.converters)[name]
+            regex = converter.regex
+            if space == "latin-1":
+                regex = _latin1(regex)
+            elif space == "lenient":
+                regex = _lenient_form(converter) or regex
+            parts.append(f"(?P<{name}>{regex})")
             position = match.end()
         static = pattern[position:]
         if "<" in static or ">" in static:
             raise ConfigError(f"route {self.key!r}: malformed variable near {static!r}")
-        parts.append(re.escape(static))
+        parts.append(re.escape(_latin1(static) if space == "latin-1" else static))
         static_len += len(static)
-        weights = [self._segment_weight(segment, converters)
-                   for segment in pattern.split("/")[1:]] if pattern else []
-        tail = "(?:/.*)?" if wildcard else "/?" if slash else ""
+        weights: list[Any] = [self._segment_weight(segment, converters)
+                              for segment in pattern.split("/")[1:]] if pattern else []
+        # After "/prefix", a "/*" covers "", "/" and "/x...", not "//x": werkzeug's
+        # <path:> cannot start with a slash, so "/prefix//x" is another view's.
+        tail = "(?:/(?:[^/].*)?)?" if wildcard else "/" if slash else ""
         if wildcard:
-            weights.append(_WILDCARD)
+            weights.append((_WILDCARD,))
+        # A rule that goes on after a point where another stops is the more specific:
+        # "/files/<path:p>/edit" before "/files/<path:p>" (the end sorts after any segment).
+        weights.append((_END,))
         return "".join(parts) + tail, tuple(weights), static_len
 
     def _segment_weight(self, segment: str,
-                        converters: Mapping[str, type[BaseConverter]]) -> int:
-        """Lower is more specific: static text, then converters by werkzeug's ``weight``
-        (numbers 50 before strings 100), then ``<path:>``; ``/*`` comes after all."""
-        weight = _STATIC
-        for match in _VARIABLE.finditer(segment):
+                        converters: Mapping[str, type[BaseConverter]]) -> tuple[int, ...]:
+        """Lower is more specific: static text; then, as werkzeug ranks them, a segment
+        with more static parts (``<name>.<fmt>`` before ``<float:v>``), then converters by
+        their ``weight`` (numbers 50 before strings 100); then ``<path:>``; ``/*`` last."""
+        variables = list(_VARIABLE.finditer(segment))
+        if not variables:
+            return (_STATIC,)
+        weight = 0
+        for match in variables:
             cls = converters.get(match.group("converter") or "default")
             if cls is not None and cls.regex == DEFAULT_CONVERTERS["path"].regex:
-                return _PATH
-            weight = max(weight, _CONVERTER + int(getattr(cls, "weight", 100)))
-        return weight
+                return (_PATH,)
+            weight = max(weight, int(getattr(cls, "weight", 100)))
+        static_parts = len([part for part in _VARIABLE.sub("\x00", segment).split("\x00")
+                            if part])
+        return (_CONVERTER, -static_parts, weight)
 
     def _converter(self, match: re.Match[str],
                    converters: Mapping[str, type[BaseConverter]]) -> BaseConverter:
@@ -273,7 +289,14 @@ def _lenient_form(converter: BaseConverter) -> str | None:
         return "[^/]+"
     if converter.regex == DEFAULT_CONVERTERS["path"].regex:
         return ".*?"  # Falcon's {rest:path} and Django's <path:> take "" and "/x"
+    if converter.regex in ("[^/]+", "[^/]{1,}"):
+        return "[^/]*"  # Falcon's {uid} takes "" (/users/)
     return None
+
+
+def _latin1(text: str) -> str:
+    """Text in the PEP 3333 space the paths arrive in: each UTF-8 byte one character."""
+    return text.encode("utf-8").decode("latin-1")
 
 
 def _static_prefix(pattern: str) -> tuple[str, ...]:
@@ -587,6 +610,10 @@ def readings(path_info: str) -> tuple[str, ...]:
                 raise InvalidRequestError("Invalid characters in path") from None
     if _CONTROL.search(path):
         raise InvalidRequestError("Invalid characters in path")
+    if not path.startswith("/") and _ABSOLUTE_FORM.match(path) is None:
+        # wsgiref, waitress and werkzeug's server hand on a target without its leading
+        # slash ("files/.."); werkzeug's router puts one back and keeps the dots.
+        return tuple(dict.fromkeys([*readings("/" + path), path]))
     rest = origin_form(path)
     if rest != path:
         # An absolute-form request target (``GET http://host/admin``, RFC 9112 3.2.2)
@@ -640,9 +667,12 @@ def _collapsed(path: str) -> list[str]:
 
 
 def _without_invalid_utf8(reading: str) -> list[str]:
+    """Bottle's reading of bytes that are not UTF-8 (dropped) and Django's (``%FF``)."""
     raw = reading.encode("latin-1")
-    kept = raw.decode("utf-8", "ignore").encode("utf-8")
-    if kept == raw:
+    escaped = raw.decode("utf-8", "surrogateescape")
+    if escaped.isascii() or not any("\udc80" <= char <= "\udcff" for char in escaped):
         return []
-    text = kept.decode("latin-1")
-    return [text, canonical(text)]
+    dropped = raw.decode("utf-8", "ignore").encode("utf-8").decode("latin-1")
+    quoted = "".join(f"%{ord(char) - 0xDC00:02X}" if "\udc80" <= char <= "\udcff" else char
+                     for char in escaped).encode("utf-8").decode("latin-1")
+    return [dropped, canonical(dropped), quoted]

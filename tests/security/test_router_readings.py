@@ -170,7 +170,6 @@ def test_every_order_of_the_mapping_gives_the_same_rule(path: str, expected: str
 
 
 @pytest.mark.parametrize("routes", [
-    pytest.param({"/report/": "public", "/report": "required"}, id="trailing-slash-twin"),
     pytest.param({"get /report": "public", "GET /report": "required"}, id="method-case-twin"),
     pytest.param({"/u/<a>": "public", "/u/<b>": "required"}, id="variable-name-twin"),
     pytest.param({"HEAD /report": "public", "GET /report": "required"}, id="head-vs-get"),
@@ -180,6 +179,17 @@ def test_rules_that_cover_the_same_requests_must_agree(routes: dict[str, str]) -
     with pytest.raises(ConfigError, match="cover the same requests"):
         RouteTable(routes)
     RouteTable(dict.fromkeys(routes, "required"))  # the same rules agreeing are fine
+
+
+def test_a_trailing_slash_makes_another_rule_and_never_unprotects() -> None:
+    """/report and /report/ are different rules (most routers send each spelling to its
+    own view); a request for either is checked against both readings."""
+    table = RouteTable({"/report/": "public", "/report": "required"})
+    assert table.resolve("GET", "/report").require == "required"
+    assert table.resolve("GET", "/report/").require == "required"  # canonical: /report
+    table = RouteTable({"/report/": "required", "/report": "public"})
+    assert table.resolve("GET", "/report/").require == "required"
+    assert table.resolve("GET", "/report").require == "public"
 
 
 def test_head_gets_the_get_rules_even_with_a_head_only_rule() -> None:
@@ -287,3 +297,96 @@ def test_rules_that_tie_in_meaning_all_apply_whatever_the_order(routes: dict[str
         table = RouteTable({key: routes[key] for key in order})
         answers.add(table.resolve("GET", "/u/x" if "int" not in order[0] else "/u/5").require)
     assert answers == {"required"}
+
+
+# -- third round: a differential fuzz against the routers themselves -----------------------
+
+def _reached_with(app: Any, reached: list[str], routes: dict[str, Any], path_info: str,
+                  method: str = "GET") -> tuple[int, list[str]]:
+    protected = JWTMiddleware(app, JWTManager(secret_key=SECRET), routes=routes)
+    environ = EnvironBuilder(path="/", method=method).get_environ()
+    environ["PATH_INFO"] = path_info
+    _body, status, _headers = run_wsgi_app(protected, environ, buffered=True)
+    return int(status.split()[0]), list(reached)
+
+
+def test_any_converter_keeps_its_non_ascii_choices() -> None:
+    reached: list[str] = []
+    app = flask.Flask("any_choices")
+    app.add_url_rule("/docs/<any(public,privé):s>", "docs", lambda s: reached.append(s) or "d")
+    status, ran = _reached_with(app, reached, {"/docs/<any(public,privé):s>": "required"},
+                                unquote_to_bytes("/docs/priv%C3%A9").decode("latin-1"))
+    assert (status, ran) == (401, [])
+
+
+def test_a_rule_with_a_trailing_slash_does_not_cover_the_path_without() -> None:
+    reached: list[str] = []
+    app = bottle.Bottle()
+    app.route("/api/health/", callback=lambda: reached.append("health") or "h")
+    app.route("/api/<p:path>", callback=lambda p: reached.append("api") or "a")
+    status, ran = _reached_with(app, reached, {"/api/*": "required", "/api/health/": "public"},
+                                "/api/health")
+    assert status == 401 and "api" not in ran
+
+
+@pytest.mark.parametrize("path_info", ["files/..", "files/.", "files/x"])
+def test_a_path_without_its_leading_slash_is_read_with_one(path_info: str) -> None:
+    reached: list[str] = []
+    app = flask.Flask("no_slash")
+    app.add_url_rule("/files/<path:rest>", "files", lambda rest: reached.append(rest) or "f")
+    status, ran = _reached_with(app, reached, {"/files/<path:rest>": "required"}, path_info)
+    assert ran == [] and status in (400, 401, 404)
+
+
+def test_invalid_utf8_is_also_read_percent_escaped_as_django_does() -> None:
+    from jwt_wsgi.routes import readings
+
+    assert "/codes/%FF%FF" in readings("/codes/\xff\xff")
+    table = RouteTable({"/codes/<string(minlength=6):c>": "required"})
+    assert table.resolve("GET", "/codes/\xff\xff").protected
+
+
+def test_an_empty_value_for_a_plain_variable_is_a_reading_falcon_makes() -> None:
+    reached: list[str] = []
+
+    class User:
+        def on_get(self, req: Any, resp: Any, uid: str) -> None:
+            reached.append(uid)
+
+    app = falcon.App()
+    app.add_route("/users/{uid}", User())
+    status, ran = _reached_with(app, reached, {"/users/<uid>": "required"}, "/users/")
+    assert ran == [] and status == 401
+
+
+def test_a_longer_rule_beats_the_path_rule_it_extends() -> None:
+    reached: list[str] = []
+    app = flask.Flask("extends")
+    app.add_url_rule("/files/<path:p>", "view", lambda p: reached.append("view") or "v")
+    app.add_url_rule("/files/<path:p>/edit", "edit", lambda p: reached.append("edit") or "e",
+                     methods=["POST"])
+    routes = {"/files/<path:p>": "public", "POST /files/<path:p>/edit": "required"}
+    status, ran = _reached_with(app, reached, routes, "/files/x/edit", method="POST")
+    assert (status, ran) == (401, [])
+
+
+def test_a_segment_with_more_static_parts_beats_a_number_converter_as_in_werkzeug() -> None:
+    reached: list[str] = []
+    app = flask.Flask("static_parts")
+    app.add_url_rule("/api/<float:version>", "version", lambda version: "public")
+    app.add_url_rule("/api/<name>.<fmt>", "export",
+                     lambda name, fmt: reached.append("export") or "e")
+    routes = {"/api/<float:version>": "public", "/api/<name>.<fmt>": "required"}
+    status, ran = _reached_with(app, reached, routes, "/api/1.5")
+    assert (status, ran) == (401, [])
+
+
+@pytest.mark.parametrize("path_info", ["/api/public//x", "/api/public/%2Fx"])
+def test_a_wildcard_does_not_cover_an_empty_segment_after_its_prefix(path_info: str) -> None:
+    reached: list[str] = []
+    app = flask.Flask("empty_segment")
+    app.add_url_rule("/api/public/<path:p>", "public", lambda p: "public")
+    app.add_url_rule("/api/<path:p>", "api", lambda p: reached.append("api") or "a")
+    routes = {"/api/*": "required", "/api/public/*": "public"}
+    status, ran = _reached_with(app, reached, routes, unquote_to_bytes(path_info).decode("latin-1"))
+    assert (status, ran) == (401, [])
