@@ -400,8 +400,8 @@ def test_the_middleware_gives_a_bare_proxy_its_manager(upstream: str) -> None:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[tuple[str, int]]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def running(server: Any) -> Iterator[tuple[str, int]]:
+    """Serve ``server`` (any socketserver-style server) in a thread while the block runs."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -409,6 +409,10 @@ def serving(app: Any) -> Iterator[tuple[str, int]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def serving(app: Any) -> Any:
+    return running(make_server("127.0.0.1", 0, app, threaded=True))
 
 
 def test_request_bodies_are_held_to_max_body_size(upstream: str) -> None:
@@ -471,14 +475,8 @@ def wsgiref_front(app: Any) -> Iterator[tuple[str, int]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = make_wsgiref_server("127.0.0.1", 0, app, handler_class=Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield "127.0.0.1", server.server_port
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running(make_wsgiref_server("127.0.0.1", 0, app, handler_class=Quiet)) as address:
+        yield address
 
 
 def send_raw(front: tuple[str, int], head: bytes) -> bytes:
