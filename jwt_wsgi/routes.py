@@ -3,8 +3,14 @@
 Patterns use werkzeug's rule syntax (``/users/<int:user_id>``, ``/files/<path:rest>``)
 and werkzeug's converters; a trailing ``/*`` covers a prefix and everything below it.
 The most specific rule wins whatever the order of the mapping: at the first segment
-where two rules differ, static text beats a converter, a converter beats ``<path:>``,
-and ``<path:>`` beats ``/*``; then a method-specific rule beats an any-method one.
+where two rules differ, static text beats a converter (a segment with more text first,
+then werkzeug's converter weights), a converter beats ``<path:>``, ``<path:>`` beats
+``/*``, and a rule that goes on beats one that ends; then a method-specific rule beats
+an any-method one. Rules as specific as each other that both match all apply.
+
+A path is read the ways the routers behind us may read it (:func:`readings`, and in
+:meth:`RouteTable._policies` the UTF-8 text and lenient converters); every policy a
+reading reaches applies (:func:`merge`).
 
 Rules hang in a tree by the static segments their pattern starts with; a lookup walks
 the path's segments down that tree and tries only the rules found where it stops, so
@@ -594,9 +600,11 @@ def origin_form(path_info: str) -> str:
 def readings(path_info: str) -> tuple[str, ...]:
     """The readings of PATH_INFO that an app or a server behind us might act on.
 
-    PATH_INFO as delivered, its canonical form, and the canonical form percent-decoded
-    again (up to three times, while that changes it): an encoded ``%2e%2e`` or ``%2f``
-    must not hide a protected path.
+    PATH_INFO as delivered; with repeated slashes collapsed (all of them, or only the
+    leading ones), dot segments kept; its canonical form; the same once more
+    percent-decoded (up to three layers, while that changes it), so an encoded ``%2e%2e``
+    or ``%2f`` cannot hide a protected path; with a leading slash put back; an
+    absolute-form target's path; and bytes that are not UTF-8 dropped or written ``%XX``.
     """
     path = path_info or "/"
     if not path.isascii():
