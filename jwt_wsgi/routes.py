@@ -55,7 +55,7 @@ _MAX_DECODES = 3
 MEMO_SIZE = 4096
 MEMO_MAX_PATH = 512
 # Weights of a segment for specificity: lower is more specific.
-_STATIC, _CONVERTER, _PATH, _WILDCARD, _END = 0, 1, 2, 3, 4
+_STATIC, _CONVERTER, _PATH, _END, _WILDCARD = 0, 1, 2, 3, 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,8 +137,8 @@ PUBLIC = Policy("public")
 class Rule:
     """One compiled route: its methods, its regex, its converters and its specificity."""
 
-    __slots__ = ("converters", "key", "lenient_regex", "methods", "policy", "regex",
-                 "sort_key", "static_prefix", "template", "text_regex")
+    __slots__ = ("converters", "key", "lenient_regex", "methods", "policy", "regex", "slash",
+                 "sort_key", "static_prefix", "template", "text_regex", "wildcard_regex")
 
     def __init__(self, key: str, policy: Policy, index: int,
                  converters: Mapping[str, type[BaseConverter]]) -> None:
@@ -164,6 +164,11 @@ class Rule:
         self.lenient_regex = None if not any(
             _lenient_form(c) for _, c in self.converters) else re.compile(
             self._compile(text_pattern, converters, "lenient")[0], re.DOTALL)
+        #: For "/prefix/*": the regex that leaves out "/prefix//x" (see _compile).
+        self.wildcard_regex = None if not text_pattern.endswith("/*") else re.compile(
+            self._compile(text_pattern, converters, "werkzeug")[0], re.DOTALL)
+        #: The pattern ends with a slash: its own spelling was written on purpose.
+        self.slash = len(text_pattern) > 1 and text_pattern.endswith("/")
         self.sort_key = (weights, 1 if self.methods is None else 0, -static_len, index)
         #: The pattern with variable names left out: two rules with the same template
         #: match the same paths.
@@ -196,7 +201,8 @@ class Rule:
         position = 0
         for match in _VARIABLE.finditer(pattern):
             static = pattern[position:match.start()]
-            parts.append(re.escape(_latin1(static) if space == "latin-1" else static))
+            parts.append(re.escape(_latin1(static) if space != "text" and space != "lenient"
+                                   else static))
             static_len += len(static)
             name = match.group("variable")
             if name in names:
@@ -206,7 +212,7 @@ class Rule:
                 self.converters.append((name, self._converter(match, converters)))
             converter = dict(self.converters)[name]
             regex = converter.regex
-            if space == "latin-1":
+            if space in ("latin-1", "werkzeug"):
                 regex = _latin1(regex)
             elif space == "lenient":
                 regex = _lenient_form(converter) or regex
@@ -215,17 +221,21 @@ class Rule:
         static = pattern[position:]
         if "<" in static or ">" in static:
             raise ConfigError(f"route {self.key!r}: malformed variable near {static!r}")
-        parts.append(re.escape(_latin1(static) if space == "latin-1" else static))
+        parts.append(re.escape(_latin1(static) if space != "text" and space != "lenient"
+                               else static))
         static_len += len(static)
         weights: list[Any] = [self._segment_weight(segment, converters)
                               for segment in pattern.split("/")[1:]] if pattern else []
-        # After "/prefix", a "/*" covers "", "/" and "/x...", not "//x": werkzeug's
-        # <path:> cannot start with a slash, so "/prefix//x" is another view's.
-        tail = "(?:/(?:[^/].*)?)?" if wildcard else "/" if slash else ""
+        # "/prefix/*" covers "/prefix", "/prefix/" and all below. In the "werkzeug" space
+        # it does not cover "/prefix//x" (a <path:> cannot start with a slash, so that is
+        # another view's); both readings count.
+        tail = ("(?:/(?:[^/].*)?)?" if space == "werkzeug" else "(?:/.*)?") if wildcard \
+            else "/" if slash else ""
         if wildcard:
             weights.append((_WILDCARD,))
         # A rule that goes on after a point where another stops is the more specific:
-        # "/files/<path:p>/edit" before "/files/<path:p>" (the end sorts after any segment).
+        # "/files/<path:p>/edit" before "/files/<path:p>" (the end sorts after any segment
+        # but "/*": "/files" before "/files/*").
         weights.append((_END,))
         return "".join(parts) + tail, tuple(weights), static_len
 
@@ -322,18 +332,20 @@ def _static_prefix(pattern: str) -> tuple[str, ...]:
 class _Node:
     """A static path segment in the rule tree, and the rules that may match below it."""
 
-    __slots__ = ("candidates", "children", "lenient", "rules")
+    __slots__ = ("candidates", "children", "lenient", "rules", "wildcard")
 
     def __init__(self) -> None:
         self.children: dict[str, _Node] = {}
         self.rules: list[Rule] = []
         self.candidates: tuple[Rule, ...] = ()
         self.lenient = False
+        self.wildcard = False
 
     def seal(self, inherited: tuple[Rule, ...]) -> None:
         """Work out, once, every rule whose static prefix this node's path starts with."""
         self.candidates = tuple(sorted((*inherited, *self.rules), key=lambda r: r.sort_key))
         self.lenient = any(rule.lenient_regex is not None for rule in self.candidates)
+        self.wildcard = any(rule.wildcard_regex is not None for rule in self.candidates)
         for child in self.children.values():
             child.seal(self.candidates)
 
@@ -411,6 +423,14 @@ class RouteTable:
             node = child
         return node
 
+    def _slash_rule_wins(self, method: str, path: str) -> bool:
+        """Whether the rule ``path`` strictly matches first was written with a trailing
+        slash (and so names this very spelling)."""
+        for rule in self._node(path).candidates:
+            if rule.match(method, path):
+                return rule.slash
+        return False
+
     def _matches(self, method: str, path: str, candidates: Sequence[Rule],
                  pick: _Pick) -> list[Policy]:
         """The policies of the most specific rules matching ``path``: the first match,
@@ -437,8 +457,10 @@ class RouteTable:
         if not path.isascii():
             text = path.encode("latin-1").decode("utf-8", "replace")
             found += self._matches(method, text, node.candidates, _text)
-        if node.lenient:
+        if node.lenient and path != "/":  # an empty root value is every site's home page
             found += self._matches(method, text, node.candidates, _lenient)
+        if node.wildcard and "//" in path:
+            found += self._matches(method, path, node.candidates, _werkzeug)
         return found
 
     def resolve(self, method: str, path_info: str) -> Policy:
@@ -466,8 +488,15 @@ class RouteTable:
         return policy
 
     def _resolve(self, method: str, path_info: str) -> Policy:
+        paths = readings(path_info)
+        if len(paths[0]) > 1 and paths[0].endswith("/") and self._slash_rule_wins(method,
+                                                                                  paths[0]):
+            # "/login/" is a rule written with its slash, and this is its spelling: the
+            # reading without the slash ("/login", perhaps under a protected default)
+            # is another path, not this one in disguise.
+            paths = tuple(path for path in paths if path.endswith("/") or path + "/" not in paths)
         found: list[Policy] = []
-        for path in readings(path_info):
+        for path in paths:
             for policy in self._policies(method, path):
                 if policy not in found:  # Policy holds claim values that cannot be hashed
                     found.append(policy)
@@ -483,6 +512,10 @@ def _strict(rule: Rule) -> re.Pattern[str]:
 
 def _text(rule: Rule) -> re.Pattern[str]:
     return rule.text_regex
+
+
+def _werkzeug(rule: Rule) -> re.Pattern[str]:
+    return rule.wildcard_regex or rule.regex
 
 
 def _lenient(rule: Rule) -> re.Pattern[str]:
@@ -683,4 +716,4 @@ def _without_invalid_utf8(reading: str) -> list[str]:
     dropped = raw.decode("utf-8", "ignore").encode("utf-8").decode("latin-1")
     quoted = "".join(f"%{ord(char) - 0xDC00:02X}" if "\udc80" <= char <= "\udcff" else char
                      for char in escaped).encode("utf-8").decode("latin-1")
-    return [dropped, canonical(dropped), quoted]
+    return [dropped, *_collapsed(dropped), canonical(dropped), quoted]

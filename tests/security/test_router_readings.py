@@ -183,13 +183,48 @@ def test_rules_that_cover_the_same_requests_must_agree(routes: dict[str, str]) -
 
 def test_a_trailing_slash_makes_another_rule_and_never_unprotects() -> None:
     """/report and /report/ are different rules (most routers send each spelling to its
-    own view); a request for either is checked against both readings."""
+    own view): each spelling gets the rule written for it; a spelling no rule was written
+    for is also read without its slash, so it never unprotects a path."""
     table = RouteTable({"/report/": "public", "/report": "required"})
     assert table.resolve("GET", "/report").require == "required"
-    assert table.resolve("GET", "/report/").require == "required"  # canonical: /report
+    assert table.resolve("GET", "/report/").require == "public"  # written so on purpose
     table = RouteTable({"/report/": "required", "/report": "public"})
     assert table.resolve("GET", "/report/").require == "required"
     assert table.resolve("GET", "/report").require == "public"
+    table = RouteTable({"/report": "required", "/*": "public"})
+    assert table.resolve("GET", "/report/").require == "required"  # DESIGN's "/protected/"
+
+
+@pytest.mark.parametrize(("routes", "default", "path"), [
+    ({"/login/": "public"}, "required", "/login/"),
+    ({"/api/*": "required", "/api/health/": "public"}, "public", "/api/health/"),
+    ({"/accounts/login/": "public", "/accounts/*": "required"}, "required", "/accounts/login/"),
+])
+def test_a_public_rule_written_with_its_slash_lets_that_spelling_through(
+        routes: dict[str, str], default: str, path: str) -> None:
+    """The Django convention (every route ends with "/") must keep working."""
+    assert not RouteTable(routes, default=default).resolve("GET", path).protected
+
+
+@pytest.mark.parametrize(("routes", "path_info"), [
+    pytest.param({"/api/*": "required", "/api/health": "public"}, "/api//health",
+                 id="wildcard-covers-double-slash"),
+    pytest.param({"/*": "required"}, "//1", id="root-wildcard-double-slash"),
+    pytest.param({"/files": "required", "/files/*": "public"}, "/files",
+                 id="exact-rule-before-its-wildcard"),
+    pytest.param({"/pub/": "required", "/pub/*": "public"}, "/pub/",
+                 id="slash-rule-before-its-wildcard"),
+    pytest.param({"/files/<path:p>": "required"}, "\xff/files/../x",
+                 id="no-leading-slash-with-invalid-utf8"),
+])
+def test_fourth_round_bypasses_stay_closed(routes: dict[str, str], path_info: str) -> None:
+    assert RouteTable(routes).resolve("GET", path_info).protected
+
+
+def test_the_home_page_stays_public_next_to_a_root_variable() -> None:
+    table = RouteTable({"/<username>": "required"})
+    assert not table.resolve("GET", "/").protected
+    assert table.resolve("GET", "/alice").protected
 
 
 def test_head_gets_the_get_rules_even_with_a_head_only_rule() -> None:
