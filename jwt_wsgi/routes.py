@@ -215,7 +215,8 @@ class Rule:
             if space in ("latin-1", "werkzeug"):
                 regex = _latin1(regex)
             elif space == "lenient":
-                regex = _lenient_form(converter) or regex
+                last = match.end() == len(pattern) and not wildcard and not slash
+                regex = _lenient_form(converter, last) or regex
             parts.append(f"(?P<{name}>{regex})")
             position = match.end()
         static = pattern[position:]
@@ -231,6 +232,8 @@ class Rule:
         # another view's); both readings count.
         tail = ("(?:/(?:[^/].*)?)?" if space == "werkzeug" else "(?:/.*)?") if wildcard \
             else "/" if slash else ""
+        if slash:
+            weights.append((_STATIC,))  # "/users/" names its empty last segment exactly
         if wildcard:
             weights.append((_WILDCARD,))
         # A rule that goes on after a point where another stops is the more specific:
@@ -299,14 +302,14 @@ _MAP = Map()
 _LOOSE = (NumberConverter, UUIDConverter)
 
 
-def _lenient_form(converter: BaseConverter) -> str | None:
+def _lenient_form(converter: BaseConverter, last: bool = True) -> str | None:
     """The regex a lenient router's reading gives a converter, or ``None`` for its own."""
     if isinstance(converter, _LOOSE):
         return "[^/]+"
     if converter.regex == DEFAULT_CONVERTERS["path"].regex:
         return ".*?"  # Falcon's {rest:path} and Django's <path:> take "" and "/x"
-    if converter.regex in ("[^/]+", "[^/]{1,}"):
-        return "[^/]*"  # Falcon's {uid} takes "" (/users/)
+    if last and converter.regex in ("[^/]+", "[^/]{1,}"):
+        return "[^/]*"  # Falcon's {uid} takes "" at the end of a route (/users/)
     return None
 
 
@@ -397,6 +400,7 @@ class RouteTable:
         rules.sort(key=lambda rule: rule.sort_key)
         _refuse_conflicts(rules)
         self.rules = tuple(rules)
+        self._slash_rules = any(rule.slash for rule in rules)
         self._root = _Node()
         for rule in rules:
             node = self._root
@@ -422,6 +426,11 @@ class RouteTable:
                 break
             node = child
         return node
+
+    def _named(self, method: str, path: str) -> bool:
+        """Whether a rule other than a ``/*`` prefix matches ``path`` (names it)."""
+        return any(rule.wildcard_regex is None and rule.match(method, path)
+                   for rule in self._node(path).candidates)
 
     def _slash_rule_wins(self, method: str, path: str) -> bool:
         """Whether the rule ``path`` strictly matches first was written with a trailing
@@ -457,7 +466,7 @@ class RouteTable:
         if not path.isascii():
             text = path.encode("latin-1").decode("utf-8", "replace")
             found += self._matches(method, text, node.candidates, _text)
-        if node.lenient and path != "/":  # an empty root value is every site's home page
+        if node.lenient:
             found += self._matches(method, text, node.candidates, _lenient)
         if node.wildcard and "//" in path:
             found += self._matches(method, path, node.candidates, _werkzeug)
@@ -489,12 +498,18 @@ class RouteTable:
 
     def _resolve(self, method: str, path_info: str) -> Policy:
         paths = readings(path_info)
-        if len(paths[0]) > 1 and paths[0].endswith("/") and self._slash_rule_wins(method,
-                                                                                  paths[0]):
-            # "/login/" is a rule written with its slash, and this is its spelling: the
-            # reading without the slash ("/login", perhaps under a protected default)
-            # is another path, not this one in disguise.
-            paths = tuple(path for path in paths if path.endswith("/") or path + "/" not in paths)
+        first = paths[0]
+        if len(first) > 1 and first.endswith("/") and self._slash_rule_wins(method, first):
+            # "/login/" was written with its slash and this is its spelling: the reading
+            # without the slash counts only where a rule names that spelling ("/admin"
+            # next to "/<page>/": routers with optional slashes run the /admin view), not
+            # where only the default or a "/*" catches it.
+            paths = tuple(path for path in paths if path.endswith("/") or path + "/" not in paths
+                          or self._named(method, path))
+        elif self._slash_rules and not first.endswith("/") and self._named(method, first + "/"):
+            # A rule written with a slash ("/admin/"): routers with optional slashes (Flask's
+            # strict_slashes=False) run its view for "/admin" too.
+            paths = (*paths, first + "/")
         found: list[Policy] = []
         for path in paths:
             for policy in self._policies(method, path):

@@ -187,10 +187,11 @@ def test_a_trailing_slash_makes_another_rule_and_never_unprotects() -> None:
     for is also read without its slash, so it never unprotects a path."""
     table = RouteTable({"/report/": "public", "/report": "required"})
     assert table.resolve("GET", "/report").require == "required"
-    assert table.resolve("GET", "/report/").require == "public"  # written so on purpose
+    # a router with optional slashes runs the /report view for /report/ too
+    assert table.resolve("GET", "/report/").require == "required"
     table = RouteTable({"/report/": "required", "/report": "public"})
     assert table.resolve("GET", "/report/").require == "required"
-    assert table.resolve("GET", "/report").require == "public"
+    assert table.resolve("GET", "/report").require == "required"  # and the other way round
     table = RouteTable({"/report": "required", "/*": "public"})
     assert table.resolve("GET", "/report/").require == "required"  # DESIGN's "/protected/"
 
@@ -221,10 +222,35 @@ def test_fourth_round_bypasses_stay_closed(routes: dict[str, str], path_info: st
     assert RouteTable(routes).resolve("GET", path_info).protected
 
 
-def test_the_home_page_stays_public_next_to_a_root_variable() -> None:
-    table = RouteTable({"/<username>": "required"})
+def test_a_root_variable_covers_the_root_unless_the_home_page_is_listed() -> None:
+    """Falcon runs /{username} for "/" (username ""): list "/" to keep a home page public."""
+    assert RouteTable({"/<username>": "required"}).resolve("GET", "/").protected
+    table = RouteTable({"/<username>": "required", "/": "public"})
     assert not table.resolve("GET", "/").protected
     assert table.resolve("GET", "/alice").protected
+
+
+@pytest.mark.parametrize(("routes", "path"), [
+    pytest.param({"/blog/<slug>/": "public", "/blog/drafts": "required"}, "/blog/drafts/",
+                 id="optional-slash-router-runs-the-named-view"),
+    pytest.param({"/<page>/": "public", "/admin": "required"}, "/admin/",
+                 id="root-page-rule-with-slash"),
+    pytest.param({"/admin/": "required"}, "/admin", id="slash-rule-without-its-slash"),
+    pytest.param({"/users/<int:uid>/": "required"}, "/users/7", id="slash-converter-rule"),
+    pytest.param({"/docs/<lang>/*": "public", "/docs/<path:p>": "required"}, "/docs//x",
+                 id="empty-middle-variable-is-no-reading"),
+])
+def test_fifth_round_bypasses_stay_closed(routes: dict[str, str], path: str) -> None:
+    assert RouteTable(routes).resolve("GET", path).protected
+
+
+@pytest.mark.parametrize(("routes", "path"), [
+    ({"/users/": "public", "/users/<uid>": "required"}, "/users/"),
+    ({"/docs/": "public", "/docs/<path:p>": "required"}, "/docs/"),
+])
+def test_a_public_index_written_with_its_slash_outranks_an_empty_value(
+        routes: dict[str, str], path: str) -> None:
+    assert not RouteTable(routes).resolve("GET", path).protected
 
 
 def test_head_gets_the_get_rules_even_with_a_head_only_rule() -> None:
