@@ -269,17 +269,33 @@ def _run(app: WSGIApplication, host: str, port: int, server: str, what: str) -> 
     dev_server = make_server(host, port, app, threaded=True)
     print(f"jwt-wsgi: serving {what} on http://{host}:{dev_server.server_port} with werkzeug "
           "(Ctrl-C to stop)", flush=True)
-    return _until_stopped(dev_server.serve_forever, dev_server.server_close, "jwt-wsgi: stopped")
+    return _until_stopped(dev_server.serve_forever, dev_server.server_close, "jwt-wsgi: stopped",
+                          dev_server.shutdown)
 
 
-def _until_stopped(serve: Callable[[], object], close: Callable[[], object], farewell: str) -> int:
-    """Run a server loop until Ctrl-C or SIGTERM, close it, say so, exit 0."""
+def _until_stopped(serve: Callable[[], object], close: Callable[[], object], farewell: str,
+                   shutdown: Callable[[], object] | None = None) -> int:
+    """Run a server loop until Ctrl-C or SIGTERM, close it, say so, exit 0.
+
+    :param shutdown: for a ``serve_forever`` loop, its ``shutdown``: the signals then ask
+        the loop to end (from a thread, as ``shutdown`` waits for it) instead of raising
+        ``KeyboardInterrupt`` wherever the main thread happens to be, which can be inside
+        a weakref callback that swallows it and leaves the server running.
+    """
     import signal
+    import threading
 
-    def stop(signum: int, frame: Any) -> None:
+    def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    def request_shutdown(signum: int, frame: Any) -> None:
+        assert shutdown is not None
+        threading.Thread(target=shutdown, name="jwt-wsgi-shutdown", daemon=True).start()
+
+    handler = interrupt if shutdown is None else request_shutdown
+    signal.signal(signal.SIGTERM, handler)
+    if shutdown is not None:
+        signal.signal(signal.SIGINT, handler)
     try:
         serve()
     except KeyboardInterrupt:
@@ -315,7 +331,8 @@ Log in for new tokens:
   curl -i -X POST -H 'Content-Type: application/json' \\
        -d '{{"username": "alice", "password": "wonderland"}}' {base}/login
 """, flush=True)
-    return _until_stopped(server.serve_forever, server.server_close, "jwt-wsgi demo: stopped")
+    return _until_stopped(server.serve_forever, server.server_close, "jwt-wsgi demo: stopped",
+                          server.shutdown)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -59,3 +59,46 @@ def test_demo_serves_prints_a_working_token_and_stops_on_ctrl_c() -> None:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_ctrl_c_in_the_middle_of_requests_always_stops_the_demo() -> None:
+    """Ctrl-C can arrive while request threads end; it must stop the server every time
+    (a KeyboardInterrupt raised inside a weakref callback used to be swallowed, and the
+    demo kept running)."""
+    import threading
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    for _ in range(4):
+        process = subprocess.Popen([sys.executable, "-m", "jwt_wsgi", "demo", "--port", "0"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                   env=env)
+        try:
+            assert process.stdout is not None
+            base = None
+            while base is None:
+                line = process.stdout.readline()
+                assert line, "the demo ended before it served"
+                found = re.search(r"serving a protected app on (http://127\.0\.0\.1:\d+)", line)
+                base = found.group(1) if found else None
+
+            def hammer(url: str = base + "/protected") -> None:
+                for _ in range(20):
+                    try:
+                        fetch(url)
+                    except (OSError, ValueError):
+                        return  # the server went away mid-burst: expected
+
+            threads = [threading.Thread(target=hammer) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            time.sleep(0.3)
+            process.send_signal(signal.SIGINT)
+            out, _ = process.communicate(timeout=15)
+            for thread in threads:
+                thread.join(10)
+            assert process.returncode == 0
+            assert "jwt-wsgi demo: stopped" in out
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
