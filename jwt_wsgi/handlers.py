@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import InsufficientScopeError, JWTWSGIError
+from .settings import HTTP_TOKEN
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -41,7 +42,6 @@ RESPONDER_ARGS: dict[str, tuple[tuple[str, ...], ...]] = {
 _STATUS_TEXT = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
                 500: "Internal Server Error", 503: "Service Unavailable"}
 _HEADER_VALUE_OK = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
-_HEADER_NAME_OK = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _STATUS_LINE_OK = re.compile(r"[1-5][0-9][0-9] [\t\x20-\x7e\x80-\xff]*")
 _DIGITS = re.compile(r"[0-9]+")
 #: The most body a responder's own WSGI app may produce: an error answer is small, and a
@@ -213,7 +213,7 @@ def _headers(value: Any) -> list[tuple[str, str]]:
     headers = []
     for name, val in items:
         name, val = str(name), str(val)
-        if not _HEADER_NAME_OK.fullmatch(name) or not _HEADER_VALUE_OK.fullmatch(val):
+        if not HTTP_TOKEN.fullmatch(name) or not _HEADER_VALUE_OK.fullmatch(val):
             raise TypeError("a responder header name or value has forbidden characters")
         headers.append((name, val))
     return headers

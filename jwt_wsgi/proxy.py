@@ -39,8 +39,8 @@ from urllib.parse import SplitResult, quote, unquote, unquote_plus, urlsplit
 from .context import CLAIMS
 from .errors import ConfigError
 from .handlers import json_response, status_line
-from .routes import origin_form
-from .settings import Settings
+from .routes import MAX_DECODES, origin_form
+from .settings import HTTP_TOKEN, Settings
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -74,9 +74,6 @@ _PLAIN_VALUE = re.compile(r"[\x20-\x7e]*")
 _LINE_BREAK = re.compile(r"[ \t]*[\r\n\x00][\r\n\x00 \t]*")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7f) if chr(c) not in "\"#<>\\^`{|}")
-_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_DIGITS = re.compile(r"[0-9]+")
-_MAX_DECODES = 3
 _CHUNK = 64 * 1024
 
 
@@ -186,7 +183,7 @@ class ReverseProxy:
         method = str(environ.get("REQUEST_METHOD", "GET"))
         # origin-form only: the client's authority in an absolute-form target stays here
         path = origin_form(str(environ.get("PATH_INFO", "") or "/"))
-        if not _METHOD.fullmatch(method):
+        if not HTTP_TOKEN.fullmatch(method):
             return self._refuse(400, "Invalid request method", environ, start_response)
         if has_dot_segment(path):
             # /../internal under the prefix /public-api would leave the one subtree the
@@ -287,7 +284,7 @@ class ReverseProxy:
         length = str(environ.get("CONTENT_LENGTH") or "").strip()
         if stream is None:
             return None
-        if length and not _DIGITS.fullmatch(length):  # "²" and "٣" pass isdigit()
+        if length and not (length.isascii() and length.isdigit()):  # "²" passes isdigit()
             raise _BadLength()
         if length and int(length) > 0:
             if int(length) > self.max_body_size:
@@ -362,7 +359,7 @@ def has_dot_segment(path: str) -> bool:
     """Whether a segment of ``path`` is ``.`` or ``..`` in any of its first layers of
     percent-decoding (``%2e%2e%2f`` decodes to ``../``), with a backslash as a slash, as
     some servers take it."""
-    for _ in range(_MAX_DECODES + 1):
+    for _ in range(MAX_DECODES + 1):
         if any(segment in (".", "..") for segment in re.split(r"[/\\]", path)):
             return True
         decoded = unquote(path, encoding="latin-1") if "%" in path else path

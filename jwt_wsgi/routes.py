@@ -49,7 +49,7 @@ _VARIABLE = re.compile(
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SLASHES = re.compile(r"/{2,}")
 _ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
-_MAX_DECODES = 3
+MAX_DECODES = 3
 # Resolved (method, PATH_INFO) pairs kept per table, and the longest path kept: a bound on
 # memory whatever paths clients send.
 MEMO_SIZE = 4096
@@ -181,8 +181,9 @@ class Rule:
     def _compile(self, pattern: str, converters: Mapping[str, type[BaseConverter]],
                  space: str) -> tuple[str, tuple[Any, ...], int]:
         """The regex of the pattern for one reading (``latin-1``: PEP 3333 text, the
-        first call, which builds the converters; ``text``: UTF-8 text; ``lenient``),
-        with the segment weights and the length of static text."""
+        first call, which builds the converters; ``text``: UTF-8 text; ``lenient``;
+        ``werkzeug``: PEP 3333 text, ``/*`` not covering ``//``), with the segment
+        weights and the length of static text."""
         wildcard = pattern == "/*" or pattern.endswith("/*")
         if wildcard:
             pattern = pattern[:-2]
@@ -193,6 +194,7 @@ class Rule:
         # a protected catch-all perhaps). The canonical reading drops a path's trailing
         # slash, so a protected "/admin" still covers "/admin/".
         slash = len(pattern) > 1 and pattern.endswith("/")
+        in_pep3333 = space in ("latin-1", "werkzeug")  # matched against latin-1 PATH_INFO
         if slash:
             pattern = pattern[:-1]
         parts: list[str] = []
@@ -201,8 +203,7 @@ class Rule:
         position = 0
         for match in _VARIABLE.finditer(pattern):
             static = pattern[position:match.start()]
-            parts.append(re.escape(_latin1(static) if space != "text" and space != "lenient"
-                                   else static))
+            parts.append(re.escape(_latin1(static) if in_pep3333 else static))
             static_len += len(static)
             name = match.group("variable")
             if name in names:
@@ -212,7 +213,7 @@ class Rule:
                 self.converters.append((name, self._converter(match, converters)))
             converter = dict(self.converters)[name]
             regex = converter.regex
-            if space in ("latin-1", "werkzeug"):
+            if in_pep3333:
                 regex = _latin1(regex)
             elif space == "lenient":
                 last = match.end() == len(pattern) and not wildcard and not slash
@@ -222,8 +223,7 @@ class Rule:
         static = pattern[position:]
         if "<" in static or ">" in static:
             raise ConfigError(f"route {self.key!r}: malformed variable near {static!r}")
-        parts.append(re.escape(_latin1(static) if space != "text" and space != "lenient"
-                               else static))
+        parts.append(re.escape(_latin1(static) if in_pep3333 else static))
         static_len += len(static)
         weights: list[Any] = [self._segment_weight(segment, converters)
                               for segment in pattern.split("/")[1:]] if pattern else []
@@ -541,9 +541,10 @@ def _refuse_conflicts(rules: Sequence[Rule]) -> None:
     """Two rules that match the same paths for a common method with equal specificity
     would be decided by the order of the mapping: refuse them unless they agree.
 
-    ``/report`` and ``/report/``, ``GET /x`` and ``get /x``, ``/u/<a>`` and ``/u/<b>``
-    are the same rule; so are ``HEAD /x`` and ``GET /x`` for a HEAD request, which is
-    checked like a GET.
+    ``GET /x`` and ``get /x``, ``/u/<a>`` and ``/u/<b>`` are the same rule; so are
+    ``HEAD /x`` and ``GET /x`` for a HEAD request, which is checked like a GET. (``/x``
+    and ``/x/`` are two rules: a trailing slash is part of a pattern.) Rules equal in
+    meaning but spelled differently are not caught here; they tie, and both apply.
     """
     seen: dict[str, list[Rule]] = {}
     for rule in rules:
@@ -686,7 +687,7 @@ def readings(path_info: str) -> tuple[str, ...]:
     collapsed = _collapsed(path)
     # Decode again while it changes anything (bounded): a layer of encoding that some
     # proxy or app undoes must not hide a protected path.
-    for _ in range(_MAX_DECODES):
+    for _ in range(MAX_DECODES):
         if "%" not in found[-1]:
             break
         decoded = canonical(unquote_to_bytes(found[-1].encode("latin-1")).decode("latin-1"))
@@ -698,7 +699,7 @@ def readings(path_info: str) -> tuple[str, ...]:
     # The same layers decoded without normalising in between: a proxy that decodes
     # ``/%61dmin/%2e%2e`` hands on ``/admin/..``, which a router may match as ``/admin/<path>``.
     raw, layers = path, []
-    for _ in range(_MAX_DECODES):
+    for _ in range(MAX_DECODES):
         if "%" not in raw:
             break
         decoded = unquote_to_bytes(raw.encode("latin-1")).decode("latin-1")

@@ -152,9 +152,9 @@ class Settings:
             raise ConfigError("csrf_methods is empty, so cookie tokens would get no CSRF check; "
                               "list the methods to check, or set cookie_csrf_protect=False "
                               "to turn the check off on purpose")
-        if not _TOKEN_CHARS.fullmatch(self.header_name):
+        if not HTTP_TOKEN.fullmatch(self.header_name):
             raise ConfigError(f"header_name {self.header_name!r} is not a valid HTTP header name")
-        if self.header_type and not _TOKEN_CHARS.fullmatch(self.header_type):
+        if self.header_type and not HTTP_TOKEN.fullmatch(self.header_type):
             raise ConfigError(
                 f"header_type {self.header_type!r} must be one word such as 'Bearer', or '' "
                 "for a bare token"
@@ -162,7 +162,7 @@ class Settings:
         for name in ("access_cookie_name", "refresh_cookie_name", "access_csrf_cookie_name",
                      "refresh_csrf_cookie_name", "access_csrf_header_name",
                      "refresh_csrf_header_name"):
-            if not _TOKEN_CHARS.fullmatch(getattr(self, name)):
+            if not HTTP_TOKEN.fullmatch(getattr(self, name)):
                 raise ConfigError(f"{name} {getattr(self, name)!r} may only use letters, digits "
                                   "and !#$%&'*+.^_`|~- (an HTTP token)")
         cookies = {name: getattr(self, name) for name in (
@@ -222,7 +222,8 @@ def warn_security(message: str) -> None:
 
 # -- conversions ----------------------------------------------------------------------
 
-_TOKEN_CHARS = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: An HTTP token (RFC 9110 5.6.2): header names, methods, auth schemes, cookie names.
+HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _COOKIE_PATH = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _COOKIE_DOMAIN = re.compile(rf"\.?{_LABEL}(?:\.{_LABEL})*")
