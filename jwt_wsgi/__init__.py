@@ -28,7 +28,7 @@ from .errors import (
 )
 from .manager import JWTManager
 from .middleware import JWTMiddleware
-from .routes import Policy
+from .policy import Policy
 from .settings import Settings
 
 __version__ = "0.1.0"

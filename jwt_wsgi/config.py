@@ -44,7 +44,8 @@ from .blocklist import RedisBlocklist
 from .errors import ConfigError
 from .manager import JWTManager
 from .middleware import JWTMiddleware
-from .routes import Policy, RouteTable
+from .policy import Policy
+from .routes import RouteTable
 from .settings import Settings, _to_bool, _to_number
 
 if TYPE_CHECKING:

@@ -19,8 +19,6 @@ its cost does not grow with the number of rules that cannot match.
 
 from __future__ import annotations
 
-import dataclasses
-import hmac
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -37,11 +35,9 @@ from werkzeug.routing.converters import (
 from werkzeug.routing.rules import parse_converter_args
 
 from .errors import ConfigError, InvalidRequestError
-from .settings import HTTP_METHODS, LOCATIONS
+from .policy import Policy, merge
+from .settings import HTTP_METHODS
 
-REQUIREMENTS = ("public", "optional", "required", "fresh", "refresh")
-_RANK = {"public": 0, "optional": 1, "required": 2, "fresh": 3}
-_POLICY_KEYS = frozenset({"require", "scopes", "claims", "locations", "issuers"})
 _VARIABLE = re.compile(
     r"<(?:(?P<converter>[a-zA-Z_][a-zA-Z0-9_]*)(?:\((?P<args>.*?)\))?:)?"
     r"(?P<variable>[a-zA-Z_][a-zA-Z0-9_]*)>"
@@ -56,82 +52,6 @@ MEMO_SIZE = 4096
 MEMO_MAX_PATH = 512
 # Weights of a segment for specificity: lower is more specific.
 _STATIC, _CONVERTER, _PATH, _END, _WILDCARD = 0, 1, 2, 3, 4
-
-
-@dataclasses.dataclass(frozen=True)
-class Policy:
-    """What a matched request must show.
-
-    :param require: one of ``public``, ``optional``, ``required``, ``fresh``, ``refresh``.
-    :param scopes: scopes that must all be granted (``scope`` string or ``scp`` list).
-    :param claims: claims that must be present with exactly these values.
-    :param locations: where to look for the token; ``None`` means the manager's setting.
-    :param issuers: issuers accepted on this route; ``None`` means any configured one.
-    :param ambiguous: set by :func:`merge` when readings of a path lead to rules no single
-        token satisfies: a token is then refused with 400 ``invalid_request``.
-    """
-
-    require: str = "public"
-    scopes: tuple[str, ...] = ()
-    claims: tuple[tuple[str, Any], ...] = ()
-    locations: tuple[str, ...] | None = None
-    issuers: tuple[str, ...] | None = None
-    ambiguous: bool = False
-
-    @property
-    def protected(self) -> bool:
-        return self.require != "public"
-
-    @property
-    def refresh(self) -> bool:
-        return self.require == "refresh"
-
-    @classmethod
-    def parse(cls, value: str | Mapping[str, Any] | Policy, where: str) -> Policy:
-        """Read a policy name or dict; raise :class:`ConfigError` naming ``where``."""
-        if isinstance(value, Policy):
-            return value
-        if isinstance(value, str):
-            value = {"require": value}
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: a policy is a name or a dict, not {type(value).__name__}")
-        unknown = set(value) - _POLICY_KEYS
-        if unknown:
-            raise ConfigError(f"{where}: unknown policy keys {sorted(unknown)}; "
-                              f"use {sorted(_POLICY_KEYS)}")
-        require = value.get("require", "required")
-        if require not in REQUIREMENTS:
-            raise ConfigError(f"{where}: unknown policy {require!r}; choose one of "
-                              + ", ".join(REQUIREMENTS))
-        scopes = _strings(value.get("scopes", ()), where, "scopes")
-        claims = value.get("claims", {})
-        if not isinstance(claims, Mapping) or not all(isinstance(k, str) for k in claims):
-            raise ConfigError(f"{where}: claims must be a dict of claim name to required value")
-        locations = value.get("locations")
-        if locations is not None:
-            locations = _strings(locations, where, "locations")
-            if not locations or not set(locations) <= set(LOCATIONS):
-                raise ConfigError(f"{where}: locations must be among {', '.join(LOCATIONS)}")
-        issuers = value.get("issuers")
-        if issuers is not None:
-            issuers = _strings(issuers, where, "issuers")
-            if not issuers:
-                raise ConfigError(f"{where}: issuers is empty, so no token could ever pass; "
-                                  "list the accepted issuers, or leave issuers out for any")
-        if require == "public" and (scopes or claims):
-            raise ConfigError(f"{where}: a public route cannot require scopes or claims")
-        return cls(require, scopes, tuple(sorted(claims.items())), locations, issuers)
-
-
-def _strings(value: Any, where: str, name: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = value.split()
-    if not isinstance(value, Sequence) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{where}: {name} must be a list of strings")
-    return tuple(value)
-
-
-PUBLIC = Policy("public")
 
 
 class Rule:
@@ -563,61 +483,6 @@ def _methods_overlap(a: frozenset[str] | None, b: frozenset[str] | None) -> bool
         return True
     with_head = ({*a, "HEAD"} if "GET" in a else a), ({*b, "HEAD"} if "GET" in b else b)
     return not with_head[0].isdisjoint(with_head[1])
-
-
-def merge(policies: Sequence[Policy]) -> Policy:
-    """The policy that satisfies all of several, for a path with ambiguous readings.
-
-    When no token could satisfy them all (a refresh rule and an access rule, the same
-    claim with two values, no location in common), the result is marked ``ambiguous``:
-    a request without a token still gets the usual 401, one with a token a 400.
-    """
-    protected = [p for p in policies if p.protected]
-    if not protected:
-        return PUBLIC
-    refresh = {p.refresh for p in protected if p.require != "optional"}
-    ambiguous = len(refresh) > 1
-    claims: dict[str, Any] = {}
-    for policy in protected:
-        for name, value in policy.claims:
-            if name in claims and not same_json(claims[name], value):
-                ambiguous = True
-            claims.setdefault(name, value)
-    require = max((p.require for p in protected if p.require != "refresh"),
-                  key=lambda r: _RANK[r], default="required")
-    if refresh == {True}:
-        require = "refresh"
-    scopes = tuple(dict.fromkeys(s for p in protected for s in p.scopes))
-    locations = _intersect([p.locations for p in protected])
-    issuers = _intersect([p.issuers for p in protected])
-    if locations == ():
-        ambiguous, locations = True, None
-    return Policy(require, scopes, tuple(sorted(claims.items())), locations, issuers,
-                  ambiguous)
-
-
-def same_json(actual: Any, expected: Any) -> bool:
-    """Equal with the same JSON types all the way down: ``True`` is not ``1``, ``"1"`` is
-    not ``1``, ``[true]`` is not ``[1]``."""
-    if type(actual) is not type(expected):
-        return False
-    if isinstance(expected, str):  # lone surrogates are legal JSON escapes: no encode error
-        return hmac.compare_digest(actual.encode("utf-8", "surrogatepass"),
-                                   expected.encode("utf-8", "surrogatepass"))
-    if isinstance(expected, dict):
-        return actual.keys() == expected.keys() and all(
-            same_json(actual[name], value) for name, value in expected.items())
-    if isinstance(expected, list):
-        return len(actual) == len(expected) and all(map(same_json, actual, expected))
-    return bool(actual == expected)
-
-
-def _intersect(options: list[tuple[str, ...] | None]) -> tuple[str, ...] | None:
-    result: tuple[str, ...] | None = None
-    for option in options:
-        if option is not None:
-            result = option if result is None else tuple(x for x in result if x in option)
-    return result
 
 
 def canonical(path: str) -> str:

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from jwt_wsgi import JWTManager, JWTMiddleware
 from jwt_wsgi.errors import JWTWSGIError
-from jwt_wsgi.routes import PUBLIC
+from jwt_wsgi.policy import PUBLIC
 from tests.conftest import NOW, SECRET, b64, sign_hs256
 from tests.security.conftest import CountingApp, call
 

@@ -92,7 +92,7 @@ def test_route_policy_reads_claims_strictly(path: str, claims_json: str, status:
 
 def test_rules_asking_for_true_and_for_1_are_not_merged_as_one() -> None:
     """Two readings of one path whose rules ask for ``true`` and ``1``: both apply."""
-    from jwt_wsgi.routes import Policy, merge
+    from jwt_wsgi.policy import Policy, merge
 
     one = Policy("required", claims=(("admin", 1),))
     true = Policy("required", claims=(("admin", True),))
