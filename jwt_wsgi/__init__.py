@@ -1,7 +1,13 @@
 """jwt_wsgi: protect any WSGI application with JSON Web Tokens."""
 
 from .blocklist import MemoryBlocklist, RedisBlocklist
-from .context import get_jwt, get_jwt_header, get_jwt_identity, get_jwt_request_location
+from .context import (
+    get_current_user,
+    get_jwt,
+    get_jwt_header,
+    get_jwt_identity,
+    get_jwt_request_location,
+)
 from .cookies import (
     refresh_expiring_access_cookie,
     set_access_cookies,
@@ -24,6 +30,7 @@ from .errors import (
     RevokedTokenError,
     SecurityWarning,
     ServiceUnavailableError,
+    UserLookupError,
     WrongTokenTypeError,
 )
 from .manager import JWTManager
@@ -53,8 +60,10 @@ __all__ = [
     "SecurityWarning",
     "ServiceUnavailableError",
     "Settings",
+    "UserLookupError",
     "WrongTokenTypeError",
     "__version__",
+    "get_current_user",
     "get_jwt",
     "get_jwt_header",
     "get_jwt_identity",

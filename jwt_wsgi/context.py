@@ -9,7 +9,7 @@ CLAIMS = "jwt_wsgi.claims"
 HEADER = "jwt_wsgi.header"
 IDENTITY = "jwt_wsgi.identity"
 LOCATION = "jwt_wsgi.location"
-ENVIRON_KEYS = (CLAIMS, HEADER, IDENTITY, LOCATION)
+USER = "jwt_wsgi.user"
 #: Headers with which method-override middlewares (Rails, Laravel, Flask snippets) change the
 #: method the app sees: every rule and check must hold for those methods too.
 METHOD_OVERRIDES = ("HTTP_X_HTTP_METHOD_OVERRIDE", "HTTP_X_HTTP_METHOD",
@@ -54,3 +54,9 @@ def get_jwt_request_location(request_or_environ: Any) -> str | None:
     ``"json"``), or ``None`` when the request carried no token."""
     location = _environ(request_or_environ).get(LOCATION)
     return location if isinstance(location, str) else None
+
+
+def get_current_user(request_or_environ: Any) -> Any:
+    """The user that ``user_lookup_loader`` returned for this request's token, or ``None``
+    when the request carried no token or no ``user_lookup_loader`` is registered."""
+    return _environ(request_or_environ).get(USER)

@@ -108,6 +108,14 @@ class RevokedTokenError(JWTWSGIError):
     default_message = "Token has been revoked"
 
 
+class UserLookupError(JWTWSGIError):
+    """The ``user_lookup_loader`` found no user for a valid token (it returned ``None``)."""
+
+    loader = "user_lookup_error_loader"
+    code = "user_lookup_failed"
+    default_message = "Error loading the user"
+
+
 class CSRFError(JWTWSGIError):
     """A cookie token on a state-changing request without the matching CSRF value."""
 

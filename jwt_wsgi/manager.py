@@ -79,6 +79,8 @@ class JWTManager:
         self._claims_loader: Callable[[Any], Mapping[str, Any]] | None = None
         self._headers_loader: Callable[[Any], Mapping[str, Any]] | None = None
         self._identity_loader: Callable[[Any], Any] | None = None
+        #: The registered ``user_lookup_loader``, read by the middleware on each request.
+        self.user_loader: Callable[[dict[str, Any], dict[str, Any]], Any] | None = None
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any], *,
@@ -160,12 +162,27 @@ class JWTManager:
     csrf_error_loader = _responder("csrf_error_loader")
     insufficient_scope_loader = _responder("insufficient_scope_loader")
     service_unavailable_loader = _responder("service_unavailable_loader")
+    user_lookup_error_loader = _responder("user_lookup_error_loader")
     del _responder
 
     def token_in_blocklist_loader(self, func: F) -> F:
         """Register ``func(jwt_header, jwt_payload) -> bool``: True means revoked."""
         Signature(func, (("jwt_header", "jwt_payload"),), "token_in_blocklist_loader")
         self._blocklist_loader = func
+        return func
+
+    def user_lookup_loader(self, func: F) -> F:
+        """Register ``func(jwt_header, jwt_payload) -> user`` (flask-jwt-extended 4.x's name).
+
+        It runs once per authenticated request, after the route's policy passed; the user
+        is put in ``environ["jwt_wsgi.user"]`` (read it with
+        :func:`~jwt_wsgi.context.get_current_user`). ``None`` answers through
+        ``user_lookup_error_loader`` (401); an exception is a 500 and the app is not
+        called. Nothing is cached between requests: wrap the function in a cache of your
+        own if looking users up is costly and a stale user is acceptable.
+        """
+        Signature(func, (("jwt_header", "jwt_payload"),), "user_lookup_loader")
+        self.user_loader = func
         return func
 
     def user_claims_loader(self, func: F) -> F:

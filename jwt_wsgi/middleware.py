@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .body import BODY_KEY
-from .context import CLAIMS, HEADER, IDENTITY, LOCATION, METHOD_OVERRIDES, methods_of
+from .context import CLAIMS, HEADER, IDENTITY, LOCATION, METHOD_OVERRIDES, USER, methods_of
 from .csrf import CSRFCheck
 from .errors import (
     ConfigError,
@@ -16,6 +16,7 @@ from .errors import (
     InvalidRequestError,
     JWTWSGIError,
     NoTokenError,
+    UserLookupError,
 )
 from .locations import TokenFinder
 from .manager import JWTManager
@@ -130,6 +131,7 @@ class JWTMiddleware:
         pop(HEADER, None)
         pop(IDENTITY, None)
         pop(LOCATION, None)
+        pop(USER, None)
         pop(BODY_KEY, None)
         if self.remote_user:
             pop("REMOTE_USER", None)
@@ -166,7 +168,10 @@ class JWTMiddleware:
         try:
             if found.location == "cookies":  # the only tokens CSRFCheck.applies to
                 self.csrf.check(environ, found, claims)
-            policy.check(claims, self.manager.codec.clock())
+            policy.check(claims, self.manager.codec.clock(), environ)
+            user_loader = self.manager.user_loader  # registered late still counts
+            if user_loader is not None:
+                environ[USER] = self._look_up_user(user_loader, header, claims)
         except JWTWSGIError as error:
             raise error.with_token(header, claims) from None
         identity = claims.get(self._identity_claim)
@@ -177,6 +182,20 @@ class JWTMiddleware:
         if self.remote_user:
             environ["REMOTE_USER"] = identity if isinstance(identity, str) else _as_text(identity)
         return "authenticated"
+
+    def _look_up_user(self, loader: Callable[[dict[str, Any], dict[str, Any]], Any],
+                      header: dict[str, Any], claims: dict[str, Any]) -> Any:
+        try:
+            user = loader(header, claims)
+        except Exception:
+            logger.exception("user_lookup_loader raised; answering 500")
+            raise InternalError() from None
+        if user is None:
+            identity = claims.get(self._identity_claim)
+            raise UserLookupError(f"Error loading the user {_as_text(identity)}"
+                                  if not isinstance(identity, str)
+                                  else f"Error loading the user {identity}")
+        return user
 
     def _refuse(self, error: JWTWSGIError, environ: WSGIEnvironment,
                 start_response: StartResponse) -> Iterable[bytes]:

@@ -8,23 +8,31 @@ several rules, :func:`merge` makes the one policy that satisfies them all.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hmac
-from collections.abc import Mapping, Sequence
+import importlib
+import inspect
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import (
     ConfigError,
     FreshTokenRequiredError,
     InsufficientScopeError,
+    InternalError,
     InvalidTokenError,
     WrongTokenTypeError,
 )
+from .pointer import MAX_DEPTH, ClaimPath
 from .settings import LOCATIONS
 
 REQUIREMENTS = ("public", "optional", "required", "fresh", "refresh")
 _RANK = {"public": 0, "optional": 1, "required": 2, "fresh": 3}
-_POLICY_KEYS = frozenset({"require", "scopes", "claims", "locations", "issuers"})
-_MISSING = object()
+_POLICY_KEYS = ("require", "scopes", "any_scopes", "claims", "contains", "check",
+                "locations", "issuers")
+logger = logging.getLogger("jwt_wsgi")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,19 +41,38 @@ class Policy:
 
     :param require: one of ``public``, ``optional``, ``required``, ``fresh``, ``refresh``.
     :param scopes: scopes that must all be granted (``scope`` string or ``scp`` list).
-    :param claims: claims that must be present with exactly these values.
+    :param claims: claims that must be present with exactly these values (same JSON types
+        all the way down); a name that starts with ``/`` is an RFC 6901 JSON Pointer.
     :param locations: where to look for the token; ``None`` means the manager's setting.
     :param issuers: issuers accepted on this route; ``None`` means any configured one.
     :param ambiguous: set by :func:`merge` when readings of a path lead to rules no single
         token satisfies: a token is then refused with 400 ``invalid_request``.
+    :param any_scopes: groups of scopes; each group needs at least one granted scope
+        (one group per rule: a merged policy keeps every rule's group).
+    :param contains: ``(claim, value)`` pairs: a list claim must hold the value, any
+        other claim must equal it (a one-element list); JSON types are strict.
+    :param checks: callables ``check(claims, environ) -> bool``; anything but ``True``
+        refuses with 403, an exception fails closed with 500.
     """
 
     require: str = "public"
     scopes: tuple[str, ...] = ()
-    claims: tuple[tuple[str, Any], ...] = ()
+    claims: tuple[tuple[ClaimPath, Any], ...] = ()
     locations: tuple[str, ...] | None = None
     issuers: tuple[str, ...] | None = None
     ambiguous: bool = False
+    any_scopes: tuple[tuple[str, ...], ...] = ()
+    contains: tuple[tuple[ClaimPath, Any], ...] = ()
+    checks: tuple[Callable[[dict[str, Any], Mapping[str, Any]], object], ...] = ()
+
+    def __post_init__(self) -> None:
+        # Plain claim names given in Python (``claims=(("role", "admin"),)``) read as paths.
+        for field in ("claims", "contains"):
+            pairs = getattr(self, field)
+            if any(not isinstance(name, ClaimPath) for name, _ in pairs):
+                object.__setattr__(self, field, tuple(
+                    (name if isinstance(name, ClaimPath) else ClaimPath(name, "policy"), value)
+                    for name, value in pairs))
 
     @property
     def protected(self) -> bool:
@@ -64,18 +91,29 @@ class Policy:
             value = {"require": value}
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: a policy is a name or a dict, not {type(value).__name__}")
-        unknown = set(value) - _POLICY_KEYS
+        unknown = [str(key) for key in value if key not in _POLICY_KEYS]
         if unknown:
-            raise ConfigError(f"{where}: unknown policy keys {sorted(unknown)}; "
-                              f"use {sorted(_POLICY_KEYS)}")
+            raise ConfigError(f"{where}: unknown policy keys {unknown}"
+                              f"{did_you_mean(unknown[0], _POLICY_KEYS)}; the keys are "
+                              + ", ".join(_POLICY_KEYS))
         require = value.get("require", "required")
         if require not in REQUIREMENTS:
-            raise ConfigError(f"{where}: unknown policy {require!r}; choose one of "
+            raise ConfigError(f"{where}: unknown policy {require!r}"
+                              f"{did_you_mean(str(require), REQUIREMENTS)}; choose one of "
                               + ", ".join(REQUIREMENTS))
         scopes = _strings(value.get("scopes", ()), where, "scopes")
-        claims = value.get("claims", {})
-        if not isinstance(claims, Mapping) or not all(isinstance(k, str) for k in claims):
-            raise ConfigError(f"{where}: claims must be a dict of claim name to required value")
+        any_scopes = _strings(value.get("any_scopes", ()), where, "any_scopes")
+        if "any_scopes" in value and not any_scopes:
+            raise ConfigError(f"{where}: any_scopes is empty, so no token could ever pass; "
+                              "list the scopes of which one is enough")
+        claims = _claim_pairs(value.get("claims", {}), where, "claims")
+        contains = _claim_pairs(value.get("contains", {}), where, "contains")
+        for name, wanted in contains:
+            if isinstance(wanted, list):
+                raise ConfigError(
+                    f"{where}: contains {name.name!r} takes one value, not a list (a list "
+                    "could mean all or any of them); for several values write a check")
+        checks = _checks(value.get("check"), where) if "check" in value else ()
         locations = value.get("locations")
         if locations is not None:
             locations = _strings(locations, where, "locations")
@@ -87,21 +125,26 @@ class Policy:
             if not issuers:
                 raise ConfigError(f"{where}: issuers is empty, so no token could ever pass; "
                                   "list the accepted issuers, or leave issuers out for any")
-        if require == "public" and (scopes or claims):
-            raise ConfigError(f"{where}: a public route cannot require scopes or claims")
-        return cls(require, scopes, tuple(sorted(claims.items())), locations, issuers)
+        if require == "public" and (scopes or any_scopes or claims or contains or checks):
+            raise ConfigError(f"{where}: a public route cannot require scopes, claims or "
+                              "checks; make it \"required\" (or \"optional\")")
+        return cls(require, scopes, claims, locations, issuers,
+                   any_scopes=(any_scopes,) if any_scopes else (), contains=contains,
+                   checks=checks)
 
-
-    def check(self, claims: Mapping[str, Any], now: float) -> None:
+    def check(self, claims: dict[str, Any], now: float,
+              environ: Mapping[str, Any] | None = None) -> None:
         """Refuse a verified token's claims that do not satisfy this policy.
 
-        :param claims: the verified payload.
+        :param claims: the verified payload (the request's own copy).
         :param now: the current time, for ``fresh`` given as a NumericDate.
+        :param environ: the request's WSGI environ, handed to ``check`` callables.
         :raises WrongTokenTypeError: a refresh token where an access token belongs, or
             the other way round.
         :raises InvalidTokenError: an issuer this route does not accept.
         :raises FreshTokenRequiredError: a non-fresh token on a ``fresh`` route.
-        :raises InsufficientScopeError: a missing scope or claim.
+        :raises InsufficientScopeError: a missing scope or claim, or a check that said no.
+        :raises InternalError: a check that raised (logged; the answer says nothing more).
         """
         is_refresh = claims.get("type") == "refresh"
         if self.refresh and not is_refresh:
@@ -114,17 +157,50 @@ class Policy:
             fresh = claims.get("fresh", False)
             if not (fresh is True or (type(fresh) in (int, float) and now < fresh)):
                 raise FreshTokenRequiredError()
-        if self.scopes:
-            # RFC 6749 3.3: scope tokens are separated by single spaces, nothing else.
-            scp = claims.get("scp", ())
-            granted = set(claims.get("scope", "").split(" "))
-            granted.update(scp.split(" ") if isinstance(scp, str) else scp)
-            granted.discard("")
+        if self.scopes or self.any_scopes:
+            granted = granted_scopes(claims)
             if not granted.issuperset(self.scopes):
                 raise InsufficientScopeError("Insufficient scope", " ".join(self.scopes))
-        for name, value in self.claims:
-            if not same_json(claims.get(name, _MISSING), value):
-                raise InsufficientScopeError(f"Missing or wrong claim: {name}")
+            for group in self.any_scopes:
+                if granted.isdisjoint(group):
+                    raise InsufficientScopeError("Insufficient scope", " ".join(group))
+        for path, wanted in self.claims:
+            if not same_json(path.find(claims), wanted):
+                raise InsufficientScopeError(f"Missing or wrong claim: {path.name}")
+        for path, wanted in self.contains:
+            found = path.find(claims)
+            items = found if isinstance(found, list) else [found]
+            if not any(same_json(item, wanted) for item in items):
+                raise InsufficientScopeError(f"Missing or wrong claim: {path.name}")
+        for check in self.checks:
+            try:
+                verdict = check(claims, environ if environ is not None else {})
+            except Exception:
+                logger.exception("route check %s raised; failing closed",
+                                 getattr(check, "__qualname__", "check"))
+                raise InternalError() from None
+            if verdict is not True:
+                raise InsufficientScopeError("Access denied by the route's check")
+
+
+def granted_scopes(claims: Mapping[str, Any]) -> set[str]:
+    """The scopes a token grants, from ``scope`` (a string) and ``scp`` (a string or list).
+
+    RFC 6749 3.3: scope tokens are separated by single spaces, nothing else.
+    """
+    scp = claims.get("scp", ())
+    scope = claims.get("scope", "")
+    granted = set(scope.split(" ") if isinstance(scope, str) else ())
+    granted.update(scp.split(" ") if isinstance(scp, str) else
+                   (s for s in scp if isinstance(s, str)) if isinstance(scp, list) else ())
+    granted.discard("")
+    return granted
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for a near miss, else nothing."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _strings(value: Any, where: str, name: str) -> tuple[str, ...]:
@@ -135,8 +211,75 @@ def _strings(value: Any, where: str, name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-PUBLIC = Policy("public")
+def _claim_pairs(value: Any, where: str, key: str) -> tuple[tuple[ClaimPath, Any], ...]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(f"{where}: {key} must be a dict of claim name to required value")
+    pairs: dict[ClaimPath, Any] = {}
+    for name, wanted in value.items():
+        path = ClaimPath(name, where)
+        if path in pairs:
+            raise ConfigError(f"{where}: {key} names the claim {name!r} twice "
+                              "(once as a name, once as a JSON Pointer)")
+        _json_value(wanted, f"{where}: {key} {name!r}")
+        pairs[path] = wanted
+    return tuple(sorted(pairs.items(), key=lambda pair: pair[0].parts))
 
+
+def _json_value(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse a required value no verified token could ever carry."""
+    if depth > MAX_DEPTH:
+        raise ConfigError(f"{where}: the value nests deeper than any token may")
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return
+        raise ConfigError(f"{where}: {value!r} is not a JSON number, so no token could match")
+    if isinstance(value, list):
+        for item in value:
+            _json_value(item, where, depth + 1)
+        return
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        if value and all(k.startswith("$") for k in value):
+            raise ConfigError(f"{where}: {sorted(value)} look like query operators, but "
+                              "claims match exact JSON values; use contains for a value a "
+                              "list claim must hold, any_scopes for one of several scopes, "
+                              "or check for anything else")
+        for item in value.values():
+            _json_value(item, where, depth + 1)
+        return
+    raise ConfigError(f"{where}: a {type(value).__name__} is not a JSON value, so no token "
+                      "could match it; use a string, number, boolean, null, list or dict")
+
+
+def _checks(value: Any, where: str) -> tuple[Callable[[dict[str, Any], Mapping[str, Any]], object], ...]:
+    """A ``check`` value: a callable, or ``"package.module:function"`` from a config file."""
+    if isinstance(value, str):
+        module_name, _, attribute = value.partition(":")
+        if not module_name or not attribute:
+            raise ConfigError(f"{where}: check {value!r} must be written 'package.module:function'")
+        try:
+            found: Any = importlib.import_module(module_name)
+            for part in attribute.split("."):
+                found = getattr(found, part)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"{where}: check {value!r} cannot be imported "
+                              f"({type(exc).__name__})") from None
+        value = found
+    if not callable(value):
+        raise ConfigError(f"{where}: check must be a callable (claims, environ) -> bool, or "
+                          "'package.module:function'")
+    try:
+        inspect.signature(value).bind({}, {})
+    except TypeError:
+        raise ConfigError(f"{where}: check {getattr(value, '__qualname__', value)!r} must "
+                          "take two arguments, (claims, environ)") from None
+    except ValueError:
+        pass  # a builtin without a readable signature: called as documented
+    return (value,)
+
+
+PUBLIC = Policy("public")
 
 
 def merge(policies: Sequence[Policy]) -> Policy:
@@ -151,7 +294,7 @@ def merge(policies: Sequence[Policy]) -> Policy:
         return PUBLIC
     refresh = {p.refresh for p in protected if p.require != "optional"}
     ambiguous = len(refresh) > 1
-    claims: dict[str, Any] = {}
+    claims: dict[ClaimPath, Any] = {}
     for policy in protected:
         for name, value in policy.claims:
             if name in claims and not same_json(claims[name], value):
@@ -166,8 +309,17 @@ def merge(policies: Sequence[Policy]) -> Policy:
     issuers = _intersect([p.issuers for p in protected])
     if locations == ():
         ambiguous, locations = True, None
-    return Policy(require, scopes, tuple(sorted(claims.items())), locations, issuers,
-                  ambiguous)
+    # Every rule's conditions hold at once; a check reached by several readings runs once.
+    any_scopes = tuple(dict.fromkeys(g for p in protected for g in p.any_scopes))
+    contains: list[tuple[ClaimPath, Any]] = []
+    for policy in protected:
+        for path, value in policy.contains:
+            if not any(path == seen and same_json(value, held) for seen, held in contains):
+                contains.append((path, value))
+    checks = tuple({id(c): c for p in protected for c in p.checks}.values())
+    return Policy(require, scopes, tuple(sorted(claims.items(), key=lambda c: c[0].parts)),
+                  locations, issuers, ambiguous, any_scopes=any_scopes,
+                  contains=tuple(contains), checks=checks)
 
 
 def same_json(actual: Any, expected: Any) -> bool:
