@@ -57,8 +57,15 @@ class ClaimPath:
 
     def find(self, claims: Mapping[str, Any]) -> Any:
         """The value the path names, or :data:`MISSING`."""
+        if len(self.parts) == 1:
+            return claims.get(self.parts[0], MISSING)
         value: Any = claims
         for part in self.parts:
+            if type(value) is dict:  # the usual step, without the checks below
+                value = value.get(part, MISSING)
+                if value is MISSING:
+                    return MISSING
+                continue
             if isinstance(value, dict):
                 value = value.get(part, MISSING)
             elif isinstance(value, list) and _INDEX.fullmatch(part) and int(part) < len(value):

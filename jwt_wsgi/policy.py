@@ -169,8 +169,17 @@ class Policy:
                 raise InsufficientScopeError(f"Missing or wrong claim: {path.name}")
         for path, wanted in self.contains:
             found = path.find(claims)
-            items = found if isinstance(found, list) else [found]
-            if not any(same_json(item, wanted) for item in items):
+            if type(wanted) is str:
+                # A str equals only a str, so ``in`` and ``==`` are already exact here.
+                held = wanted in found if type(found) is list else found == wanted
+            elif type(found) is list:
+                # ``in`` is a fast filter (same_json implies ==); same_json then refuses
+                # the equal-but-other-type items (``True`` for ``1``).
+                held = wanted in found and any(
+                    same_json(item, wanted) for item in found if item == wanted)
+            else:
+                held = same_json(found, wanted)
+            if not held:
                 raise InsufficientScopeError(f"Missing or wrong claim: {path.name}")
         for check in self.checks:
             try:
@@ -188,11 +197,13 @@ def granted_scopes(claims: Mapping[str, Any]) -> set[str]:
 
     RFC 6749 3.3: scope tokens are separated by single spaces, nothing else.
     """
-    scp = claims.get("scp", ())
-    scope = claims.get("scope", "")
-    granted = set(scope.split(" ") if isinstance(scope, str) else ())
-    granted.update(scp.split(" ") if isinstance(scp, str) else
-                   (s for s in scp if isinstance(s, str)) if isinstance(scp, list) else ())
+    scope = claims.get("scope")
+    granted = set(scope.split(" ")) if type(scope) is str else set()
+    scp = claims.get("scp")
+    if type(scp) is str:
+        granted.update(scp.split(" "))
+    elif type(scp) is list:
+        granted.update(s for s in scp if type(s) is str)
     granted.discard("")
     return granted
 
