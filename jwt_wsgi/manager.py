@@ -19,6 +19,7 @@ from .errors import (
 from .handlers import Responders, Signature
 from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
 from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey, Signer, public_jwk, thumbprint
+from .renewal import own_codec
 from .settings import Settings
 from .tokens import TokenCodec, new_jti
 
@@ -59,6 +60,10 @@ class JWTManager:
         self._public_jwk = self._signing_jwk()
         self.codec = TokenCodec(self.settings, self._find_key, self._signer,
                                 {"kid": self._public_jwk["kid"]} if self._public_jwk else None)
+        #: Verifies only tokens this manager's signing key signed (``None``: it cannot
+        #: sign); what :func:`~jwt_wsgi.renewal.renew_access_token` renews.
+        self.own_codec = own_codec(self.settings, self._signer, self.signing_public_key,
+                                   {"kid": self._public_jwk["kid"]} if self._public_jwk else None)
         self._verify_signature = self.codec.verify
         if self.issuers:
             own = self.codec if has_keys(self.settings) else None
@@ -287,7 +292,7 @@ class JWTManager:
         cache = self.token_cache
         if cache is None:
             header, claims = self._verify_signature(token)
-            self._check_now(header, claims)
+            self.check_now(header, claims)
             return header, claims
         if self._fetchers:
             for fetcher in self._fetchers:
@@ -297,13 +302,13 @@ class JWTManager:
         context = (keys, keys.generation, self._validation)
         found = cache.get(token, context)
         if found is not None:
-            self._check_now(*found)
+            self.check_now(*found)
             return found
         header, claims = self._verify_signature(token)
-        self._check_now(header, claims)
+        self.check_now(header, claims)
         return cache.put(token, context, header, claims)
 
-    def _check_now(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
+    def check_now(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
         """What can change after a token was verified: the clock and revocation."""
         try:
             self.codec.check_times(claims)

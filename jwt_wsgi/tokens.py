@@ -16,7 +16,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import ExpiredTokenError, InvalidTokenError
 from .keys import Signer, Verifier
@@ -118,7 +118,8 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return value
 
 
-def _is_number(value: Any) -> bool:
+def is_numeric_date(value: Any) -> TypeGuard[float]:
+    """A JSON number usable as an RFC 7519 NumericDate (0 to :data:`MAX_NUMERIC_DATE`)."""
     kind = type(value)
     # The range test refuses NaN and infinities, and unlike math.isfinite(value)
     # it cannot overflow on a 400-digit integer.
@@ -201,7 +202,7 @@ class TokenCodec:
 
     def _check_claims(self, claims: dict[str, Any]) -> None:
         for name in TIME_CLAIMS:
-            if name in claims and not _is_number(claims[name]):
+            if name in claims and not is_numeric_date(claims[name]):
                 raise InvalidTokenError(f"Invalid claim: {name} must be a NumericDate")
         if "exp" not in claims and self.settings.require_exp:
             raise InvalidTokenError("Missing claim: exp")
@@ -221,7 +222,7 @@ class TokenCodec:
                 isinstance(scp, list) and all(isinstance(s, str) for s in scp))):
             raise InvalidTokenError("Invalid claim: scp must be a list of strings or a string")
         fresh = claims.get("fresh", False)
-        if not (isinstance(fresh, bool) or _is_number(fresh)):
+        if not (isinstance(fresh, bool) or is_numeric_date(fresh)):
             raise InvalidTokenError("Invalid claim: fresh")
         self._check_audience(claims)
         if self._issuer is not None and claims.get("iss") != self._issuer:
