@@ -26,7 +26,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, InvalidTokenError
+from .errors import ConfigError, IssuerInvalidError, TokenMalformedError, TokenTooLargeError
 from .keys import (
     HMAC_ALGORITHMS,
     KeySet,
@@ -195,21 +195,21 @@ class IssuerRouter:
     def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """Verify with the keys of the issuer named by the token's ``iss``."""
         if len(token) > self._max_size:
-            raise InvalidTokenError("Token is too large")
+            raise TokenTooLargeError()
         if not _COMPACT.fullmatch(token):
-            raise InvalidTokenError("Not enough segments" if token.count(".") < 2
-                                    else "Invalid token format")
+            raise TokenMalformedError("Not enough segments" if token.count(".") < 2
+                                      else "Invalid token format")
         try:
             payload = parse_json_object(b64decode(token.split(".")[1]))
         except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError):
-            raise InvalidTokenError("Invalid payload") from None
+            raise TokenMalformedError("Invalid payload") from None
         iss = payload.get("iss")
         if iss is None:
             codec = self._default_without_iss
         else:
             codec = self._codecs.get(iss) if isinstance(iss, str) else None
         if codec is None:
-            raise InvalidTokenError("Unknown issuer")
+            raise IssuerInvalidError("Unknown issuer", "iss")
         return codec.verify(token)
 
 

@@ -11,10 +11,10 @@ from .blocklist import Blocklist, MemoryBlocklist
 from .cache import TokenCache, copy_json
 from .errors import (
     ConfigError,
-    InvalidTokenError,
     JWTWSGIError,
     RevokedTokenError,
     ServiceUnavailableError,
+    TokenMalformedError,
 )
 from .handlers import Responders, Signature
 from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
@@ -378,8 +378,8 @@ def _token_text(token: object) -> str:
         try:
             return token.decode("ascii")
         except UnicodeDecodeError:
-            raise InvalidTokenError("Invalid token format") from None
-    raise InvalidTokenError("Token must be a string")
+            raise TokenMalformedError("Invalid token format") from None
+    raise TokenMalformedError("Token must be a string")
 
 
 def _lifetime(value: datetime.timedelta | int | bool | None,

@@ -16,7 +16,7 @@ from .errors import (
     ConfigError,
     FreshTokenRequiredError,
     InsufficientScopeError,
-    InvalidTokenError,
+    IssuerInvalidError,
     WrongTokenTypeError,
 )
 from .settings import LOCATIONS
@@ -99,7 +99,7 @@ class Policy:
         :param now: the current time, for ``fresh`` given as a NumericDate.
         :raises WrongTokenTypeError: a refresh token where an access token belongs, or
             the other way round.
-        :raises InvalidTokenError: an issuer this route does not accept.
+        :raises IssuerInvalidError: an issuer this route does not accept.
         :raises FreshTokenRequiredError: a non-fresh token on a ``fresh`` route.
         :raises InsufficientScopeError: a missing scope or claim.
         """
@@ -109,7 +109,7 @@ class Policy:
         if not self.refresh and is_refresh:
             raise WrongTokenTypeError("Only non-refresh tokens are allowed")
         if self.issuers is not None and claims.get("iss") not in self.issuers:
-            raise InvalidTokenError("Issuer not accepted on this route")
+            raise IssuerInvalidError("Issuer not accepted on this route", "iss")
         if self.require == "fresh":
             fresh = claims.get("fresh", False)
             if not (fresh is True or (type(fresh) in (int, float) and now < fresh)):

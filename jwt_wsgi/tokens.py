@@ -18,7 +18,20 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
 
-from .errors import ExpiredTokenError, InvalidTokenError
+from .errors import (
+    AlgorithmNotAllowedError,
+    AudienceInvalidError,
+    ClaimInvalidError,
+    ExpiredTokenError,
+    HeaderInvalidError,
+    IssuerInvalidError,
+    KeyUnknownError,
+    SignatureInvalidError,
+    TokenMalformedError,
+    TokenNotYetValidError,
+    TokenTooLargeError,
+    TokenTypeInvalidError,
+)
 from .keys import Signer, Verifier
 from .settings import Settings
 
@@ -157,91 +170,93 @@ class TokenCodec:
         :raises InvalidTokenError: for any defect, with a fixed message.
         """
         if len(token) > self._max_size:
-            raise InvalidTokenError("Token is too large")
+            raise TokenTooLargeError()
         if not _COMPACT.fullmatch(token):
-            raise InvalidTokenError("Not enough segments" if token.count(".") < 2
-                                    else "Invalid token format")
+            raise TokenMalformedError("Not enough segments" if token.count(".") < 2
+                                      else "Invalid token format")
         header_b64, payload_b64, signature_b64 = token.split(".")
         try:
             header = parse_json_object(b64decode(header_b64))
         except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError):
-            raise InvalidTokenError("Invalid header") from None
+            raise TokenMalformedError("Invalid header") from None
         verifier = self._check_header(header)
         try:
             signature = b64decode(signature_b64)
         except (ValueError, binascii.Error):
-            raise InvalidTokenError("Invalid signature encoding") from None
+            raise TokenMalformedError("Invalid signature encoding") from None
         signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
         if not verifier.verify(signing_input, signature):
-            raise InvalidTokenError("Signature verification failed")
+            raise SignatureInvalidError()
         try:
             claims = parse_json_object(b64decode(payload_b64))
         except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError):
-            raise InvalidTokenError("Invalid payload") from None
+            raise TokenMalformedError("Invalid payload") from None
         self._check_claims(claims)
         return header, claims
 
     def _check_header(self, header: dict[str, Any]) -> Verifier:
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._allowed:
-            raise InvalidTokenError("The specified alg value is not allowed")
+            raise AlgorithmNotAllowedError()
         for name in _REFUSED_HEADERS:
             if name in header:
-                raise InvalidTokenError(f"Unsupported header parameter: {name}")
+                raise HeaderInvalidError(f"Unsupported header parameter: {name}")
         # Present means checked: a JSON null is not the same as an absent parameter.
         typ = header.get("typ")
         if "typ" in header and (not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYP):
-            raise InvalidTokenError("Unsupported token type")
+            raise TokenTypeInvalidError()
         kid = header.get("kid")
         if "kid" in header and not isinstance(kid, str):
-            raise InvalidTokenError("Invalid key id")
+            raise HeaderInvalidError("Invalid key id")
         verifier = self._find_key(alg, kid)
         if verifier is None:
-            raise InvalidTokenError("No key matches the token")
+            raise KeyUnknownError()
         return verifier
 
     def _check_claims(self, claims: dict[str, Any]) -> None:
         for name in TIME_CLAIMS:
             if name in claims and not is_numeric_date(claims[name]):
-                raise InvalidTokenError(f"Invalid claim: {name} must be a NumericDate")
+                raise ClaimInvalidError(f"Invalid claim: {name} must be a NumericDate", name)
         if "exp" not in claims and self.settings.require_exp:
-            raise InvalidTokenError("Missing claim: exp")
+            raise ClaimInvalidError("Missing claim: exp", "exp")
         if claims.get(self._identity_claim) is None:
-            raise InvalidTokenError(f"Missing claim: {self._identity_claim}")
+            raise ClaimInvalidError(f"Missing claim: {self._identity_claim}",
+                                    self._identity_claim)
         # RFC 7519 4.1.2 makes sub a string; another identity claim may hold any JSON value
         # (flask-jwt-extended's JWT_VERIFY_SUB checks sub only, wherever the identity is).
         if self.settings.verify_sub and not isinstance(claims.get("sub", ""), str):
-            raise InvalidTokenError("Invalid claim: sub must be a string")
+            raise ClaimInvalidError("Invalid claim: sub must be a string", "sub")
         for name in ("jti", "type", "csrf", "scope"):
             if name in claims and not isinstance(claims[name], str):
-                raise InvalidTokenError(f"Invalid claim: {name} must be a string")
+                raise ClaimInvalidError(f"Invalid claim: {name} must be a string", name)
         # Present means checked, as for the header: "scp": null is not an absent scp, and a
         # route's scope check must never meet a value it cannot read.
         scp = claims.get("scp")
         if "scp" in claims and not (isinstance(scp, str) or (
                 isinstance(scp, list) and all(isinstance(s, str) for s in scp))):
-            raise InvalidTokenError("Invalid claim: scp must be a list of strings or a string")
+            raise ClaimInvalidError("Invalid claim: scp must be a list of strings or a string",
+                                    "scp")
         fresh = claims.get("fresh", False)
         if not (isinstance(fresh, bool) or is_numeric_date(fresh)):
-            raise InvalidTokenError("Invalid claim: fresh")
+            raise ClaimInvalidError("Invalid claim: fresh", "fresh")
         self._check_audience(claims)
         if self._issuer is not None and claims.get("iss") != self._issuer:
-            raise InvalidTokenError("Invalid issuer")
+            raise IssuerInvalidError("Invalid issuer", "iss")
 
     def _check_audience(self, claims: dict[str, Any]) -> None:
         if "aud" not in claims:
             if self._audience:
-                raise InvalidTokenError("Missing claim: aud")
+                raise AudienceInvalidError("Missing claim: aud", "aud")
             return
         if not self._audience:
             # RFC 7519 4.1.3: a token meant for someone must not be taken by a party that is not named.
-            raise InvalidTokenError("Invalid audience")
+            raise AudienceInvalidError("Invalid audience", "aud")
         aud = claims["aud"]
         names = [aud] if isinstance(aud, str) else aud
         if not isinstance(names, list) or not names or not all(isinstance(a, str) for a in names):
-            raise InvalidTokenError("Invalid claim: aud")
+            raise AudienceInvalidError("Invalid claim: aud", "aud")
         if self._audience.isdisjoint(names):
-            raise InvalidTokenError("Invalid audience")
+            raise AudienceInvalidError("Invalid audience", "aud")
 
     def check_times(self, claims: Mapping[str, Any], now: float | None = None,
                     allow_expired: bool = False) -> None:
@@ -253,10 +268,10 @@ class TokenCodec:
             raise ExpiredTokenError()
         nbf = claims.get("nbf")
         if nbf is not None and nbf - leeway > now:
-            raise InvalidTokenError("The token is not yet valid (nbf)")
+            raise TokenNotYetValidError("The token is not yet valid (nbf)")
         iat = claims.get("iat")
         if iat is not None and iat - leeway > now:
-            raise InvalidTokenError("The token was issued in the future (iat)")
+            raise TokenNotYetValidError("The token was issued in the future (iat)")
 
     # -- writing ------------------------------------------------------------------
 
