@@ -162,7 +162,7 @@ def build_issuer(name: str, config: Any, parent: Settings) -> Issuer:
         raise ConfigError(f"{where}: algorithms must be a non-empty list such as ['RS256']")
     inherited = {f: getattr(parent, f) for f in (
         "leeway", "identity_claim", "verify_sub", "require_exp", "max_token_size",
-        "jwks_cache_seconds", "jwks_refetch_seconds", "jwks_timeout")}
+        "jwks_cache_seconds", "jwks_refetch_seconds", "jwks_timeout", "accept_token_types")}
     try:
         settings = Settings.build(
             **inherited, algorithm=algorithms[0], decode_algorithms=algorithms,

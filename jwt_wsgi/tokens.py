@@ -40,13 +40,27 @@ _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 # The latest NumericDate we accept: 9999-12-31T23:59:59Z. Larger values are nonsense or overflow bait.
 MAX_NUMERIC_DATE = 253402300799
 TIME_CLAIMS = ("exp", "nbf", "iat")
-# RFC 8725 3.11: explicit typing. Tokens typed as something else are not access tokens.
-ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
+# RFC 8725 3.11: explicit typing. A token typed as something else is not an access token.
+#: The types that mean "access token" wherever a token states one: the JOSE header
+#: ``typ`` (RFC 7519 ``JWT``, RFC 9068 ``at+jwt``) and the payload ``typ`` some identity
+#: providers set (Keycloak: ``Bearer``; its ``ID``, ``Refresh``, ``Offline``, ``Logout``
+#: and action tokens are refused). Compared lower-cased, without ``application/``.
+ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "bearer"})
+#: Claims OpenID Connect defines for ID tokens only (Core 3.1.3.6, 3.3.2.11; FAPI s_hash):
+#: a token holding one is an ID token, of type ``id``. ``nonce`` is not among them: some
+#: providers copy it into access tokens.
+ID_TOKEN_CLAIMS = ("at_hash", "c_hash", "s_hash")
 # Header parameters that would change how the token must be processed; we implement none.
 _REFUSED_HEADERS = ("crit", "enc", "zip", "b64")
 RESERVED_ENCODE_HEADERS = frozenset({"alg", *_REFUSED_HEADERS})
 
 KeyLookup = Callable[[str, Any], "Verifier | None"]
+
+
+def token_type(value: str) -> str:
+    """A ``typ`` value as compared: lower-cased, without an ``application/`` prefix
+    (RFC 7515 4.1.9)."""
+    return value.strip().lower().removeprefix("application/")
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -158,6 +172,8 @@ class TokenCodec:
         self._issuer = settings.issuer
         self._identity_claim = settings.identity_claim
         self._max_size = settings.max_token_size
+        self._types = ACCESS_TOKEN_TYPES | {token_type(t) for t in settings.accept_token_types}
+        self._id_tokens_accepted = "id" in self._types
         #: The clock used for every time rule; tests replace it to freeze time.
         self.clock: Callable[[], float] = time.time
 
@@ -203,7 +219,7 @@ class TokenCodec:
                 raise HeaderInvalidError(f"Unsupported header parameter: {name}")
         # Present means checked: a JSON null is not the same as an absent parameter.
         typ = header.get("typ")
-        if "typ" in header and (not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYP):
+        if "typ" in header and (not isinstance(typ, str) or token_type(typ) not in self._types):
             raise TokenTypeInvalidError()
         kid = header.get("kid")
         if "kid" in header and not isinstance(kid, str):
@@ -236,12 +252,24 @@ class TokenCodec:
                 isinstance(scp, list) and all(isinstance(s, str) for s in scp))):
             raise ClaimInvalidError("Invalid claim: scp must be a list of strings or a string",
                                     "scp")
+        self._check_type(claims)
         fresh = claims.get("fresh", False)
         if not (isinstance(fresh, bool) or is_numeric_date(fresh)):
             raise ClaimInvalidError("Invalid claim: fresh", "fresh")
         self._check_audience(claims)
         if self._issuer is not None and claims.get("iss") != self._issuer:
             raise IssuerInvalidError("Invalid issuer", "iss")
+
+    def _check_type(self, claims: dict[str, Any]) -> None:
+        """Refuse what an identity provider issued for another purpose (an ID, refresh,
+        logout or offline token): its audience may well be ours, its purpose is not."""
+        typ = claims.get("typ")
+        if "typ" in claims and (not isinstance(typ, str) or token_type(typ) not in self._types):
+            raise TokenTypeInvalidError()
+        if not self._id_tokens_accepted:
+            for name in ID_TOKEN_CLAIMS:
+                if name in claims:
+                    raise TokenTypeInvalidError("ID tokens are not access tokens")
 
     def _check_audience(self, claims: dict[str, Any]) -> None:
         if "aud" not in claims:
