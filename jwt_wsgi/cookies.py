@@ -170,7 +170,7 @@ def refresh_expiring_access_cookie(environ: Any, response: R, *,
     if (get_jwt_request_location(environ) != "cookies" or claims.get("type") != "access"
             or not isinstance(exp, (int, float))):
         return response
-    if exp - manager.codec.clock() > within.total_seconds():
+    if exp - manager.clock() > within.total_seconds():
         return response
     s = manager.settings
     header = _environ(environ).get("HTTP_COOKIE")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -37,6 +38,9 @@ class JWTManager:
     :param settings: a prebuilt :class:`Settings`; otherwise the keyword options build one.
     :param blocklist: a revocation store (``add``/``contains``); a
         :class:`~jwt_wsgi.blocklist.MemoryBlocklist` by default.
+    :param clock: a callable returning the current time in seconds since the epoch, read
+        for every time rule and every minted ``iat`` (default :func:`time.time`); pass a
+        frozen one in tests.
     :raises ConfigError: for any setting that cannot work.
 
     ::
@@ -46,9 +50,11 @@ class JWTManager:
     """
 
     def __init__(self, settings: Settings | None = None, *, blocklist: Blocklist | None = None,
-                 **options: Any) -> None:
+                 clock: Callable[[], float] | None = None, **options: Any) -> None:
         if settings is not None and options:
             raise ConfigError("pass either a Settings object or keyword options, not both")
+        if clock is not None and not callable(clock):
+            raise ConfigError("clock must be a callable returning seconds since the epoch")
         self.settings = settings if settings is not None else Settings.build(**options)
         self.blocklist: Blocklist = blocklist if blocklist is not None else MemoryBlocklist()
         if not (callable(getattr(self.blocklist, "add", None))
@@ -59,7 +65,8 @@ class JWTManager:
         self._setup_keys()
         self._public_jwk = self._signing_jwk()
         self.codec = TokenCodec(self.settings, self._find_key, self._signer,
-                                {"kid": self._public_jwk["kid"]} if self._public_jwk else None)
+                                {"kid": self._public_jwk["kid"]} if self._public_jwk else None,
+                                clock=clock or time.time)
         #: Verifies only tokens this manager's signing key signed (``None``: it cannot
         #: sign); what :func:`~jwt_wsgi.renewal.renew_access_token` renews.
         self.own_codec = own_codec(self.settings, self._signer, self.signing_public_key,
@@ -85,12 +92,17 @@ class JWTManager:
         self._headers_loader: Callable[[Any], Mapping[str, Any]] | None = None
         self._identity_loader: Callable[[Any], Any] | None = None
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock this manager reads (see the ``clock`` parameter)."""
+        return self.codec.clock
+
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any], *,
-                     blocklist: Blocklist | None = None) -> JWTManager:
+    def from_mapping(cls, mapping: Mapping[str, Any], *, blocklist: Blocklist | None = None,
+                     clock: Callable[[], float] | None = None) -> JWTManager:
         """Build from ``JWT_*`` keys, such as a Flask ``app.config`` or INI strings."""
         try:
-            return cls(Settings.from_mapping(mapping), blocklist=blocklist)
+            return cls(Settings.from_mapping(mapping), blocklist=blocklist, clock=clock)
         except ConfigError as exc:
             if str(exc) != NO_HMAC_KEY_MESSAGE:
                 raise

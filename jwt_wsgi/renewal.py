@@ -100,7 +100,7 @@ def renew_access_token(manager: JWTManager, token: str, *,
     if claims.get("type") != "access":
         raise NotRenewable("not an access token")
     s = manager.settings
-    now = int(manager.codec.clock())
+    now = int(manager.clock())
     exp, iat = claims.get("exp"), claims.get("iat")
     if exp is None:
         raise NotRenewable("the token never expires")

@@ -162,6 +162,7 @@ class TokenCodec:
         find_key: KeyLookup,
         signing_key: Signer | None,
         signing_headers: Mapping[str, Any] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self._find_key = find_key
@@ -174,8 +175,8 @@ class TokenCodec:
         self._max_size = settings.max_token_size
         self._types = ACCESS_TOKEN_TYPES | {token_type(t) for t in settings.accept_token_types}
         self._id_tokens_accepted = "id" in self._types
-        #: The clock used for every time rule; tests replace it to freeze time.
-        self.clock: Callable[[], float] = time.time
+        #: The clock used for every time rule (``JWTManager(clock=...)``).
+        self.clock = clock
 
     # -- reading ------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from werkzeug.test import Client
 
 from jwt_wsgi import JWTManager, JWTMiddleware, refresh_expiring_access_cookie
 from jwt_wsgi.keys import public_jwk
-from tests.conftest import NOW, SECRET, sign_hs256
+from tests.conftest import NOW, SECRET, Clock, sign_hs256
 
 API = "https://api.example"
 PARTNER = "https://partner.example"
@@ -29,7 +29,10 @@ SOON = NOW + 14 * 60  # one minute before a 15-minute token expires
 
 
 def frozen(jwt: JWTManager, at: float) -> JWTManager:
-    jwt.codec.clock = lambda: float(at)
+    """Move the manager's clock (a :class:`Clock` given as ``clock=``) to ``at``."""
+    clock = jwt.clock
+    assert isinstance(clock, Clock)
+    clock.now = at
     return jwt
 
 
@@ -62,7 +65,7 @@ def ask(jwt: JWTManager, token: str, path: str = "/api",
 
 def cookie_manager(**options: Any) -> JWTManager:
     options.setdefault("secret_key", SECRET)
-    return frozen(JWTManager(token_location=["cookies"], **options), NOW)
+    return JWTManager(token_location=["cookies"], clock=Clock(), **options)
 
 
 # -- tokens that are not ours are never renewed ----------------------------------------
@@ -87,7 +90,7 @@ def _decode_only_key_token() -> tuple[JWTManager, str]:
                     for _ in range(2))
     jwt = cookie_manager(secret_key=None, algorithm="RS256", private_key=_pem(ours),
                          jwks={"keys": [public_jwk(theirs.public_key(), "idp-1", "RS256")]})
-    idp = frozen(JWTManager(algorithm="RS256", private_key=_pem(theirs)), NOW)
+    idp = JWTManager(algorithm="RS256", private_key=_pem(theirs), clock=Clock())
     return jwt, idp.create_access_token("idp-user", additional_headers={"kid": "idp-1"})
 
 
@@ -226,8 +229,8 @@ class FailingStore:
 
 def test_a_store_failing_during_renewal_leaves_the_response_alone() -> None:
     store = FailingStore()
-    jwt = frozen(JWTManager(secret_key=SECRET, token_location=["cookies"], blocklist=store),
-                 NOW)
+    jwt = JWTManager(secret_key=SECRET, token_location=["cookies"], blocklist=store,
+                     clock=Clock())
     token = jwt.create_access_token("alice")
     frozen(jwt, SOON)
 
