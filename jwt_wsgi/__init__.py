@@ -41,6 +41,7 @@ from .manager import JWTManager
 from .middleware import JWTMiddleware
 from .policy import Policy
 from .settings import Settings
+from .tokens import Token
 
 __version__ = "0.1.0"
 
@@ -70,6 +71,7 @@ __all__ = [
     "SecurityWarning",
     "ServiceUnavailableError",
     "Settings",
+    "Token",
     "SignatureInvalidError",
     "TokenMalformedError",
     "TokenNotYetValidError",

@@ -42,7 +42,7 @@ from .keys import (
     verifier,
 )
 from .settings import Settings
-from .tokens import _COMPACT, KeyLookup, TokenCodec, b64decode, parse_json_object
+from .tokens import _COMPACT, KeyLookup, Token, TokenCodec, b64decode, parse_json_object
 
 if TYPE_CHECKING:
     from .jwks import JWKSFetcher
@@ -192,7 +192,7 @@ class IssuerRouter:
         self._default_without_iss = default if default_issuer is None else None
         self._max_size = max_size
 
-    def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def verify(self, token: str) -> Token:
         """Verify with the keys of the issuer named by the token's ``iss``."""
         if len(token) > self._max_size:
             raise TokenTooLargeError()

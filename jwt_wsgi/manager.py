@@ -22,7 +22,7 @@ from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
 from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey, Signer, public_jwk, thumbprint
 from .renewal import own_codec
 from .settings import Settings
-from .tokens import TokenCodec, new_jti
+from .tokens import Token, TokenCodec, new_jti
 
 F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("jwt_wsgi")
@@ -294,18 +294,19 @@ class JWTManager:
             raise error.with_token(header, claims) from None
         return claims
 
-    def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def verify(self, token: str) -> Token:
         """Everything the middleware checks of a token itself: signature, claims, clock,
-        revocation. Returns ``(header, claims)`` owned by the caller.
+        revocation. Returns a :class:`~jwt_wsgi.tokens.Token` (header, claims) whose dicts
+        the caller owns.
 
         A token in the verified-token cache skips parsing and the signature check; the
         clock and revocation are checked on every call, and only a success is cached.
         """
         cache = self.token_cache
         if cache is None:
-            header, claims = self._verify_signature(token)
-            self.check_now(header, claims)
-            return header, claims
+            verified = self._verify_signature(token)
+            self.check_now(*verified)
+            return verified
         if self._fetchers:
             for fetcher in self._fetchers:
                 fetcher.refresh_if_expired()

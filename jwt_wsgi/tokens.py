@@ -16,7 +16,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 from .errors import (
     AlgorithmNotAllowedError,
@@ -55,6 +55,25 @@ _REFUSED_HEADERS = ("crit", "enc", "zip", "b64")
 RESERVED_ENCODE_HEADERS = frozenset({"alg", *_REFUSED_HEADERS})
 
 KeyLookup = Callable[[str, Any], "Verifier | None"]
+
+
+class Token(NamedTuple):
+    """A verified token: its JOSE header and its claims, dicts owned by whoever got them.
+
+    A tuple still, so ``header, claims = manager.verify(token)`` reads as it always did.
+    """
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+
+
+#: Builds a :class:`Token` without NamedTuple's keyword-handling ``__new__`` (the cached
+#: path makes one per request).
+_new_tuple = tuple.__new__
+
+
+def make_token(header: dict[str, Any], claims: dict[str, Any]) -> Token:
+    return _new_tuple(Token, (header, claims))
 
 
 def token_type(value: str) -> str:
@@ -180,10 +199,10 @@ class TokenCodec:
 
     # -- reading ------------------------------------------------------------------
 
-    def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def verify(self, token: str) -> Token:
         """Parse and verify a token; check every rule that does not depend on the clock.
 
-        :return: ``(header, claims)``, fresh dicts owned by the caller.
+        :return: the header and claims, fresh dicts owned by the caller.
         :raises InvalidTokenError: for any defect, with a fixed message.
         """
         if len(token) > self._max_size:
@@ -209,7 +228,7 @@ class TokenCodec:
         except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError):
             raise TokenMalformedError("Invalid payload") from None
         self._check_claims(claims)
-        return header, claims
+        return make_token(header, claims)
 
     def _check_header(self, header: dict[str, Any]) -> Verifier:
         alg = header.get("alg")

@@ -15,6 +15,7 @@ from jwt_wsgi import (
     InvalidTokenError,
     JWTManager,
     JWTMiddleware,
+    Token,
 )
 from tests.conftest import NOW, SECRET, Clock, Recorder, bearer, forge, sign_hs256
 
@@ -411,3 +412,18 @@ def test_the_clock_is_a_parameter(build: Callable[[Clock], JWTManager]) -> None:
 def test_a_clock_that_is_not_callable_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="clock must be a callable"):
         JWTManager(secret_key=SECRET, clock=NOW)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cache_size", [pytest.param(0, id="no-cache"),
+                                        pytest.param(8, id="cache")])
+def test_verify_returns_a_token_every_time(cache_size: int) -> None:
+    jwt = JWTManager(secret_key=SECRET, token_cache_size=cache_size, clock=Clock())
+    token = jwt.create_access_token("alice", additional_claims={"roles": ["a"]})
+    for _ in range(3):  # miss, admitted, hit
+        verified = jwt.verify(token)
+        assert isinstance(verified, Token)
+        assert verified.claims["sub"] == "alice" and verified.header["alg"] == "HS256"
+        assert verified.claims["roles"] == ["a"]
+        header, claims = verified
+        assert (header, claims) == (verified.header, verified.claims)
+        claims["roles"].append("mutated")  # the caller's own copy
