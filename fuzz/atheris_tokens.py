@@ -31,8 +31,7 @@ with atheris.instrument_imports():
 SECRET = "fuzz-secret-" + "s" * 40
 NOW = 1_800_000_000
 JWT = JWTManager(secret_key=SECRET, token_location=["headers", "cookies", "query_string", "json"],
-                 cookie_csrf_protect=False)
-JWT.codec.clock = lambda: float(NOW)
+                 cookie_csrf_protect=False, clock=lambda: float(NOW))
 VALID = JWT.create_access_token("alice")
 REACHED: list[dict[str, Any]] = []
 

@@ -17,19 +17,30 @@ from .cookies import (
     unset_refresh_cookies,
 )
 from .errors import (
+    AlgorithmNotAllowedError,
+    AudienceInvalidError,
     BodyTooLargeError,
+    ClaimInvalidError,
     ConfigError,
     CSRFError,
     ExpiredTokenError,
     FreshTokenRequiredError,
+    HeaderInvalidError,
     InsufficientScopeError,
     InvalidRequestError,
     InvalidTokenError,
+    IssuerInvalidError,
     JWTWSGIError,
+    KeyUnknownError,
     NoTokenError,
     RevokedTokenError,
     SecurityWarning,
     ServiceUnavailableError,
+    SignatureInvalidError,
+    TokenMalformedError,
+    TokenNotYetValidError,
+    TokenTooLargeError,
+    TokenTypeInvalidError,
     UserLookupError,
     WrongTokenTypeError,
 )
@@ -37,21 +48,28 @@ from .manager import JWTManager
 from .middleware import JWTMiddleware
 from .policy import Policy
 from .settings import Settings
+from .tokens import Token
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CSRFError",
+    "AlgorithmNotAllowedError",
+    "AudienceInvalidError",
     "BodyTooLargeError",
+    "ClaimInvalidError",
     "ConfigError",
     "ExpiredTokenError",
     "FreshTokenRequiredError",
+    "HeaderInvalidError",
     "InsufficientScopeError",
     "InvalidRequestError",
     "InvalidTokenError",
+    "IssuerInvalidError",
     "JWTManager",
     "JWTMiddleware",
     "JWTWSGIError",
+    "KeyUnknownError",
     "MemoryBlocklist",
     "NoTokenError",
     "Policy",
@@ -60,6 +78,12 @@ __all__ = [
     "SecurityWarning",
     "ServiceUnavailableError",
     "Settings",
+    "Token",
+    "SignatureInvalidError",
+    "TokenMalformedError",
+    "TokenNotYetValidError",
+    "TokenTooLargeError",
+    "TokenTypeInvalidError",
     "UserLookupError",
     "WrongTokenTypeError",
     "__version__",

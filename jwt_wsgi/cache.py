@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-Decoded = tuple[dict[str, Any], dict[str, Any]]
+from .tokens import Token, make_token
 
 
 def copy_json(value: Any) -> Any:
@@ -51,7 +51,7 @@ def _nested(obj: dict[str, Any]) -> tuple[str, ...]:
 _Entry = tuple[dict[str, Any], dict[str, Any], tuple[str, ...], tuple[str, ...]]
 
 
-def _copies(entry: _Entry) -> Decoded:
+def _copies(entry: _Entry) -> Token:
     header, claims, header_nested, claims_nested = entry
     header = header.copy()
     for name in header_nested:
@@ -59,7 +59,7 @@ def _copies(entry: _Entry) -> Decoded:
     claims = claims.copy()
     for name in claims_nested:
         claims[name] = copy_json(claims[name])
-    return header, claims
+    return make_token(header, claims)
 
 
 class TokenCache:
@@ -89,7 +89,7 @@ class TokenCache:
         self.misses = 0
         self.flushes = 0
 
-    def get(self, token: str, context: Hashable) -> Decoded | None:
+    def get(self, token: str, context: Hashable) -> Token | None:
         """Copies of a cached token's ``(header, claims)``, or ``None``.
 
         :param context: what the entries were verified against; when it differs from
@@ -109,10 +109,10 @@ class TokenCache:
             self.hits += 1
         if entry[2] or entry[3]:
             return _copies(entry)
-        return entry[0].copy(), entry[1].copy()  # a flat token: shallow copies are whole
+        return make_token(entry[0].copy(), entry[1].copy())  # flat: shallow copies are whole
 
     def put(self, token: str, context: Hashable, header: dict[str, Any],
-            claims: dict[str, Any]) -> Decoded:
+            claims: dict[str, Any]) -> Token:
         """Keep a token that passed every check (from its second time); return copies
         for the caller (or, when nothing was kept, the given dicts).
 
@@ -124,7 +124,7 @@ class TokenCache:
             # A context that changed since the caller's get (keys rotated while the token
             # was being verified) means the result may be stale: hand it out, keep nothing.
             if context != self._context:
-                return header, claims
+                return make_token(header, claims)
             # Admission: a token is kept the second time it is verified. A token seen once
             # (one request per login, a flood of one-shot tokens) then costs a set insert
             # instead of an entry, two copies and an eviction, and cannot push the tokens
@@ -135,7 +135,7 @@ class TokenCache:
                 if len(seen) >= 2 * self.size:
                     seen.clear()
                 seen.add(key)
-                return header, claims
+                return make_token(header, claims)
             seen.discard(key)
             header_nested, claims_nested = _nested(header), _nested(claims)
             entry = (header, claims, header_nested, claims_nested)
@@ -146,7 +146,7 @@ class TokenCache:
             entries[token] = entry
         if header_nested or claims_nested:
             return _copies(entry)
-        return header.copy(), claims.copy()
+        return make_token(header.copy(), claims.copy())
 
     def clear(self) -> None:
         """Drop every entry."""

@@ -17,14 +17,18 @@ page's own script reads them to send the ``X-CSRF-TOKEN`` header.
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.http import dump_cookie
+
+from .errors import JWTWSGIError
 
 if TYPE_CHECKING:
     from .manager import JWTManager
 
 R = TypeVar("R")
+logger = logging.getLogger("jwt_wsgi")
 
 #: The lifetime of a persistent cookie (``session_cookie=False``), as flask-jwt-extended:
 #: a year. The token inside still expires on its own ``exp``.
@@ -87,15 +91,12 @@ def _expire_pair(response: R, manager: JWTManager, domain: str | None,
 
 def add_header(response: R, name: str, value: str) -> R:
     """Add a header to a webob or werkzeug response, or a list of header tuples."""
+    _check_response(response)
     if isinstance(response, list):
         response.append((name, value))
-        return response
-    headers = getattr(response, "headers", None)
-    if headers is not None and callable(getattr(headers, "add", None)):
-        headers.add(name, value)
-        return response
-    raise TypeError("response must be a webob or werkzeug Response or a list of "
-                    f"(name, value) header tuples, not {type(response).__name__}")
+    else:
+        response.headers.add(name, value)  # type: ignore[attr-defined]
+    return response
 
 
 def _set_pair(response: R, manager: JWTManager, token: str, max_age: int | None,
@@ -139,25 +140,62 @@ def _expire(response: Any, manager: JWTManager, domain: str | None, name: str, p
 def refresh_expiring_access_cookie(environ: Any, response: R, *,
                                    manager: JWTManager,
                                    within: datetime.timedelta = datetime.timedelta(minutes=5),
-                                   ) -> R:
+                                   max_session: datetime.timedelta | None = None) -> R:
     """Implicit refresh: re-issue the access cookie when the one this request used is
     about to expire.
 
     Call it on the app's response after the middleware let a request through. It acts
-    only when the request's access token came from a cookie and expires within
-    ``within``; the new token has the same identity (claims from a
-    ``user_claims_loader`` are added again) and is not fresh.
+    only when the request's access token came from the access cookie, expires within
+    ``within``, and was signed by this manager (a token of another ``issuers=`` entry is
+    never renewed). The new token is the old one with a new ``iat``, ``nbf``, ``exp`` and
+    ``jti``: every other claim is kept, ``refresh_jti`` included, and it stays fresh no
+    longer than the old one did. See :mod:`jwt_wsgi.renewal`.
+
+    A session is renewed up to ``max_session`` after its first token was issued (default
+    ``refresh_token_expires``); then the token expires on its own. Anything that stops a
+    renewal (a revoked token, a revocation store that cannot answer, a token that is not
+    ours) leaves the response as it was: this helper never raises for the token's sake.
 
     :param environ: the request's environ (or a request object with ``.environ``).
+    :raises TypeError: ``response`` is not a response this module can add a cookie to
+        (checked on every call, not only when a token is renewed).
     """
-    from .context import get_jwt, get_jwt_identity, get_jwt_request_location
+    from .context import _environ, get_jwt, get_jwt_request_location
+    from .locations import parse_cookie_header
+    from .renewal import NotRenewable, renew_access_token
 
+    _check_response(response)
     claims = get_jwt(environ)
     exp = claims.get("exp")
     if (get_jwt_request_location(environ) != "cookies" or claims.get("type") != "access"
             or not isinstance(exp, (int, float))):
         return response
-    if exp - manager.codec.clock() > within.total_seconds():
+    if exp - manager.clock() > within.total_seconds():
         return response
-    token = manager.create_access_token(get_jwt_identity(environ))
+    s = manager.settings
+    header = _environ(environ).get("HTTP_COOKIE")
+    values = parse_cookie_header(header, (s.access_cookie_name,)).get(
+        s.access_cookie_name, []) if isinstance(header, str) else []
+    if len(values) != 1:
+        return response
+    try:
+        token = renew_access_token(manager, values[0], max_session=max_session)
+    except NotRenewable as why:
+        logger.debug("access cookie not renewed: %s", why)
+        return response
+    except JWTWSGIError as error:
+        logger.info("access cookie not renewed: %s", error.code)
+        return response
+    except Exception as exc:  # noqa: BLE001 - never into the server: the request succeeded
+        logger.warning("access cookie not renewed: unexpected %s", type(exc).__name__)
+        return response
     return set_access_cookies(response, token, manager=manager)
+
+
+def _check_response(response: Any) -> None:
+    if isinstance(response, list):
+        return
+    headers = getattr(response, "headers", None)
+    if headers is None or not callable(getattr(headers, "add", None)):
+        raise TypeError("response must be a webob or werkzeug Response or a list of "
+                        f"(name, value) header tuples, not {type(response).__name__}")

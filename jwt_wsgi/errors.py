@@ -75,7 +75,100 @@ class BodyTooLargeError(InvalidRequestError):
 
 
 class InvalidTokenError(JWTWSGIError):
-    """Bad signature, malformed token, wrong algorithm, audience, issuer or type."""
+    """Bad signature, malformed token, wrong algorithm, audience, issuer or type.
+
+    The subclasses below name the cause (their ``code``, for logs and metrics); they all
+    answer as this class does, through ``invalid_token_loader`` with a 401 and
+    ``error="invalid_token"``, so catching :class:`InvalidTokenError` still catches them all.
+    """
+
+
+class TokenMalformedError(InvalidTokenError):
+    """Not the RFC 7515 compact form, or a part that is not base64url JSON."""
+
+    code = "token_malformed"
+    default_message = "Invalid token format"
+
+
+class TokenTooLargeError(InvalidTokenError):
+    """Longer than ``max_token_size``; refused before any parsing."""
+
+    code = "token_too_large"
+    default_message = "Token is too large"
+
+
+class HeaderInvalidError(InvalidTokenError):
+    """A JOSE header parameter that is malformed or asks for processing we refuse
+    (``crit``, ``enc``, ``zip``, ``b64``, a ``kid`` that is not a string)."""
+
+    code = "header_invalid"
+    default_message = "Invalid header"
+
+
+class AlgorithmNotAllowedError(InvalidTokenError):
+    """An ``alg`` that is not among the accepted algorithms."""
+
+    code = "algorithm_not_allowed"
+    default_message = "The specified alg value is not allowed"
+
+
+class KeyUnknownError(InvalidTokenError):
+    """No key of the issuer fits the token's ``alg`` and ``kid``."""
+
+    code = "key_unknown"
+    default_message = "No key matches the token"
+
+
+class SignatureInvalidError(InvalidTokenError):
+    """The signature does not verify with the key the token names."""
+
+    code = "signature_invalid"
+    default_message = "Signature verification failed"
+
+
+class TokenTypeInvalidError(InvalidTokenError):
+    """A token an identity provider marks as something other than an access token: an ID,
+    refresh, logout or offline token (header or payload ``typ``, ID-token hashes)."""
+
+    code = "token_type_invalid"
+    default_message = "Unsupported token type"
+
+
+class ClaimInvalidError(InvalidTokenError):
+    """A claim that is missing where it is required, or of the wrong JSON type.
+
+    :ivar claim: the claim's name, when the cause is one claim.
+    """
+
+    code = "claim_invalid"
+    default_message = "Invalid claim"
+
+    def __init__(self, message: str | None = None, claim: str | None = None) -> None:
+        super().__init__(message)
+        self.claim = claim
+
+
+class AudienceInvalidError(ClaimInvalidError):
+    """An ``aud`` that names no accepted audience, is missing where one is configured, or
+    is present where none is (RFC 7519 4.1.3)."""
+
+    code = "audience_invalid"
+    default_message = "Invalid audience"
+
+
+class IssuerInvalidError(ClaimInvalidError):
+    """An ``iss`` that is not the configured issuer, names no known issuer, or is not
+    accepted on the route."""
+
+    code = "issuer_invalid"
+    default_message = "Invalid issuer"
+
+
+class TokenNotYetValidError(InvalidTokenError):
+    """An ``nbf`` after now, or an ``iat`` in the future (leeway included)."""
+
+    code = "token_not_yet_valid"
+    default_message = "The token is not yet valid (nbf)"
 
 
 class WrongTokenTypeError(InvalidTokenError):
@@ -156,3 +249,26 @@ class InternalError(JWTWSGIError):
     loader = "internal_error_loader"
     code = "internal_error"
     default_message = "Internal server error"
+
+
+def refusals() -> list[type[JWTWSGIError]]:
+    """Every refusal class (the subclasses of :class:`JWTWSGIError`), each before its
+    own subclasses: the rows of an errors table in the docs.
+
+    ::
+
+        for error in refusals():
+            print(error.code, error.status, error.loader, error.default_message)
+    """
+    found: list[type[JWTWSGIError]] = [JWTWSGIError]
+    for cls in found:  # grows while it is walked: breadth first, no recursion
+        found.extend(sub for sub in cls.__subclasses__() if sub not in found)
+    return found[1:]  # the base itself is never raised
+
+
+def error_table() -> list[dict[str, object]]:
+    """One row per refusal: class name, machine code, HTTP status, RFC 6750 error, loader
+    and default message; the table the documentation prints."""
+    return [{"name": cls.__name__, "code": cls.code, "status": cls.status,
+             "error": cls.error, "loader": cls.loader, "message": cls.default_message,
+             "doc": (cls.__doc__ or "").strip().split("\n")[0]} for cls in refusals()]

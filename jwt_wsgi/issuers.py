@@ -26,7 +26,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, InvalidTokenError
+from .errors import ConfigError, IssuerInvalidError, TokenMalformedError, TokenTooLargeError
 from .keys import (
     HMAC_ALGORITHMS,
     KeySet,
@@ -42,7 +42,7 @@ from .keys import (
     verifier,
 )
 from .settings import Settings
-from .tokens import _COMPACT, KeyLookup, TokenCodec, b64decode, parse_json_object
+from .tokens import _COMPACT, KeyLookup, Token, TokenCodec, b64decode, parse_json_object
 
 if TYPE_CHECKING:
     from .jwks import JWKSFetcher
@@ -162,7 +162,7 @@ def build_issuer(name: str, config: Any, parent: Settings) -> Issuer:
         raise ConfigError(f"{where}: algorithms must be a non-empty list such as ['RS256']")
     inherited = {f: getattr(parent, f) for f in (
         "leeway", "identity_claim", "verify_sub", "require_exp", "max_token_size",
-        "jwks_cache_seconds", "jwks_refetch_seconds", "jwks_timeout")}
+        "jwks_cache_seconds", "jwks_refetch_seconds", "jwks_timeout", "accept_token_types")}
     try:
         settings = Settings.build(
             **inherited, algorithm=algorithms[0], decode_algorithms=algorithms,
@@ -192,24 +192,24 @@ class IssuerRouter:
         self._default_without_iss = default if default_issuer is None else None
         self._max_size = max_size
 
-    def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def verify(self, token: str) -> Token:
         """Verify with the keys of the issuer named by the token's ``iss``."""
         if len(token) > self._max_size:
-            raise InvalidTokenError("Token is too large")
+            raise TokenTooLargeError()
         if not _COMPACT.fullmatch(token):
-            raise InvalidTokenError("Not enough segments" if token.count(".") < 2
-                                    else "Invalid token format")
+            raise TokenMalformedError("Not enough segments" if token.count(".") < 2
+                                      else "Invalid token format")
         try:
             payload = parse_json_object(b64decode(token.split(".")[1]))
         except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError):
-            raise InvalidTokenError("Invalid payload") from None
+            raise TokenMalformedError("Invalid payload") from None
         iss = payload.get("iss")
         if iss is None:
             codec = self._default_without_iss
         else:
             codec = self._codecs.get(iss) if isinstance(iss, str) else None
         if codec is None:
-            raise InvalidTokenError("Unknown issuer")
+            raise IssuerInvalidError("Unknown issuer", "iss")
         return codec.verify(token)
 
 

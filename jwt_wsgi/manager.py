@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -11,16 +12,17 @@ from .blocklist import Blocklist, MemoryBlocklist
 from .cache import TokenCache, copy_json
 from .errors import (
     ConfigError,
-    InvalidTokenError,
     JWTWSGIError,
     RevokedTokenError,
     ServiceUnavailableError,
+    TokenMalformedError,
 )
 from .handlers import Responders, Signature
 from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
 from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey, Signer, public_jwk, thumbprint
+from .renewal import own_codec
 from .settings import Settings
-from .tokens import TokenCodec, new_jti
+from .tokens import Token, TokenCodec, new_jti
 
 F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("jwt_wsgi")
@@ -36,6 +38,9 @@ class JWTManager:
     :param settings: a prebuilt :class:`Settings`; otherwise the keyword options build one.
     :param blocklist: a revocation store (``add``/``contains``); a
         :class:`~jwt_wsgi.blocklist.MemoryBlocklist` by default.
+    :param clock: a callable returning the current time in seconds since the epoch, read
+        for every time rule and every minted ``iat`` (default :func:`time.time`); pass a
+        frozen one in tests.
     :raises ConfigError: for any setting that cannot work.
 
     ::
@@ -45,9 +50,11 @@ class JWTManager:
     """
 
     def __init__(self, settings: Settings | None = None, *, blocklist: Blocklist | None = None,
-                 **options: Any) -> None:
+                 clock: Callable[[], float] | None = None, **options: Any) -> None:
         if settings is not None and options:
             raise ConfigError("pass either a Settings object or keyword options, not both")
+        if clock is not None and not callable(clock):
+            raise ConfigError("clock must be a callable returning seconds since the epoch")
         self.settings = settings if settings is not None else Settings.build(**options)
         self.blocklist: Blocklist = blocklist if blocklist is not None else MemoryBlocklist()
         if not (callable(getattr(self.blocklist, "add", None))
@@ -58,7 +65,12 @@ class JWTManager:
         self._setup_keys()
         self._public_jwk = self._signing_jwk()
         self.codec = TokenCodec(self.settings, self._find_key, self._signer,
-                                {"kid": self._public_jwk["kid"]} if self._public_jwk else None)
+                                {"kid": self._public_jwk["kid"]} if self._public_jwk else None,
+                                clock=clock or time.time)
+        #: Verifies only tokens this manager's signing key signed (``None``: it cannot
+        #: sign); what :func:`~jwt_wsgi.renewal.renew_access_token` renews.
+        self.own_codec = own_codec(self.settings, self._signer, self.signing_public_key,
+                                   {"kid": self._public_jwk["kid"]} if self._public_jwk else None)
         self._verify_signature = self.codec.verify
         if self.issuers:
             own = self.codec if has_keys(self.settings) else None
@@ -82,12 +94,17 @@ class JWTManager:
         #: The registered ``user_lookup_loader``, read by the middleware on each request.
         self.user_loader: Callable[[dict[str, Any], dict[str, Any]], Any] | None = None
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock this manager reads (see the ``clock`` parameter)."""
+        return self.codec.clock
+
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any], *,
-                     blocklist: Blocklist | None = None) -> JWTManager:
+    def from_mapping(cls, mapping: Mapping[str, Any], *, blocklist: Blocklist | None = None,
+                     clock: Callable[[], float] | None = None) -> JWTManager:
         """Build from ``JWT_*`` keys, such as a Flask ``app.config`` or INI strings."""
         try:
-            return cls(Settings.from_mapping(mapping), blocklist=blocklist)
+            return cls(Settings.from_mapping(mapping), blocklist=blocklist, clock=clock)
         except ConfigError as exc:
             if str(exc) != NO_HMAC_KEY_MESSAGE:
                 raise
@@ -294,18 +311,19 @@ class JWTManager:
             raise error.with_token(header, claims) from None
         return claims
 
-    def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def verify(self, token: str) -> Token:
         """Everything the middleware checks of a token itself: signature, claims, clock,
-        revocation. Returns ``(header, claims)`` owned by the caller.
+        revocation. Returns a :class:`~jwt_wsgi.tokens.Token` (header, claims) whose dicts
+        the caller owns.
 
         A token in the verified-token cache skips parsing and the signature check; the
         clock and revocation are checked on every call, and only a success is cached.
         """
         cache = self.token_cache
         if cache is None:
-            header, claims = self._verify_signature(token)
-            self._check_now(header, claims)
-            return header, claims
+            verified = self._verify_signature(token)
+            self.check_now(*verified)
+            return verified
         if self._fetchers:
             for fetcher in self._fetchers:
                 fetcher.refresh_if_expired()
@@ -314,13 +332,13 @@ class JWTManager:
         context = (keys, keys.generation, self._validation)
         found = cache.get(token, context)
         if found is not None:
-            self._check_now(*found)
+            self.check_now(*found)
             return found
         header, claims = self._verify_signature(token)
-        self._check_now(header, claims)
+        self.check_now(header, claims)
         return cache.put(token, context, header, claims)
 
-    def _check_now(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
+    def check_now(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
         """What can change after a token was verified: the clock and revocation."""
         try:
             self.codec.check_times(claims)
@@ -390,8 +408,8 @@ def _token_text(token: object) -> str:
         try:
             return token.decode("ascii")
         except UnicodeDecodeError:
-            raise InvalidTokenError("Invalid token format") from None
-    raise InvalidTokenError("Token must be a string")
+            raise TokenMalformedError("Invalid token format") from None
+    raise TokenMalformedError("Token must be a string")
 
 
 def _lifetime(value: datetime.timedelta | int | bool | None,

@@ -168,7 +168,7 @@ class JWTMiddleware:
         try:
             if found.location == "cookies":  # the only tokens CSRFCheck.applies to
                 self.csrf.check(environ, found, claims)
-            policy.check(claims, self.manager.codec.clock(), environ)
+            policy.check(claims, self.manager.clock(), environ)
             user_loader = self.manager.user_loader  # registered late still counts
             if user_loader is not None:
                 environ[USER] = self._look_up_user(user_loader, header, claims)

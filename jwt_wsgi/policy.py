@@ -22,7 +22,7 @@ from .errors import (
     FreshTokenRequiredError,
     InsufficientScopeError,
     InternalError,
-    InvalidTokenError,
+    IssuerInvalidError,
     WrongTokenTypeError,
 )
 from .pointer import MAX_DEPTH, ClaimPath
@@ -141,7 +141,7 @@ class Policy:
         :param environ: the request's WSGI environ, handed to ``check`` callables.
         :raises WrongTokenTypeError: a refresh token where an access token belongs, or
             the other way round.
-        :raises InvalidTokenError: an issuer this route does not accept.
+        :raises IssuerInvalidError: an issuer this route does not accept.
         :raises FreshTokenRequiredError: a non-fresh token on a ``fresh`` route.
         :raises InsufficientScopeError: a missing scope or claim, or a check that said no.
         :raises InternalError: a check that raised (logged; the answer says nothing more).
@@ -152,7 +152,7 @@ class Policy:
         if not self.refresh and is_refresh:
             raise WrongTokenTypeError("Only non-refresh tokens are allowed")
         if self.issuers is not None and claims.get("iss") not in self.issuers:
-            raise InvalidTokenError("Issuer not accepted on this route")
+            raise IssuerInvalidError("Issuer not accepted on this route", "iss")
         if self.require == "fresh":
             fresh = claims.get("fresh", False)
             if not (fresh is True or (type(fresh) in (int, float) and now < fresh)):

@@ -90,6 +90,8 @@ class Settings:
     jwks_timeout: float = 5.0
     token_cache_size: int = 1024
     issuers: Mapping[str, Mapping[str, Any]] | None = dataclasses.field(default=None, repr=False)
+    #: Token types taken as access tokens besides JWT, at+jwt and Bearer (see tokens.py).
+    accept_token_types: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, **options: Any) -> Settings:
@@ -512,3 +514,21 @@ for _field in dataclasses.fields(Settings):
     if _field.type == "str":
         _CONVERTERS.setdefault(_field.name, _to_str)
 
+
+
+# -- accept_token_types: one self-contained block (converter, list form, default) -------
+
+def _to_token_types(name: str, value: Any) -> tuple[str, ...]:
+    """Token types an identity provider gives to tokens that are not access tokens
+    (``ID``, ``Refresh``, ``Offline``, ``Logout``, ``DPoP``, ``refresh+jwt``, ...),
+    accepted anyway. Compared without case and without an ``application/`` prefix."""
+    items = _to_list(name, value)
+    if items:
+        warn_security(f"{name}={list(items)}: tokens an identity provider issued for another "
+                      "purpose will be taken as access tokens")
+    return tuple(item.strip().lower().removeprefix("application/") for item in items)
+
+
+_CONVERTERS["accept_token_types"] = _to_token_types
+_LIST_SETTINGS["accept_token_types"] = _ANY_SEPARATOR
+_NONE_MEANS_DEFAULT = _NONE_MEANS_DEFAULT | {"accept_token_types"}

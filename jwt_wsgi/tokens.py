@@ -16,9 +16,22 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple, TypeGuard
 
-from .errors import ExpiredTokenError, InvalidTokenError
+from .errors import (
+    AlgorithmNotAllowedError,
+    AudienceInvalidError,
+    ClaimInvalidError,
+    ExpiredTokenError,
+    HeaderInvalidError,
+    IssuerInvalidError,
+    KeyUnknownError,
+    SignatureInvalidError,
+    TokenMalformedError,
+    TokenNotYetValidError,
+    TokenTooLargeError,
+    TokenTypeInvalidError,
+)
 from .keys import Signer, Verifier
 from .settings import Settings
 
@@ -27,13 +40,46 @@ _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 # The latest NumericDate we accept: 9999-12-31T23:59:59Z. Larger values are nonsense or overflow bait.
 MAX_NUMERIC_DATE = 253402300799
 TIME_CLAIMS = ("exp", "nbf", "iat")
-# RFC 8725 3.11: explicit typing. Tokens typed as something else are not access tokens.
-ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
+# RFC 8725 3.11: explicit typing. A token typed as something else is not an access token.
+#: The types that mean "access token" wherever a token states one: the JOSE header
+#: ``typ`` (RFC 7519 ``JWT``, RFC 9068 ``at+jwt``) and the payload ``typ`` some identity
+#: providers set (Keycloak: ``Bearer``; its ``ID``, ``Refresh``, ``Offline``, ``Logout``
+#: and action tokens are refused). Compared lower-cased, without ``application/``.
+ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "bearer"})
+#: Claims OpenID Connect defines for ID tokens only (Core 3.1.3.6, 3.3.2.11; FAPI s_hash):
+#: a token holding one is an ID token, of type ``id``. ``nonce`` is not among them: some
+#: providers copy it into access tokens.
+ID_TOKEN_CLAIMS = ("at_hash", "c_hash", "s_hash")
 # Header parameters that would change how the token must be processed; we implement none.
 _REFUSED_HEADERS = ("crit", "enc", "zip", "b64")
 RESERVED_ENCODE_HEADERS = frozenset({"alg", *_REFUSED_HEADERS})
 
 KeyLookup = Callable[[str, Any], "Verifier | None"]
+
+
+class Token(NamedTuple):
+    """A verified token: its JOSE header and its claims, dicts owned by whoever got them.
+
+    A tuple still, so ``header, claims = manager.verify(token)`` reads as it always did.
+    """
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+
+
+#: Builds a :class:`Token` without NamedTuple's keyword-handling ``__new__`` (the cached
+#: path makes one per request).
+_new_tuple = tuple.__new__
+
+
+def make_token(header: dict[str, Any], claims: dict[str, Any]) -> Token:
+    return _new_tuple(Token, (header, claims))
+
+
+def token_type(value: str) -> str:
+    """A ``typ`` value as compared: lower-cased, without an ``application/`` prefix
+    (RFC 7515 4.1.9)."""
+    return value.strip().lower().removeprefix("application/")
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -118,7 +164,8 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return value
 
 
-def _is_number(value: Any) -> bool:
+def is_numeric_date(value: Any) -> TypeGuard[float]:
+    """A JSON number usable as an RFC 7519 NumericDate (0 to :data:`MAX_NUMERIC_DATE`)."""
     kind = type(value)
     # The range test refuses NaN and infinities, and unlike math.isfinite(value)
     # it cannot overflow on a 400-digit integer.
@@ -134,6 +181,7 @@ class TokenCodec:
         find_key: KeyLookup,
         signing_key: Signer | None,
         signing_headers: Mapping[str, Any] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self._find_key = find_key
@@ -144,103 +192,119 @@ class TokenCodec:
         self._issuer = settings.issuer
         self._identity_claim = settings.identity_claim
         self._max_size = settings.max_token_size
-        #: The clock used for every time rule; tests replace it to freeze time.
-        self.clock: Callable[[], float] = time.time
+        self._types = ACCESS_TOKEN_TYPES | {token_type(t) for t in settings.accept_token_types}
+        self._id_tokens_accepted = "id" in self._types
+        #: The clock used for every time rule (``JWTManager(clock=...)``).
+        self.clock = clock
 
     # -- reading ------------------------------------------------------------------
 
-    def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def verify(self, token: str) -> Token:
         """Parse and verify a token; check every rule that does not depend on the clock.
 
-        :return: ``(header, claims)``, fresh dicts owned by the caller.
+        :return: the header and claims, fresh dicts owned by the caller.
         :raises InvalidTokenError: for any defect, with a fixed message.
         """
         if len(token) > self._max_size:
-            raise InvalidTokenError("Token is too large")
+            raise TokenTooLargeError()
         if not _COMPACT.fullmatch(token):
-            raise InvalidTokenError("Not enough segments" if token.count(".") < 2
-                                    else "Invalid token format")
+            raise TokenMalformedError("Not enough segments" if token.count(".") < 2
+                                      else "Invalid token format")
         header_b64, payload_b64, signature_b64 = token.split(".")
         try:
             header = parse_json_object(b64decode(header_b64))
         except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError):
-            raise InvalidTokenError("Invalid header") from None
+            raise TokenMalformedError("Invalid header") from None
         verifier = self._check_header(header)
         try:
             signature = b64decode(signature_b64)
         except (ValueError, binascii.Error):
-            raise InvalidTokenError("Invalid signature encoding") from None
+            raise TokenMalformedError("Invalid signature encoding") from None
         signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
         if not verifier.verify(signing_input, signature):
-            raise InvalidTokenError("Signature verification failed")
+            raise SignatureInvalidError()
         try:
             claims = parse_json_object(b64decode(payload_b64))
         except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError):
-            raise InvalidTokenError("Invalid payload") from None
+            raise TokenMalformedError("Invalid payload") from None
         self._check_claims(claims)
-        return header, claims
+        return make_token(header, claims)
 
     def _check_header(self, header: dict[str, Any]) -> Verifier:
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._allowed:
-            raise InvalidTokenError("The specified alg value is not allowed")
+            raise AlgorithmNotAllowedError()
         for name in _REFUSED_HEADERS:
             if name in header:
-                raise InvalidTokenError(f"Unsupported header parameter: {name}")
+                raise HeaderInvalidError(f"Unsupported header parameter: {name}")
         # Present means checked: a JSON null is not the same as an absent parameter.
         typ = header.get("typ")
-        if "typ" in header and (not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYP):
-            raise InvalidTokenError("Unsupported token type")
+        if "typ" in header and (not isinstance(typ, str) or token_type(typ) not in self._types):
+            raise TokenTypeInvalidError()
         kid = header.get("kid")
         if "kid" in header and not isinstance(kid, str):
-            raise InvalidTokenError("Invalid key id")
+            raise HeaderInvalidError("Invalid key id")
         verifier = self._find_key(alg, kid)
         if verifier is None:
-            raise InvalidTokenError("No key matches the token")
+            raise KeyUnknownError()
         return verifier
 
     def _check_claims(self, claims: dict[str, Any]) -> None:
         for name in TIME_CLAIMS:
-            if name in claims and not _is_number(claims[name]):
-                raise InvalidTokenError(f"Invalid claim: {name} must be a NumericDate")
+            if name in claims and not is_numeric_date(claims[name]):
+                raise ClaimInvalidError(f"Invalid claim: {name} must be a NumericDate", name)
         if "exp" not in claims and self.settings.require_exp:
-            raise InvalidTokenError("Missing claim: exp")
+            raise ClaimInvalidError("Missing claim: exp", "exp")
         if claims.get(self._identity_claim) is None:
-            raise InvalidTokenError(f"Missing claim: {self._identity_claim}")
+            raise ClaimInvalidError(f"Missing claim: {self._identity_claim}",
+                                    self._identity_claim)
         # RFC 7519 4.1.2 makes sub a string; another identity claim may hold any JSON value
         # (flask-jwt-extended's JWT_VERIFY_SUB checks sub only, wherever the identity is).
         if self.settings.verify_sub and not isinstance(claims.get("sub", ""), str):
-            raise InvalidTokenError("Invalid claim: sub must be a string")
+            raise ClaimInvalidError("Invalid claim: sub must be a string", "sub")
         for name in ("jti", "type", "csrf", "scope"):
             if name in claims and not isinstance(claims[name], str):
-                raise InvalidTokenError(f"Invalid claim: {name} must be a string")
+                raise ClaimInvalidError(f"Invalid claim: {name} must be a string", name)
         # Present means checked, as for the header: "scp": null is not an absent scp, and a
         # route's scope check must never meet a value it cannot read.
         scp = claims.get("scp")
         if "scp" in claims and not (isinstance(scp, str) or (
                 isinstance(scp, list) and all(isinstance(s, str) for s in scp))):
-            raise InvalidTokenError("Invalid claim: scp must be a list of strings or a string")
+            raise ClaimInvalidError("Invalid claim: scp must be a list of strings or a string",
+                                    "scp")
+        self._check_type(claims)
         fresh = claims.get("fresh", False)
-        if not (isinstance(fresh, bool) or _is_number(fresh)):
-            raise InvalidTokenError("Invalid claim: fresh")
+        if not (isinstance(fresh, bool) or is_numeric_date(fresh)):
+            raise ClaimInvalidError("Invalid claim: fresh", "fresh")
         self._check_audience(claims)
         if self._issuer is not None and claims.get("iss") != self._issuer:
-            raise InvalidTokenError("Invalid issuer")
+            raise IssuerInvalidError("Invalid issuer", "iss")
+
+    def _check_type(self, claims: dict[str, Any]) -> None:
+        """Refuse what an identity provider issued for another purpose (an ID, refresh,
+        logout or offline token): its audience may well be ours, its purpose is not."""
+        typ = claims.get("typ")
+        if "typ" in claims and (not isinstance(typ, str) or token_type(typ) not in self._types):
+            raise TokenTypeInvalidError()
+        if not self._id_tokens_accepted:
+            for name in ID_TOKEN_CLAIMS:
+                if name in claims:
+                    raise TokenTypeInvalidError("ID tokens are not access tokens")
 
     def _check_audience(self, claims: dict[str, Any]) -> None:
         if "aud" not in claims:
             if self._audience:
-                raise InvalidTokenError("Missing claim: aud")
+                raise AudienceInvalidError("Missing claim: aud", "aud")
             return
         if not self._audience:
             # RFC 7519 4.1.3: a token meant for someone must not be taken by a party that is not named.
-            raise InvalidTokenError("Invalid audience")
+            raise AudienceInvalidError("Invalid audience", "aud")
         aud = claims["aud"]
         names = [aud] if isinstance(aud, str) else aud
         if not isinstance(names, list) or not names or not all(isinstance(a, str) for a in names):
-            raise InvalidTokenError("Invalid claim: aud")
+            raise AudienceInvalidError("Invalid claim: aud", "aud")
         if self._audience.isdisjoint(names):
-            raise InvalidTokenError("Invalid audience")
+            raise AudienceInvalidError("Invalid audience", "aud")
 
     def check_times(self, claims: Mapping[str, Any], now: float | None = None,
                     allow_expired: bool = False) -> None:
@@ -252,10 +316,10 @@ class TokenCodec:
             raise ExpiredTokenError()
         nbf = claims.get("nbf")
         if nbf is not None and nbf - leeway > now:
-            raise InvalidTokenError("The token is not yet valid (nbf)")
+            raise TokenNotYetValidError("The token is not yet valid (nbf)")
         iat = claims.get("iat")
         if iat is not None and iat - leeway > now:
-            raise InvalidTokenError("The token was issued in the future (iat)")
+            raise TokenNotYetValidError("The token was issued in the future (iat)")
 
     # -- writing ------------------------------------------------------------------
 

@@ -72,12 +72,26 @@ def ec_private_pem() -> bytes:
                              serialization.NoEncryption())
 
 
+class Clock:
+    """A clock for ``JWTManager(clock=...)``, frozen at ``now``; move it by setting ``now``."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self.now = float(now)
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def jwt() -> JWTManager:
-    """An HS256 manager with its clock frozen at NOW."""
-    manager = JWTManager(secret_key=SECRET)
-    manager.codec.clock = lambda: float(NOW)
-    return manager
+def clock() -> Clock:
+    """The clock of the ``jwt`` fixture, frozen at NOW."""
+    return Clock()
+
+
+@pytest.fixture
+def jwt(clock: Clock) -> JWTManager:
+    """An HS256 manager with its clock frozen at NOW (move it with the ``clock`` fixture)."""
+    return JWTManager(secret_key=SECRET, clock=clock)
 
 
 @pytest.fixture

@@ -15,14 +15,12 @@ from werkzeug.serving import make_server
 from werkzeug.test import Client, EnvironBuilder
 
 from jwt_wsgi import JWTManager, JWTMiddleware
-from tests.conftest import NOW, SECRET
+from tests.conftest import SECRET, Clock
 
 
 def manager(**options: Any) -> JWTManager:
     options.setdefault("token_location", ["headers", "json"])
-    jwt = JWTManager(secret_key=SECRET, **options)
-    jwt.codec.clock = lambda: float(NOW)
-    return jwt
+    return JWTManager(secret_key=SECRET, clock=Clock(), **options)
 
 
 class Echo:

@@ -14,7 +14,7 @@ from werkzeug.test import Client
 from jwt_wsgi import JWTManager, JWTMiddleware
 from jwt_wsgi.cache import TokenCache, copy_json
 from jwt_wsgi.keys import verifier
-from tests.conftest import NOW, SECRET, Recorder, bearer
+from tests.conftest import NOW, SECRET, Clock, Recorder, bearer
 from tests.test_jwks import JWKSServer, jwk_of, mint, protected
 
 ROUTES = {"/protected": "required", "/fresh": "fresh", "/refresh": "refresh"}
@@ -22,9 +22,7 @@ MakeToken = Callable[..., str]
 
 
 def manager(**options: Any) -> JWTManager:
-    jwt = JWTManager(secret_key=SECRET, **options)
-    jwt.codec.clock = lambda: float(NOW)
-    return jwt
+    return JWTManager(secret_key=SECRET, clock=Clock(), **options)
 
 
 def cache_of(jwt: JWTManager) -> TokenCache:
@@ -132,25 +130,25 @@ def test_store_failure_on_a_hit_fails_closed(recorder: Recorder) -> None:
     assert len(recorder.calls) == 2
 
 
-def test_expiry_after_caching_is_honoured(client: Client, jwt: JWTManager,
+def test_expiry_after_caching_is_honoured(client: Client, jwt: JWTManager, clock: Clock,
                                           make_token: MakeToken) -> None:
     token = make_token("alice", expires_delta=datetime.timedelta(seconds=60))
     warm(client, token)
-    jwt.codec.clock = lambda: float(NOW + 59)
+    clock.now = NOW + 59
     assert client.get("/protected", headers=bearer(token)).status_code == 200
-    jwt.codec.clock = lambda: float(NOW + 60)
+    clock.now = NOW + 60
     response = client.get("/protected", headers=bearer(token))
     assert response.status_code == 401
     assert json.loads(response.get_data()) == {"msg": "Token has expired"}
     assert cache_of(jwt).hits == 2
 
 
-def test_nbf_and_iat_are_checked_on_a_hit(client: Client, jwt: JWTManager,
+def test_nbf_and_iat_are_checked_on_a_hit(client: Client, jwt: JWTManager, clock: Clock,
                                           make_token: MakeToken) -> None:
     token = make_token("alice")
     warm(client, token)
     # The clock going back before the token's nbf and iat (say, a corrected clock).
-    jwt.codec.clock = lambda: float(NOW - 10)
+    clock.now = NOW - 10
     response = client.get("/protected", headers=bearer(token))
     assert response.status_code == 401
     assert json.loads(response.get_data()) == {"msg": "The token is not yet valid (nbf)"}
@@ -158,14 +156,14 @@ def test_nbf_and_iat_are_checked_on_a_hit(client: Client, jwt: JWTManager,
 
 
 @pytest.mark.parametrize("kind", ["expired", "not_yet_valid", "bad_signature", "revoked"])
-def test_a_failure_is_never_cached(client: Client, jwt: JWTManager, make_token: MakeToken,
-                                   kind: str) -> None:
+def test_a_failure_is_never_cached(client: Client, jwt: JWTManager, clock: Clock,
+                                   make_token: MakeToken, kind: str) -> None:
     if kind == "expired":
         token = make_token("alice", expires_delta=datetime.timedelta(seconds=-1))
     elif kind == "not_yet_valid":
-        jwt.codec.clock = lambda: float(NOW + 100)
+        clock.now = NOW + 100
         token = make_token("alice")
-        jwt.codec.clock = lambda: float(NOW)
+        clock.now = NOW
     elif kind == "bad_signature":
         token = make_token("alice")[:-2] + "AA"
     else:

@@ -141,7 +141,7 @@ def test_decode_with_a_key(capsys: pytest.CaptureFixture[str], monkeypatch: pyte
     forged = forge({"alg": "HS256", "typ": "JWT"}, {"sub": "mallory"})
     code, out, err = run(capsys, "decode", forged, "--key-env", "TEST_CLI_SECRET")
     assert code == 1 and json.loads(out)["claims"]["sub"] == "mallory"
-    assert err.startswith("NOT VERIFIED:") and "invalid_token" in err
+    assert err.startswith("NOT VERIFIED:") and "signature_invalid" in err
     expired = JWTManager(secret_key=SECRET).create_access_token(
         "alice", expires_delta=datetime.timedelta(seconds=-10))
     monkeypatch.setattr(sys, "stdin", io.StringIO(expired + "\n"))

@@ -25,14 +25,13 @@ from jwt_wsgi import (
     unset_jwt_cookies,
     unset_refresh_cookies,
 )
-from tests.conftest import NOW, SECRET
+from tests.conftest import NOW, SECRET, Clock
 
 
 def manager(**options: Any) -> JWTManager:
     options.setdefault("token_location", ["cookies"])
-    jwt = JWTManager(secret_key=SECRET, **options)
-    jwt.codec.clock = lambda: float(NOW)
-    return jwt
+    options.setdefault("clock", Clock())
+    return JWTManager(secret_key=SECRET, **options)
 
 
 def set_cookie_values(response: Any) -> list[str]:
@@ -185,8 +184,8 @@ def login_app(jwt: JWTManager) -> Callable[..., Iterable[bytes]]:
 
 
 @pytest.fixture
-def jwt() -> JWTManager:
-    return manager(refresh_cookie_path="/token/refresh")
+def jwt(clock: Clock) -> JWTManager:
+    return manager(refresh_cookie_path="/token/refresh", clock=clock)
 
 
 @pytest.fixture
@@ -224,11 +223,11 @@ def test_login_api_refresh_logout(client: Client, jwt: JWTManager) -> None:
     assert client.get("/api").status_code == 401
 
 
-def test_implicit_refresh_near_expiry(client: Client, jwt: JWTManager) -> None:
+def test_implicit_refresh_near_expiry(client: Client, jwt: JWTManager, clock: Clock) -> None:
     client.post("/login")
     first = client.get("/api")
     assert "Set-Cookie" not in first.headers  # 15 minutes left: nothing to do
-    jwt.codec.clock = lambda: float(NOW + 14 * 60)
+    clock.now = NOW + 14 * 60
     second = client.get("/api")
     assert second.status_code == 200
     assert set(morsels(second)) == {"access_token_cookie", "csrf_access_token"}

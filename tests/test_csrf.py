@@ -10,16 +10,14 @@ import pytest
 from werkzeug.test import Client
 
 from jwt_wsgi import JWTManager, JWTMiddleware
-from tests.conftest import NOW, SECRET, Recorder, sign_hs256
+from tests.conftest import NOW, SECRET, Clock, Recorder, sign_hs256
 
 ROUTES = {"/api/*": "required", "/token/refresh": "refresh", "/feed": "optional"}
 
 
 def manager(**options: Any) -> JWTManager:
     options.setdefault("token_location", ["cookies", "headers"])
-    jwt = JWTManager(secret_key=SECRET, **options)
-    jwt.codec.clock = lambda: float(NOW)
-    return jwt
+    return JWTManager(secret_key=SECRET, clock=Clock(), **options)
 
 
 def client_for(jwt: JWTManager, recorder: Recorder) -> Client:

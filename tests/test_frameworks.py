@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
+from jwt_wsgi import JWTManager
 from tests.conftest import bearer, need
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -40,14 +41,10 @@ def login(client: Client, user: str = "alice", password: str = "wonderland") -> 
     return body(response)  # type: ignore[no-any-return]
 
 
-def _expired(jwt: Any, user: str) -> str:
+def _expired(jwt: JWTManager, user: str) -> str:
     """A token minted an hour ago with the default 15-minute lifetime."""
-    clock = jwt.codec.clock
-    try:
-        jwt.codec.clock = lambda: clock() - 3600
-        return str(jwt.create_access_token(user, fresh=True))
-    finally:
-        jwt.codec.clock = clock
+    an_hour_ago = JWTManager(jwt.settings, clock=lambda: jwt.clock() - 3600)
+    return an_hour_ago.create_access_token(user, fresh=True)
 
 
 # -- Django ------------------------------------------------------------------------------

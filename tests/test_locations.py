@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from werkzeug.test import Client, EnvironBuilder
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, Settings, get_jwt_request_location
-from tests.conftest import NOW, SECRET, Recorder
+from tests.conftest import SECRET, Clock, Recorder
 
 ALL = ["headers", "cookies", "query_string", "json"]
 ROUTES: dict[str, Any] = {
@@ -24,9 +24,7 @@ ROUTES: dict[str, Any] = {
 
 def manager(**options: Any) -> JWTManager:
     options.setdefault("token_location", ALL)
-    jwt = JWTManager(secret_key=SECRET, **options)
-    jwt.codec.clock = lambda: float(NOW)
-    return jwt
+    return JWTManager(secret_key=SECRET, clock=Clock(), **options)
 
 
 def client_for(jwt: JWTManager, recorder: Recorder) -> Client:

@@ -33,11 +33,11 @@ def tokens(jwt: JWTManager) -> dict[str, str]:
 @pytest.mark.parametrize(("path", "which", "code"), [
     pytest.param("/api/x", None, "missing_token", id="missing"),
     pytest.param("/api/x", "expired", "token_expired", id="expired"),
-    pytest.param("/api/x", "bad-signature", "invalid_token", id="bad-signature"),
+    pytest.param("/api/x", "bad-signature", "signature_invalid", id="bad-signature"),
     pytest.param("/api/x", "revoked", "token_revoked", id="revoked"),
     pytest.param("/admin", "stale", "fresh_token_required", id="not-fresh"),
     pytest.param("/scoped", "stale", "insufficient_scope", id="scope"),
-    pytest.param("/api/x", "garbage", "invalid_token", id="garbage"),
+    pytest.param("/api/x", "garbage", "token_malformed", id="garbage"),
 ])
 def test_one_log_line_per_refusal_without_the_token(
         jwt: JWTManager, recorder: Recorder, caplog: pytest.LogCaptureFixture,

@@ -10,12 +10,14 @@ import pytest
 from werkzeug.test import Client
 
 from jwt_wsgi import (
+    ConfigError,
     ExpiredTokenError,
     InvalidTokenError,
     JWTManager,
     JWTMiddleware,
+    Token,
 )
-from tests.conftest import NOW, SECRET, Recorder, bearer, forge, sign_hs256
+from tests.conftest import NOW, SECRET, Clock, Recorder, bearer, forge, sign_hs256
 
 BASE = {"sub": "alice", "iat": NOW, "nbf": NOW, "exp": NOW + 60, "jti": "j1", "type": "access",
         "fresh": False}
@@ -179,8 +181,7 @@ def test_float_time_claims_are_numbers(jwt: JWTManager) -> None:
 
 
 def test_leeway_boundaries() -> None:
-    jwt = JWTManager(secret_key=SECRET, leeway=10)
-    jwt.codec.clock = lambda: float(NOW)
+    jwt = JWTManager(secret_key=SECRET, leeway=10, clock=Clock())
     assert jwt.decode_token(sign_hs256(HS, {**BASE, "exp": NOW - 9}))
     with pytest.raises(ExpiredTokenError):
         jwt.decode_token(sign_hs256(HS, {**BASE, "exp": NOW - 10}))
@@ -214,8 +215,7 @@ def test_require_exp() -> None:
     ],
 )
 def test_audience_rules(audience: object, aud: object, ok: bool) -> None:
-    jwt = JWTManager(secret_key=SECRET, audience=audience)
-    jwt.codec.clock = lambda: float(NOW)
+    jwt = JWTManager(secret_key=SECRET, audience=audience, clock=Clock())
     claims = dict(BASE) if aud is None else {**BASE, "aud": aud}
     token = sign_hs256(HS, claims)
     if ok:
@@ -232,8 +232,7 @@ def test_minted_tokens_carry_the_configured_audience_and_issuer() -> None:
 
 
 def test_issuer_must_match() -> None:
-    jwt = JWTManager(secret_key=SECRET, issuer="https://good")
-    jwt.codec.clock = lambda: float(NOW)
+    jwt = JWTManager(secret_key=SECRET, issuer="https://good", clock=Clock())
     with pytest.raises(InvalidTokenError, match="issuer"):
         jwt.decode_token(sign_hs256(HS, {**BASE, "iss": "https://evil"}))
     with pytest.raises(InvalidTokenError, match="issuer"):
@@ -321,8 +320,7 @@ def test_brackets_inside_strings_are_not_nesting(jwt: JWTManager) -> None:
 def test_a_deeply_nested_token_is_refused_every_time(loader: bool, recorder: Recorder) -> None:
     # Each later use went through the token cache's recursive copy: a 500 from the second
     # request on, or a 503 at once when a blocklist loader's copy hit the recursion limit.
-    jwt = JWTManager(secret_key=SECRET)
-    jwt.codec.clock = lambda: float(NOW)
+    jwt = JWTManager(secret_key=SECRET, clock=Clock())
     if loader:
         jwt.token_in_blocklist_loader(lambda jwt_header, jwt_payload: False)
     client = Client(JWTMiddleware(recorder, jwt, routes={"/p": "required"}))
@@ -386,8 +384,7 @@ def test_identity_claim_other_than_sub_may_hold_any_json(identity: object,
 ])
 def test_identity_claim_other_than_sub_is_still_checked(claims: dict[str, object],
                                                         message: str) -> None:
-    jwt = JWTManager(secret_key=SECRET, identity_claim="identity")
-    jwt.codec.clock = lambda: float(NOW)
+    jwt = JWTManager(secret_key=SECRET, identity_claim="identity", clock=Clock())
     with pytest.raises(InvalidTokenError, match=message):
         jwt.decode_token(sign_hs256(HS, claims))
 
@@ -395,3 +392,38 @@ def test_identity_claim_other_than_sub_is_still_checked(claims: dict[str, object
 def test_verify_sub_off_allows_a_non_string_sub() -> None:
     jwt = JWTManager(secret_key=SECRET, verify_sub=False)
     assert jwt.decode_token(jwt.create_access_token(42))["sub"] == 42  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("build", [
+    pytest.param(lambda clock: JWTManager(secret_key=SECRET, clock=clock), id="keyword"),
+    pytest.param(lambda clock: JWTManager.from_mapping({"JWT_SECRET_KEY": SECRET}, clock=clock),
+                 id="from-mapping"),
+])
+def test_the_clock_is_a_parameter(build: Callable[[Clock], JWTManager]) -> None:
+    clock = Clock(NOW)
+    jwt = build(clock)
+    token = jwt.create_access_token("alice", expires_delta=60)
+    assert jwt.decode_token(token)["iat"] == NOW
+    clock.now = NOW + 60
+    with pytest.raises(ExpiredTokenError):
+        jwt.decode_token(token)
+
+
+def test_a_clock_that_is_not_callable_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="clock must be a callable"):
+        JWTManager(secret_key=SECRET, clock=NOW)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cache_size", [pytest.param(0, id="no-cache"),
+                                        pytest.param(8, id="cache")])
+def test_verify_returns_a_token_every_time(cache_size: int) -> None:
+    jwt = JWTManager(secret_key=SECRET, token_cache_size=cache_size, clock=Clock())
+    token = jwt.create_access_token("alice", additional_claims={"roles": ["a"]})
+    for _ in range(3):  # miss, admitted, hit
+        verified = jwt.verify(token)
+        assert isinstance(verified, Token)
+        assert verified.claims["sub"] == "alice" and verified.header["alg"] == "HS256"
+        assert verified.claims["roles"] == ["a"]
+        header, claims = verified
+        assert (header, claims) == (verified.header, verified.claims)
+        claims["roles"].append("mutated")  # the caller's own copy

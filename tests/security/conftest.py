@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from werkzeug.test import EnvironBuilder
 
 from jwt_wsgi import JWTManager, JWTMiddleware
-from tests.conftest import NOW, SECRET
+from tests.conftest import SECRET, Clock
 
 
 @dataclass
@@ -96,9 +96,8 @@ def manager(**options: Any) -> JWTManager:
     if not any(k in options for k in ("secret_key", "private_key", "public_key", "jwks",
                                       "jwks_url")):
         options["secret_key"] = SECRET
-    jwt = JWTManager(**options)
-    jwt.codec.clock = lambda: float(NOW)
-    return jwt
+    options.setdefault("clock", Clock())
+    return JWTManager(**options)
 
 
 def protect(app: CountingApp, jwt: JWTManager | None = None, routes: Mapping[str, Any] | None = None,

@@ -30,8 +30,7 @@ FUZZ = settings(max_examples=300, derandomize=True, deadline=None, database=None
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 JWT = JWTManager(secret_key=SECRET, token_location=["headers", "cookies", "query_string", "json"],
-                 cookie_csrf_protect=False)
-JWT.codec.clock = lambda: float(NOW)
+                 cookie_csrf_protect=False, clock=lambda: float(NOW))
 VALID = JWT.create_access_token("alice")
 EXPIRED = JWT.create_access_token("alice", expires_delta=-10)
 REVOKED = JWT.create_access_token("alice")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from jwt_wsgi import JWTManager
-from tests.conftest import NOW, SECRET
+from tests.conftest import NOW, SECRET, Clock
 from tests.security.conftest import Answer, CountingApp, call, manager, protect, sign
 
 CLAIMS = {"sub": "alice", "iat": NOW, "jti": "j-1", "type": "access", "fresh": False,
@@ -115,8 +115,7 @@ def test_store_failure_is_503_without_challenge() -> None:
         def contains(self, jti: str) -> bool:
             raise ConnectionError("redis down")
 
-    jwt = JWTManager(secret_key=SECRET, blocklist=Broken())
-    jwt.codec.clock = lambda: float(NOW)
+    jwt = JWTManager(secret_key=SECRET, blocklist=Broken(), clock=Clock())
     answer, app = ask("/p", "Bearer " + token(), jwt)
     assert (answer.status, app.calls) == (503, 0)
     assert "redis" not in answer.body.decode()

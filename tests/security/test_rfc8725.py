@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 from jwt_wsgi import ConfigError, JWTManager
 from jwt_wsgi.errors import SecurityWarning
 from jwt_wsgi.keys import public_jwk
-from tests.conftest import NOW, SECRET
+from tests.conftest import NOW, SECRET, Clock
 from tests.security.conftest import CountingApp, Upstream, bearer_call, keys, manager, protect, sign
 
 CLAIMS = {"sub": "alice", "iat": NOW, "jti": "j-1", "type": "access", "fresh": False,
@@ -493,13 +493,11 @@ API, IDP, PARTNER = "https://api.example", "https://idp.example", "https://partn
 
 def issuers_manager() -> JWTManager:
     k = keys()
-    jwt = JWTManager(secret_key=SECRET, issuer=API, issuers={
+    return JWTManager(secret_key=SECRET, issuer=API, issuers={
         IDP: {"jwks": {"keys": [public_jwk(k.rsa_private.public_key(), "idp-1", "RS256")]},
               "algorithms": ["RS256"]},
         PARTNER: {"public_key": k.public("ec", "pem"), "algorithms": ["ES256"]},
-    })
-    jwt.codec.clock = lambda: float(NOW)  # the manager's codec checks the time of every issuer
-    return jwt
+    }, clock=Clock())  # the manager's clock checks the time of every issuer
 
 
 def _binding_token(case: str) -> tuple[str, str, bool]:
@@ -613,15 +611,16 @@ def test_removed_key_stops_verifying_even_cached_tokens(cache_size: int) -> None
 
 @pytest.mark.parametrize("cache_size", [pytest.param(0, id="no-cache"), pytest.param(1024, id="cache")])
 def test_clock_rules_apply_to_every_use_of_a_cached_token(cache_size: int) -> None:
-    jwt = manager(token_cache_size=cache_size)
+    clock = Clock()
+    jwt = manager(token_cache_size=cache_size, clock=clock)
     token = sign({"alg": "HS256"}, {**CLAIMS, "nbf": NOW + 5}, SECRET_BYTES)
     app = CountingApp()
     middleware = protect(app, jwt)
     assert bearer_call(middleware, token).status == 401  # not yet valid
-    jwt.codec.clock = lambda: float(NOW + 5)
+    clock.now = NOW + 5
     assert bearer_call(middleware, token).status == 200
     assert bearer_call(middleware, token).status == 200
-    jwt.codec.clock = lambda: float(NOW + 600)  # exactly exp
+    clock.now = NOW + 600  # exactly exp
     answer = bearer_call(middleware, token)
     assert (answer.status, answer.json) == (401, {"msg": "Token has expired"})
     assert app.calls == 2

@@ -21,7 +21,7 @@ import pytest
 
 from jwt_wsgi import JWTManager, JWTMiddleware
 from jwt_wsgi.keys import public_jwk
-from tests.conftest import NOW, SECRET
+from tests.conftest import NOW, SECRET, Clock
 from tests.security.conftest import bearer_call, keys, manager, sign
 
 THREADS = 16
@@ -148,8 +148,7 @@ def test_many_threads_while_a_jwks_refetch_is_in_progress() -> None:
     threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     try:
         jwt = JWTManager(algorithm="RS256", jwks_url=f"http://127.0.0.1:{server.server_address[1]}/jwks",
-                         jwks_refetch_seconds=60)
-        jwt.codec.clock = lambda: float(NOW)
+                         jwks_refetch_seconds=60, clock=Clock())
         monotonic = [0.0]
         assert jwt.jwks_fetcher is not None
         jwt.jwks_fetcher.clock = lambda: monotonic[0]
