@@ -26,6 +26,7 @@ from .errors import (
     ServiceUnavailableError,
     WrongTokenTypeError,
 )
+from .forward_auth import ForwardAuth
 from .manager import JWTManager
 from .middleware import JWTMiddleware
 from .policy import Policy
@@ -38,6 +39,7 @@ __all__ = [
     "BodyTooLargeError",
     "ConfigError",
     "ExpiredTokenError",
+    "ForwardAuth",
     "FreshTokenRequiredError",
     "InsufficientScopeError",
     "InvalidRequestError",

@@ -107,10 +107,10 @@ class JWTMiddleware:
                 return _headers_only(self.app, environ, start_response)
             outcome = self._authenticate(environ, policy) if policy.protected else "public"
         except JWTWSGIError as error:
-            return self._refuse(error, environ, start_response)
+            return self.refuse(error, environ, start_response)
         except Exception:
             logger.exception("unexpected error in jwt_wsgi; answering 500")
-            return self._refuse(InternalError(), environ, start_response)
+            return self.refuse(InternalError(), environ, start_response)
         self._report(outcome, environ)
         return self.app(environ, start_response)
 
@@ -178,8 +178,9 @@ class JWTMiddleware:
             environ["REMOTE_USER"] = identity if isinstance(identity, str) else _as_text(identity)
         return "authenticated"
 
-    def _refuse(self, error: JWTWSGIError, environ: WSGIEnvironment,
-                start_response: StartResponse) -> Iterable[bytes]:
+    def refuse(self, error: JWTWSGIError, environ: WSGIEnvironment,
+               start_response: StartResponse) -> Iterable[bytes]:
+        """Answer a refusal through the responders (logged and reported as ``error.code``)."""
         jti = error.jwt_payload.get("jti") if error.jwt_payload else None
         logger.info("refused %s %r: %s%s", environ.get("REQUEST_METHOD"),
                     environ.get("PATH_INFO", ""), error.code,
