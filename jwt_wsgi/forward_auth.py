@@ -105,8 +105,9 @@ class ForwardAuth:
         if (form == "envoy") != (path_prefix is not None):
             raise ConfigError("form 'envoy' goes with path_prefix (Envoy ext_authz's "
                               "path_prefix, such as '/ext-authz'), and path_prefix with it")
-        if path_prefix is not None and not re.fullmatch(r"(/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+",
-                                                        path_prefix):
+        if path_prefix is not None and (
+                not re.fullmatch(r"(/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+", path_prefix)
+                or re.search(r"/\.\.?(?:/|$)", path_prefix)):
             raise ConfigError(f"path_prefix must be a plain path such as '/ext-authz' (no "
                               f"trailing slash, dot segments or encoding), not {path_prefix!r}")
         self.form = form
