@@ -20,7 +20,6 @@ from .errors import (
 from .locations import TokenFinder
 from .manager import JWTManager
 from .policy import Policy, merge
-from .proxy import ReverseProxy
 from .routes import RouteTable
 
 if TYPE_CHECKING:
@@ -72,8 +71,12 @@ class JWTMiddleware:
         # returns ``jsonify(...), 401`` works as it did under flask-jwt-extended.
         owner_context = getattr(getattr(app, "__self__", None), "app_context", None)
         self._app_context = owner_context if callable(owner_context) else None
-        if isinstance(app, ReverseProxy) and app.manager is None:
-            app.use_manager(manager)  # its cookie/parameter names to hide, max_body_size
+        # An app that builds on the manager's settings (the reverse proxy: cookie and
+        # parameter names to hide, max_body_size) says so with ``use_manager``; the core
+        # knows no add-on by name.
+        use_manager = getattr(app, "use_manager", None)
+        if callable(use_manager) and getattr(app, "manager", None) is None:
+            use_manager(manager)
         self.routes = RouteTable(routes or {}, default, converters)
         self.finder = TokenFinder(manager.settings)
         self.csrf = CSRFCheck(manager.settings)
