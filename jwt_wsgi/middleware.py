@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .body import BODY_KEY
+from .compat import app_context_of, respond_in
 from .context import CLAIMS, HEADER, IDENTITY, LOCATION, METHOD_OVERRIDES, methods_of
 from .csrf import CSRFCheck
 from .errors import (
@@ -66,11 +67,8 @@ class JWTMiddleware:
             raise ConfigError("manager must be a JWTManager")
         self.app = app
         self.manager = manager
-        # ``app.wsgi_app = JWTMiddleware(app.wsgi_app, ...)`` wraps a Flask app's bound
-        # method: the loaders then run inside its app context, so a seed loader that
-        # returns ``jsonify(...), 401`` works as it did under flask-jwt-extended.
-        owner_context = getattr(getattr(app, "__self__", None), "app_context", None)
-        self._app_context = owner_context if callable(owner_context) else None
+        # Wrapping a Flask app's bound wsgi_app: loaders run in its app context (compat).
+        self._app_context = app_context_of(app)
         # An app that builds on the manager's settings (the reverse proxy: cookie and
         # parameter names to hide, max_body_size) says so with ``use_manager``; the core
         # knows no add-on by name.
@@ -189,15 +187,10 @@ class JWTMiddleware:
                     environ.get("PATH_INFO", ""), error.code,
                     f" jti={jti!r}" if isinstance(jti, str) else "")
         self._report(error.code, environ)
-        if self._app_context is None or not self.manager.responders.has_loader(error):
-            return self.manager.responders.respond(error, environ)(environ, start_response)
-        try:
-            with self._app_context():
-                answer = self.manager.responders.respond(error, environ)
-        except Exception:  # entering or leaving the framework's context failed
-            logger.exception("the app context around the %s loader failed", error.loader)
-            answer = self.manager.responders.default(error)
-        return answer(environ, start_response)
+        responders = self.manager.responders
+        if self._app_context is None or not responders.has_loader(error):
+            return responders.respond(error, environ)(environ, start_response)
+        return respond_in(self._app_context, responders, error, environ)(environ, start_response)
 
 
 def _as_text(identity: Any) -> str:
