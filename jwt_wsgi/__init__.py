@@ -44,6 +44,7 @@ from .errors import (
     UserLookupError,
     WrongTokenTypeError,
 )
+from .forward_auth import ForwardAuth
 from .manager import JWTManager
 from .middleware import JWTMiddleware
 from .policy import Policy
@@ -60,6 +61,7 @@ __all__ = [
     "ClaimInvalidError",
     "ConfigError",
     "ExpiredTokenError",
+    "ForwardAuth",
     "FreshTokenRequiredError",
     "HeaderInvalidError",
     "InsufficientScopeError",

@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--claim-header", action="append", default=[], metavar="CLAIM=HEADER",
                        help="with --upstream: send this claim as this request header "
                             "(replaces [proxy] claim_headers; default sub=X-Jwt-Sub)")
+    serve.add_argument("--forward-auth", action="store_true",
+                       help="serve the forward auth service that nginx auth_request, Traefik, "
+                            "Caddy or Envoy ask before forwarding ([forward_auth] table)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     serve.add_argument("--server", choices=("auto", "waitress", "werkzeug"), default="auto",
@@ -195,6 +198,13 @@ def _serve(args: argparse.Namespace) -> int:
     from .config import load_config
 
     config = load_config(args.config)
+    if args.forward_auth:
+        if args.target or args.upstream or args.claim_header:
+            raise ConfigError("--forward-auth serves the auth service alone: drop MODULE:APP, "
+                              "--upstream and --claim-header ([forward_auth] claim_headers)")
+        auth = config.forward_auth_app()
+        return _run(auth, args.host, args.port, args.server,
+                    f"forward auth (claims as {_describe(auth.claim_headers)})")
     if args.target and args.upstream:
         raise ConfigError("give either MODULE:APP or --upstream URL, not both")
     if args.target:

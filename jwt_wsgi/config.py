@@ -26,6 +26,11 @@ One schema, five tables; the TOML form (``load_config``) is read with the standa
     redis_url = "redis://127.0.0.1:6379/0"
     prefix = "myapp:revoked:"
 
+    [forward_auth]                     # for ``jwt-wsgi serve --forward-auth`` (optional)
+    trusted_proxies = ["127.0.0.1/32"]
+    claim_headers = { sub = "X-Auth-User" }
+    form = "auto"                      # or "x-forwarded", "x-original"; path_prefix (Envoy)
+
 Every error is a :class:`~jwt_wsgi.ConfigError` that names the file, the table and key,
 and the line when it can be found.
 """
@@ -51,13 +56,15 @@ from .settings import Settings, _to_bool, _to_number
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
+    from .forward_auth import ForwardAuth
     from .proxy import ReverseProxy
 
-TABLES = ("jwt", "middleware", "routes", "proxy", "blocklist")
+TABLES = ("jwt", "middleware", "routes", "proxy", "blocklist", "forward_auth")
 KEY_SETTINGS = ("secret_key", "private_key", "public_key")
 MIDDLEWARE_OPTIONS = ("default", "cors_preflight", "remote_user")
 PROXY_OPTIONS = ("upstream", "claim_headers", "forward_authorization", "timeout")
 BLOCKLIST_OPTIONS = ("redis_url", "prefix", "timeout")
+FORWARD_AUTH_OPTIONS = ("trusted_proxies", "claim_headers", "form", "path_prefix")
 
 #: ``where(table, key) -> "file, line N: [table] key"``: how errors point into a file.
 Where = Callable[[str, str], str]
@@ -73,6 +80,7 @@ class Config:
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     proxy: dict[str, Any] = dataclasses.field(default_factory=dict)
     source: str = "<config>"
+    forward_auth: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def wrap(self, app: WSGIApplication, **extra: Any) -> JWTMiddleware:
         """Protect ``app`` with these settings; ``extra`` adds middleware keyword options."""
@@ -90,6 +98,14 @@ class Config:
             raise ConfigError(f"{self.source}: no upstream: give --upstream URL or set "
                               "upstream in the [proxy] table")
         return ReverseProxy(**options, manager=self.manager)
+
+    def forward_auth_app(self) -> ForwardAuth:
+        """The :class:`~jwt_wsgi.ForwardAuth` the routes and ``[forward_auth]`` describe."""
+        from .forward_auth import ForwardAuth
+
+        options = {key: value for key, value in self.options.items() if key == "cors_preflight"}
+        return ForwardAuth(self.manager, self.routes, self.default,
+                           **options, **self.forward_auth)
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
@@ -115,14 +131,15 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             raise ConfigError(f"{file}: {table} must be a table ([{table}])")
     return build_config(data.get("jwt", {}), data.get("routes", {}), data.get("middleware", {}),
                         data.get("proxy", {}), data.get("blocklist", {}),
-                        source=str(file), base_dir=file.parent,
+                        data.get("forward_auth", {}), source=str(file), base_dir=file.parent,
                         where=lambda table, key: _where(str(file), table, key,
                                                         find_line(text, table, key)))
 
 
 def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
                  middleware: Mapping[str, Any], proxy: Mapping[str, Any] | None = None,
-                 blocklist: Mapping[str, Any] | None = None, *,
+                 blocklist: Mapping[str, Any] | None = None,
+                 forward_auth: Mapping[str, Any] | None = None, *,
                  source: str = "<config>", base_dir: str | os.PathLike[str] | None = None,
                  where: Where | None = None) -> Config:
     """Validate the tables of a configuration into a :class:`Config`.
@@ -170,12 +187,36 @@ def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
         table[key] = value
 
     proxy_options = _proxy_options(proxy or {}, where, manager)
-    config = Config(manager, table, default, options, proxy_options, source)
+    config = Config(manager, table, default, options, proxy_options, source,
+                    _forward_auth_options(forward_auth or {}, where))
     try:  # what only the whole can tell: route locations against token_location
         config.wrap(_no_app)
+        if forward_auth:
+            config.forward_auth_app()
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     return config
+
+
+def _forward_auth_options(table: Mapping[str, Any], where: Where) -> dict[str, Any]:
+    """The ``[forward_auth]`` table as ForwardAuth keyword arguments, types checked."""
+    options: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in FORWARD_AUTH_OPTIONS:
+            raise ConfigError(f"{where('forward_auth', key)}: unknown option; use "
+                              + ", ".join(FORWARD_AUTH_OPTIONS))
+        if key == "trusted_proxies" and isinstance(value, str):
+            value = [part for part in re.split(r"[\s,]+", value) if part]  # INI: one string
+        if key == "trusted_proxies" and not (isinstance(value, list) and value and all(
+                isinstance(item, str) for item in value)):
+            raise ConfigError(f"{where('forward_auth', key)}: must be a list of CIDRs")
+        if key == "claim_headers" and not isinstance(value, Mapping):
+            raise ConfigError(f"{where('forward_auth', key)}: must map claim names to "
+                              "header names")
+        if key in ("form", "path_prefix") and not isinstance(value, str):
+            raise ConfigError(f"{where('forward_auth', key)}: must be a string")
+        options[key] = value
+    return options
 
 
 def _where(source: str, table: str, key: str, line: int | None) -> str:

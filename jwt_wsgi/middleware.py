@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .body import BODY_KEY
+from .compat import app_context_of, respond_in
 from .context import CLAIMS, HEADER, IDENTITY, LOCATION, METHOD_OVERRIDES, USER, methods_of
 from .csrf import CSRFCheck
 from .errors import (
@@ -21,7 +22,6 @@ from .errors import (
 from .locations import TokenFinder
 from .manager import JWTManager
 from .policy import Policy, merge
-from .proxy import ReverseProxy
 from .routes import RouteTable
 
 if TYPE_CHECKING:
@@ -68,13 +68,14 @@ class JWTMiddleware:
             raise ConfigError("manager must be a JWTManager")
         self.app = app
         self.manager = manager
-        # ``app.wsgi_app = JWTMiddleware(app.wsgi_app, ...)`` wraps a Flask app's bound
-        # method: the loaders then run inside its app context, so a seed loader that
-        # returns ``jsonify(...), 401`` works as it did under flask-jwt-extended.
-        owner_context = getattr(getattr(app, "__self__", None), "app_context", None)
-        self._app_context = owner_context if callable(owner_context) else None
-        if isinstance(app, ReverseProxy) and app.manager is None:
-            app.use_manager(manager)  # its cookie/parameter names to hide, max_body_size
+        # Wrapping a Flask app's bound wsgi_app: loaders run in its app context (compat).
+        self._app_context = app_context_of(app)
+        # An app that builds on the manager's settings (the reverse proxy: cookie and
+        # parameter names to hide, max_body_size) says so with ``use_manager``; the core
+        # knows no add-on by name.
+        use_manager = getattr(app, "use_manager", None)
+        if callable(use_manager) and getattr(app, "manager", None) is None:
+            use_manager(manager)
         self.routes = RouteTable(routes or {}, default, converters)
         self.finder = TokenFinder(manager.settings)
         self.csrf = CSRFCheck(manager.settings)
@@ -108,10 +109,10 @@ class JWTMiddleware:
                 return _headers_only(self.app, environ, start_response)
             outcome = self._authenticate(environ, policy) if policy.protected else "public"
         except JWTWSGIError as error:
-            return self._refuse(error, environ, start_response)
+            return self.refuse(error, environ, start_response)
         except Exception:
             logger.exception("unexpected error in jwt_wsgi; answering 500")
-            return self._refuse(InternalError(), environ, start_response)
+            return self.refuse(InternalError(), environ, start_response)
         self._report(outcome, environ)
         return self.app(environ, start_response)
 
@@ -197,22 +198,18 @@ class JWTMiddleware:
                                   else f"Error loading the user {identity}")
         return user
 
-    def _refuse(self, error: JWTWSGIError, environ: WSGIEnvironment,
-                start_response: StartResponse) -> Iterable[bytes]:
+    def refuse(self, error: JWTWSGIError, environ: WSGIEnvironment,
+               start_response: StartResponse) -> Iterable[bytes]:
+        """Answer a refusal through the responders (logged and reported as ``error.code``)."""
         jti = error.jwt_payload.get("jti") if error.jwt_payload else None
         logger.info("refused %s %r: %s%s", environ.get("REQUEST_METHOD"),
                     environ.get("PATH_INFO", ""), error.code,
                     f" jti={jti!r}" if isinstance(jti, str) else "")
         self._report(error.code, environ)
-        if self._app_context is None or not self.manager.responders.has_loader(error):
-            return self.manager.responders.respond(error, environ)(environ, start_response)
-        try:
-            with self._app_context():
-                answer = self.manager.responders.respond(error, environ)
-        except Exception:  # entering or leaving the framework's context failed
-            logger.exception("the app context around the %s loader failed", error.loader)
-            answer = self.manager.responders.default(error)
-        return answer(environ, start_response)
+        responders = self.manager.responders
+        if self._app_context is None or not responders.has_loader(error):
+            return responders.respond(error, environ)(environ, start_response)
+        return respond_in(self._app_context, responders, error, environ)(environ, start_response)
 
 
 def _as_text(identity: Any) -> str:

@@ -22,6 +22,10 @@ Each ``routes`` line is ``[METHODS ]PATTERN = POLICY``: the first ``=`` outside 
 ends the pattern; the policy is a name or a JSON object. Blank lines and lines starting
 with ``#`` or ``;`` are skipped.
 
+The ``forward_auth`` app (``egg:jwt_wsgi#forward_auth``, :class:`~jwt_wsgi.ForwardAuth`)
+takes the keys of the ``jwt`` filter and ``trusted_proxies`` (CIDRs separated by spaces or
+commas), ``claim_headers`` (lines of ``claim = Header-Name``), ``form`` and ``path_prefix``.
+
 The proxy app takes ``upstream``, ``claim_headers`` (lines of ``claim = Header-Name``),
 ``forward_authorization`` and ``timeout``; the ``jwt`` filter in front gives it its manager
 (cookie and parameter names to remove, ``max_body_size``).
@@ -41,6 +45,7 @@ from .middleware import JWTMiddleware
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
+    from .forward_auth import ForwardAuth
     from .proxy import ReverseProxy
 
 
@@ -99,6 +104,38 @@ def proxy_app_factory(global_conf: Mapping[str, Any], **local_conf: str) -> Reve
     from .proxy import ReverseProxy
 
     return ReverseProxy(**_proxy_options(options, lambda table, key: f"{source}: {key}"))
+
+
+def forward_auth_app_factory(global_conf: Mapping[str, Any], **local_conf: str) -> ForwardAuth:
+    """PasteDeploy ``paste.app_factory`` for :class:`~jwt_wsgi.ForwardAuth`, validated here."""
+    from .config import FORWARD_AUTH_OPTIONS
+
+    source = _source(global_conf)
+    forward_auth: dict[str, Any] = {}
+    rest: dict[str, str] = {}
+    for key, value in local_conf.items():
+        if key == "claim_headers":
+            forward_auth[key] = _pairs(value, source, key)
+        elif key in FORWARD_AUTH_OPTIONS:
+            forward_auth[key] = value.strip()
+        else:
+            rest[key] = value
+    jwt = {key: value for key, value in rest.items() if key.upper().startswith("JWT_")}
+    blocklist = {key.removeprefix("blocklist_"): value for key, value in rest.items()
+                 if key.startswith("blocklist_")}
+    middleware = {key: _json_or_text(value) if key == "default" else value
+                  for key, value in rest.items() if key in MIDDLEWARE_OPTIONS}
+    routes = parse_routes(rest["routes"], source) if "routes" in rest else {}
+    unknown = set(rest) - {*jwt, *(f"blocklist_{k}" for k in blocklist), *middleware, "routes"}
+    if unknown:
+        raise ConfigError(f"{source}: unknown key {sorted(unknown)[0]!r} in the forward_auth "
+                          f"app; use jwt_* settings, routes, blocklist_*, "
+                          f"{', '.join((*MIDDLEWARE_OPTIONS, *FORWARD_AUTH_OPTIONS))}")
+    config = build_config(jwt, routes, middleware, None, blocklist, forward_auth or
+                          {"trusted_proxies": ["127.0.0.1/32"]}, source=source,
+                          base_dir=global_conf.get("here") or ".",
+                          where=lambda table, key: f"{source}: {key}")
+    return config.forward_auth_app()
 
 
 def parse_routes(text: str, source: str = "<ini>") -> dict[str, Any]:

@@ -34,3 +34,9 @@ def test_http_throughput_script_loads() -> None:
     result = run("benchmarks/http_throughput.py", "--help")
     assert result.returncode == 0, result.stderr
     assert "--duration" in result.stdout
+
+
+def test_forward_auth_benchmark_script_loads() -> None:
+    result = run("benchmarks/forward_auth.py", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--duration" in result.stdout
