@@ -21,6 +21,12 @@ from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
 from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey, Signer, public_jwk, thumbprint
 from .settings import Settings
 from .tokens import TokenCodec, new_jti
+from .wiring import (
+    check_settings_argument,
+    init_app_message,
+    loader_function,
+    unknown_loader_message,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("jwt_wsgi")
@@ -46,6 +52,8 @@ class JWTManager:
 
     def __init__(self, settings: Settings | None = None, *, blocklist: Blocklist | None = None,
                  **options: Any) -> None:
+        if settings is not None and not isinstance(settings, Settings):
+            check_settings_argument(settings)  # JWTManager(app), (app.config), ("secret")
         if settings is not None and options:
             raise ConfigError("pass either a Settings object or keyword options, not both")
         self.settings = settings if settings is not None else Settings.build(**options)
@@ -143,7 +151,8 @@ class JWTManager:
     # -- loaders --------------------------------------------------------------------
 
     def _responder(name: str) -> Callable[[JWTManager, F], F]:  # type: ignore[misc]
-        def register(self: JWTManager, func: F) -> F:
+        def register(self: JWTManager, func: F | None = None) -> F:
+            func = loader_function(name, func)
             self.responders.register(name, func)
             return func
 
@@ -162,28 +171,32 @@ class JWTManager:
     service_unavailable_loader = _responder("service_unavailable_loader")
     del _responder
 
-    def token_in_blocklist_loader(self, func: F) -> F:
+    def token_in_blocklist_loader(self, func: F | None = None) -> F:
         """Register ``func(jwt_header, jwt_payload) -> bool``: True means revoked."""
+        func = loader_function("token_in_blocklist_loader", func)
         Signature(func, (("jwt_header", "jwt_payload"),), "token_in_blocklist_loader")
         self._blocklist_loader = func
         return func
 
-    def user_claims_loader(self, func: F) -> F:
+    def user_claims_loader(self, func: F | None = None) -> F:
         """Register ``func(identity) -> dict`` of extra claims for every minted token."""
+        func = loader_function("user_claims_loader", func)
         Signature(func, (("identity",),), "user_claims_loader")
         self._claims_loader = func
         return func
 
     additional_claims_loader = user_claims_loader
 
-    def additional_headers_loader(self, func: F) -> F:
+    def additional_headers_loader(self, func: F | None = None) -> F:
         """Register ``func(identity) -> dict`` of extra JOSE header fields for minted tokens."""
+        func = loader_function("additional_headers_loader", func)
         Signature(func, (("identity",),), "additional_headers_loader")
         self._headers_loader = func
         return func
 
-    def user_identity_loader(self, func: F) -> F:
+    def user_identity_loader(self, func: F | None = None) -> F:
         """Register ``func(user) -> identity``: turns what you pass to ``create_*`` into ``sub``."""
+        func = loader_function("user_identity_loader", func)
         Signature(func, (("user",),), "user_identity_loader")
         self._identity_loader = func
         return func
@@ -193,8 +206,18 @@ class JWTManager:
         for name, func in loaders.items():
             method = getattr(self, name, None)
             if not name.endswith("_loader") or method is None:
-                raise TypeError(f"unknown loader {name!r}")
+                raise TypeError(unknown_loader_message(name, (
+                    known for known in dir(self) if known.endswith("_loader")
+                    and not known.startswith("_"))))
             method(func)
+
+    def init_app(self, app: object, *args: object, **kwargs: object) -> None:
+        """Not jwt_wsgi's form: raises a TypeError that shows the middleware line to write.
+
+        flask-jwt-extended's ``jwt.init_app(app)`` hooks into Flask; jwt_wsgi wraps the
+        app's ``wsgi_app`` with :class:`~jwt_wsgi.JWTMiddleware` and a routes table.
+        """
+        raise TypeError(init_app_message())
 
     # -- minting --------------------------------------------------------------------
 

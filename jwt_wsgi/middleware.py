@@ -22,6 +22,7 @@ from .manager import JWTManager
 from .policy import Policy, merge
 from .proxy import ReverseProxy
 from .routes import RouteTable
+from .wiring import check_app, reentry_message
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -61,8 +62,7 @@ class JWTMiddleware:
                  cors_preflight: bool = True, remote_user: bool = True,
                  converters: Mapping[str, type[BaseConverter]] | None = None,
                  on_outcome: Callable[[str, WSGIEnvironment], object] | None = None) -> None:
-        if not callable(app):
-            raise ConfigError("app must be a WSGI callable")
+        check_app(app, JWTManager)
         if not isinstance(manager, JWTManager):
             raise ConfigError("manager must be a JWTManager")
         self.app = app
@@ -82,6 +82,9 @@ class JWTMiddleware:
         if on_outcome is not None and not callable(on_outcome):
             raise ConfigError("on_outcome must be a callable (outcome, environ)")
         self.on_outcome = on_outcome
+        # ids of the environs whose request is inside self.app now: seeing one again means
+        # the app called this middleware back (``app.wsgi_app = JWTMiddleware(app, ...)``).
+        self._within: set[int] = set()
         self._locations = manager.settings.token_location
         self._find = self.finder.find
         self._verify = manager.verify
@@ -97,14 +100,16 @@ class JWTMiddleware:
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
+        if id(environ) in self._within:
+            return self._reentered(environ, start_response)
         try:
             self._scrub(environ)
             policy = self._policy(environ)  # also refuses malformed paths, preflight or not
             if self._is_preflight(environ):
                 self._report("preflight", environ)
                 if not policy.protected:  # nothing to hide: the app answers untouched
-                    return self.app(environ, start_response)
-                return _headers_only(self.app, environ, start_response)
+                    return self._call_app(environ, start_response)
+                return _headers_only(self._call_app, environ, start_response)
             outcome = self._authenticate(environ, policy) if policy.protected else "public"
         except JWTWSGIError as error:
             return self._refuse(error, environ, start_response)
@@ -112,7 +117,23 @@ class JWTMiddleware:
             logger.exception("unexpected error in jwt_wsgi; answering 500")
             return self._refuse(InternalError(), environ, start_response)
         self._report(outcome, environ)
-        return self.app(environ, start_response)
+        return self._call_app(environ, start_response)
+
+    def _call_app(self, environ: WSGIEnvironment,
+                  start_response: StartResponse) -> Iterable[bytes]:
+        key = id(environ)
+        self._within.add(key)
+        try:
+            return self.app(environ, start_response)
+        finally:
+            self._within.discard(key)
+
+    def _reentered(self, environ: WSGIEnvironment,
+                   start_response: StartResponse) -> Iterable[bytes]:
+        """The app called this middleware again for the request it is serving: answer 500
+        now, before the loop reaches Python's recursion limit."""
+        logger.error("%s", reentry_message(self.app, self))
+        return self._refuse(InternalError(), environ, start_response)
 
     def _report(self, outcome: str, environ: WSGIEnvironment) -> None:
         hook = self.on_outcome
