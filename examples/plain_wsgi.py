@@ -36,8 +36,10 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     if path == "/whoami":
         return _json(start_response, "200 OK", {"identity": get_jwt_identity(environ),
                                                 "scope": get_jwt(environ).get("scope")})
-    if path.startswith("/reports/"):
-        return _json(start_response, "200 OK", {"report": path.rsplit("/", 1)[-1]})
+    if path.startswith("/reports/"):  # everything under it needs the scope: "/reports/*"
+        year = path[len("/reports/"):]
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and year.isdigit():
+            return _json(start_response, "200 OK", {"report": year})
     if path == "/":
         return _json(start_response, "200 OK", {"hello": "public"})
     return _json(start_response, "404 Not Found", {"msg": "Not found"})
@@ -46,7 +48,10 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
 application = JWTMiddleware(app, jwt, routes={
     "/": "public",
     "/whoami": "required",
-    "GET /reports/<int:year>": {"require": "required", "scopes": ["reports:read"]},
+    # The whole prefix the app serves, every method: a narrower key such as
+    # "GET /reports/<int:year>" left POST /reports/2024 and /reports/x to the default
+    # policy, which asks for a token but not for the scope.
+    "/reports/*": {"require": "required", "scopes": ["reports:read"]},
 }, default="required")
 
 

@@ -46,8 +46,17 @@ def _json(start_response: StartResponse, status: str, body: Any) -> Iterable[byt
     return [data]
 
 
+#: (method, path) pairs the API serves; the routes table below names each one.
+SERVED = {("POST", "/login"), ("POST", "/refresh"), ("POST", "/logout"),
+          ("POST", "/logout/everywhere"), ("GET", "/whoami"), ("HEAD", "/whoami")}
+
+
 def api(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    path = environ.get("PATH_INFO", "/")
+    path, method = environ.get("PATH_INFO", "/"), environ.get("REQUEST_METHOD", "GET")
+    # Each view answers only the method its route names: ``GET /refresh`` fell through to
+    # the default policy, so an access token could mint itself a successor there.
+    if (method, path) not in SERVED:
+        return _json(start_response, "404 Not Found", {"msg": "Not found"})
     if path == "/login":
         # Check the user's password here; this example trusts the name it is given.
         length = min(int(environ.get("CONTENT_LENGTH") or 0), 4096)

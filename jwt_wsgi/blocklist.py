@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 import threading
 import time
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
+from .workers import warn_if_one_of_several
 
 
 @runtime_checkable
@@ -47,8 +49,11 @@ class MemoryBlocklist:
         self._lock = threading.Lock()
         self._max = max_entries
         self._no_expiry = no_expiry_seconds
+        self._built_pid = os.getpid()
 
     def add(self, jti: str, expires_at: float | None) -> None:
+        # This store is one process's: under several workers, say so once (a logged WARNING).
+        warn_if_one_of_several(self._built_pid)
         now = time.time()
         if expires_at is not None:
             until = expires_at

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .cliargs import (
+    SECRET_ENV,
+    check_extra_claims,
+    check_key_fits,
+    claim_headers,
+    extra_claims,
+    lifetime_text,
+    parse_expires,
+    parse_route,
+    show_warning,
+)
 from .errors import ConfigError, JWTWSGIError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
+    from .config import Config
     from .manager import JWTManager
 
 
@@ -27,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="serve the demo app, protected, with a ready token")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--expires", metavar="DURATION",
+                      help="lifetime of the printed token, such as 30s, 15m or 2h (try a "
+                           "short one to see the expired answer)")
 
     token = commands.add_parser("token", help="mint a token")
     token.add_argument("identity", help="the subject (sub claim)")
@@ -49,8 +64,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                                               "service (--upstream URL) and serve it")
     serve.add_argument("target", nargs="?", metavar="MODULE:APP",
                        help="the WSGI app to protect, such as myproject.wsgi:application")
-    serve.add_argument("--config", required=True, metavar="FILE",
-                       help="TOML file with [jwt], [routes], [middleware] and [proxy] tables")
+    serve.add_argument("--config", metavar="FILE",
+                       help="TOML file with [jwt], [routes], [middleware] and [proxy] tables; "
+                            f"without it the HMAC secret comes from ${SECRET_ENV}")
+    serve.add_argument("--route", action="append", default=[], metavar="PATTERN=POLICY",
+                       help="a routes-table entry, such as '/api/*=required' or "
+                            "'POST /login=public'; repeatable; adds to (or replaces) the "
+                            "config file's [routes]")
+    serve.add_argument("--default", metavar="POLICY",
+                       help="the policy where no route matches (public unless set; "
+                            "'required' denies by default)")
     serve.add_argument("--upstream", metavar="URL",
                        help="protect this HTTP service: forward requests that pass to it")
     serve.add_argument("--claim-header", action="append", default=[], metavar="CLAIM=HEADER",
@@ -65,17 +88,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="auto: waitress when installed, else werkzeug's development server")
 
     args = parser.parse_args(argv)
-    try:
-        if args.command == "demo":
-            return _demo(args.host, args.port)
-        if args.command == "token":
-            return _token(args)
-        if args.command == "serve":
-            return _serve(args)
-        return _decode(args)
-    except ConfigError as exc:
-        print(f"jwt-wsgi: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning  # a plain line, not a Python source line
+        try:
+            if args.command == "demo":
+                return _demo(args.host, args.port, args.expires)
+            if args.command == "token":
+                return _token(args)
+            if args.command == "serve":
+                return _serve(args)
+            return _decode(args)
+        except ConfigError as exc:
+            print(f"jwt-wsgi: {exc}", file=sys.stderr)
+            return 2
 
 
 def _key_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +113,8 @@ def _key_arguments(parser: argparse.ArgumentParser) -> None:
                       help="the HMAC secret itself (stays in your shell history: prefer "
                            "--key-env or --key-file)")
     keys.add_argument("--config", metavar="FILE", help="take the key and settings from a TOML file")
+    parser.epilog = (f"Without a key option, the HMAC secret in ${SECRET_ENV} is used when "
+                     "it is set.")
 
 
 def _manager(args: argparse.Namespace, signing: bool) -> JWTManager | None:
@@ -99,11 +126,14 @@ def _manager(args: argparse.Namespace, signing: bool) -> JWTManager | None:
 
         return load_config(args.config).manager
     material: str | None = None
+    source = ""
     if args.key_env:
+        source = f"${args.key_env}"
         material = os.environ.get(args.key_env)
         if not material:
             raise ConfigError(f"environment variable {args.key_env} is empty or unset")
     elif args.key_file:
+        source = f"--key-file {args.key_file}"
         try:
             with open(args.key_file, encoding="utf-8") as handle:
                 material = handle.read().strip()
@@ -113,9 +143,12 @@ def _manager(args: argparse.Namespace, signing: bool) -> JWTManager | None:
         print("jwt-wsgi: warning: a secret on the command line is saved in your shell history "
               "and visible to other users in the process list; use --key-env or --key-file",
               file=sys.stderr)
-        material = args.secret
+        material, source = args.secret, "--secret"
+    elif os.environ.get(SECRET_ENV):
+        material, source = os.environ[SECRET_ENV], f"${SECRET_ENV}"
     if material is None:
         return None
+    check_key_fits(args.algorithm, material, source)
     if args.algorithm.startswith("HS"):
         return JWTManager(algorithm=args.algorithm, secret_key=material)
     if signing or "PRIVATE KEY" in material:
@@ -123,35 +156,14 @@ def _manager(args: argparse.Namespace, signing: bool) -> JWTManager | None:
     return JWTManager(algorithm=args.algorithm, public_key=material)
 
 
-def _extra_claims(args: argparse.Namespace) -> dict[str, Any]:
-    try:
-        claims = json.loads(args.claims)
-    except ValueError:
-        raise ConfigError("--claims must be a JSON object") from None
-    if not isinstance(claims, dict):
-        raise ConfigError("--claims must be a JSON object")
-    for item in args.claim:
-        name, sep, text = item.partition("=")
-        if not sep or not name:
-            raise ConfigError(f"--claim {item!r}: write NAME=VALUE")
-        try:
-            claims[name] = json.loads(text)
-        except ValueError:
-            claims[name] = text
-    return claims
-
-
 def _token(args: argparse.Namespace) -> int:
-    from .settings import _to_expiry
-
     jwt = _manager(args, signing=True)
     if jwt is None:
-        raise ConfigError("give the key with --key-env VAR, --key-file PATH or --config FILE")
-    claims = _extra_claims(args)
-    expires: datetime.timedelta | bool | None = None
-    if args.expires is not None:
-        never = args.expires.strip().lower() in ("never", "false", "no", "off")
-        expires = False if never else _to_expiry("--expires", args.expires)
+        raise ConfigError("give the key with --key-env VAR, --key-file PATH or --config FILE "
+                          f"(or set ${SECRET_ENV})")
+    claims = extra_claims(args.claims, args.claim)
+    check_extra_claims(claims, jwt.settings.identity_claim)
+    expires = parse_expires(args.expires)
     try:
         if args.refresh:
             if args.fresh:
@@ -183,7 +195,7 @@ def _decode(args: argparse.Namespace) -> int:
     print(json.dumps({"header": header, "claims": claims}, indent=2, sort_keys=True))
     if jwt is None:
         print("NOT VERIFIED: no key given, so the signature and claims above were not checked "
-              "(use --key-env, --key-file or --config)", file=sys.stderr)
+              f"(use --key-env, --key-file or --config, or set ${SECRET_ENV})", file=sys.stderr)
         return 0
     try:
         jwt.decode_token(token)
@@ -195,9 +207,7 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .config import load_config
-
-    config = load_config(args.config)
+    config = _serve_config(args)
     if args.forward_auth:
         if args.target or args.upstream or args.claim_header:
             raise ConfigError("--forward-auth serves the auth service alone: drop MODULE:APP, "
@@ -214,7 +224,7 @@ def _serve(args: argparse.Namespace) -> int:
         what = args.target
     elif args.upstream or config.proxy.get("upstream"):
         if args.claim_header:
-            config.proxy["claim_headers"] = _claim_headers(args.claim_header)
+            config.proxy["claim_headers"] = claim_headers(args.claim_header)
         proxy = config.reverse_proxy(args.upstream)
         inner, what = proxy, f"{proxy.upstream} (claims as {_describe(proxy.claim_headers)})"
     else:
@@ -223,14 +233,34 @@ def _serve(args: argparse.Namespace) -> int:
     return _run(config.wrap(inner), args.host, args.port, args.server, what)
 
 
-def _claim_headers(items: Sequence[str]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for item in items:
-        claim, sep, header = item.partition("=")
-        if not sep or not claim or not header:
-            raise ConfigError(f"--claim-header {item!r}: write CLAIM=Header-Name")
-        headers[claim] = header
-    return headers
+def _serve_config(args: argparse.Namespace) -> Config:
+    """The config file, or ``$JWT_SECRET_KEY`` alone, with ``--route``/``--default`` on top."""
+    from .config import build_config, load_config
+
+    if args.config:
+        config = load_config(args.config)
+    elif os.environ.get(SECRET_ENV):
+        config = build_config({"secret_key_env": SECRET_ENV}, {}, {},
+                              source=f"${SECRET_ENV}")
+    else:
+        raise ConfigError(f"give --config FILE, or set ${SECRET_ENV} to an HMAC secret and "
+                          "name the routes with --route PATTERN=POLICY")
+    if not (args.route or args.default):
+        return config
+    routes = dict(config.routes)
+    routes.update(parse_route(item) for item in args.route)
+    config.routes = routes
+    if args.default:
+        config.default = args.default
+    try:
+        config.wrap(_no_app)  # every route and the default checked now, not per request
+    except ConfigError as exc:
+        raise ConfigError(f"--route/--default: {exc}") from None
+    return config
+
+
+def _no_app(environ: Any, start_response: Any) -> list[bytes]:  # pragma: no cover
+    return []
 
 
 def _describe(headers: dict[str, str]) -> str:
@@ -316,18 +346,33 @@ def _until_stopped(serve: Callable[[], object], close: Callable[[], object], far
     return 0
 
 
-def _demo(host: str, port: int) -> int:
+def _demo(host: str, port: int, expires_text: str | None = None) -> int:
     from werkzeug.serving import make_server
 
     from .demo import make_demo
 
-    app, jwt = make_demo()
+    expires = parse_expires(expires_text)
+    secret = os.environ.get(SECRET_ENV)
+    if secret:
+        check_key_fits("HS256", secret, f"${SECRET_ENV}")
+    app, jwt = make_demo(secret)
     server = make_server(host, port, app, threaded=True)
     base = f"http://{host}:{server.server_port}"
-    token = jwt.create_access_token("alice", fresh=True, additional_claims={"role": "admin"})
+    token = jwt.create_access_token("alice", fresh=True, additional_claims={"role": "admin"},
+                                    expires_delta=expires)
+    lifetime = lifetime_text(jwt.decode_token(token, allow_expired=True))
+    if secret:
+        keys = (f"Signed with the secret in ${SECRET_ENV}: mint others for this demo with\n"
+                f"  jwt-wsgi token bob --claim role=user --expires 30s")
+    else:
+        keys = (f"Signed with a random secret, new at each start. To mint your own tokens, set\n"
+                f"${SECRET_ENV} for both commands:\n"
+                f"  export {SECRET_ENV}=$(python -c 'import secrets; "
+                f"print(secrets.token_urlsafe(48))')\n"
+                f"  jwt-wsgi demo --expires 30s     # then: jwt-wsgi token bob --claim role=user")
     print(f"""jwt-wsgi demo: serving a protected app on {base}  (Ctrl-C to stop)
 
-A ready access token for alice (fresh, role=admin, valid 15 minutes):
+A ready access token for alice (fresh, role=admin, {lifetime}):
 
   TOKEN={token}
 
@@ -340,6 +385,8 @@ A fresh admin-only route (200 for alice):
 Log in for new tokens:
   curl -i -X POST -H 'Content-Type: application/json' \\
        -d '{{"username": "alice", "password": "wonderland"}}' {base}/login
+See the expired answer: start with --expires 5s and wait.
+{keys}
 """, flush=True)
     return _until_stopped(server.serve_forever, server.server_close, "jwt-wsgi demo: stopped",
                           server.shutdown)

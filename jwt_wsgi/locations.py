@@ -116,7 +116,7 @@ class TokenFinder:
                     return found
                 token = self._from_header(environ, refresh)
                 if token is None:
-                    raise NoTokenError(self.missing_message(locations, refresh))
+                    raise NoTokenError(self.missing_message(locations, refresh, environ))
                 found = FoundToken(token, "headers")
                 if len(value) <= self._memo_max_value:
                     if len(memo) >= HEADER_MEMO_SIZE:
@@ -134,11 +134,18 @@ class TokenFinder:
             if self._first_wins:
                 break
         if found is None:
-            raise NoTokenError(self.missing_message(locations, refresh))
+            raise NoTokenError(self.missing_message(locations, refresh, environ))
         return found
 
-    def missing_message(self, locations: tuple[str, ...], refresh: bool = False) -> str:
+    def missing_message(self, locations: tuple[str, ...], refresh: bool = False,
+                        environ: WSGIEnvironment | None = None) -> str:
         if locations == ("headers",):
+            value = environ.get(self._header_key) if environ is not None else None
+            if isinstance(value, str) and value.strip() and self._header_type:
+                # The header is there with another scheme (Basic, Token, JWT) or none at
+                # all: say what was expected, in flask-jwt-extended 4.x's words.
+                return (f"Missing '{self._header_type}' type in '{self._header_name}' "
+                        f"header. Expected '{self._header_name}: {self._header_type} <JWT>'")
             return f"Missing {self._header_name} Header"
         if locations == ("cookies",):
             return f'Missing cookie "{self._cookie_names[refresh]}"'
@@ -148,7 +155,8 @@ class TokenFinder:
             return f"Missing '{self._query_name}' query paramater"
         if locations == ("json",):
             return f'Missing "{self._json_keys[refresh]}" key in json data.'
-        details = "; ".join(self.missing_message((location,), refresh) for location in locations)
+        details = "; ".join(self.missing_message((location,), refresh, environ)
+                            for location in locations)
         return (f"Missing JWT in {', '.join(locations[:-1])} or {locations[-1]} "
                 f"({details})")
 

@@ -23,6 +23,12 @@ from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey, Signer, public_jwk, th
 from .renewal import own_codec
 from .settings import Settings
 from .tokens import Token, TokenCodec, new_jti
+from .wiring import (
+    check_settings_argument,
+    init_app_message,
+    loader_function,
+    unknown_loader_message,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("jwt_wsgi")
@@ -51,6 +57,8 @@ class JWTManager:
 
     def __init__(self, settings: Settings | None = None, *, blocklist: Blocklist | None = None,
                  clock: Callable[[], float] | None = None, **options: Any) -> None:
+        if settings is not None and not isinstance(settings, Settings):
+            check_settings_argument(settings)  # JWTManager(app), (app.config), ("secret")
         if settings is not None and options:
             raise ConfigError("pass either a Settings object or keyword options, not both")
         if clock is not None and not callable(clock):
@@ -92,7 +100,7 @@ class JWTManager:
         self._headers_loader: Callable[[Any], Mapping[str, Any]] | None = None
         self._identity_loader: Callable[[Any], Any] | None = None
         #: The registered ``user_lookup_loader``, read by the middleware on each request.
-        self.user_loader: Callable[[dict[str, Any], dict[str, Any]], Any] | None = None
+        self.lookup_user: Callable[[dict[str, Any], dict[str, Any]], Any] | None = None
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -162,7 +170,8 @@ class JWTManager:
     # -- loaders --------------------------------------------------------------------
 
     def _responder(name: str) -> Callable[[JWTManager, F], F]:  # type: ignore[misc]
-        def register(self: JWTManager, func: F) -> F:
+        def register(self: JWTManager, func: F | None = None) -> F:
+            func = loader_function(name, func)
             self.responders.register(name, func)
             return func
 
@@ -182,13 +191,14 @@ class JWTManager:
     user_lookup_error_loader = _responder("user_lookup_error_loader")
     del _responder
 
-    def token_in_blocklist_loader(self, func: F) -> F:
+    def token_in_blocklist_loader(self, func: F | None = None) -> F:
         """Register ``func(jwt_header, jwt_payload) -> bool``: True means revoked."""
+        func = loader_function("token_in_blocklist_loader", func)
         Signature(func, (("jwt_header", "jwt_payload"),), "token_in_blocklist_loader")
         self._blocklist_loader = func
         return func
 
-    def user_lookup_loader(self, func: F) -> F:
+    def user_lookup_loader(self, func: F | None = None) -> F:
         """Register ``func(jwt_header, jwt_payload) -> user`` (flask-jwt-extended 4.x's name).
 
         It runs once per authenticated request, after the route's policy passed; the user
@@ -198,26 +208,30 @@ class JWTManager:
         called. Nothing is cached between requests: wrap the function in a cache of your
         own if looking users up is costly and a stale user is acceptable.
         """
+        func = loader_function("user_lookup_loader", func)
         Signature(func, (("jwt_header", "jwt_payload"),), "user_lookup_loader")
-        self.user_loader = func
+        self.lookup_user = func
         return func
 
-    def user_claims_loader(self, func: F) -> F:
+    def user_claims_loader(self, func: F | None = None) -> F:
         """Register ``func(identity) -> dict`` of extra claims for every minted token."""
+        func = loader_function("user_claims_loader", func)
         Signature(func, (("identity",),), "user_claims_loader")
         self._claims_loader = func
         return func
 
     additional_claims_loader = user_claims_loader
 
-    def additional_headers_loader(self, func: F) -> F:
+    def additional_headers_loader(self, func: F | None = None) -> F:
         """Register ``func(identity) -> dict`` of extra JOSE header fields for minted tokens."""
+        func = loader_function("additional_headers_loader", func)
         Signature(func, (("identity",),), "additional_headers_loader")
         self._headers_loader = func
         return func
 
-    def user_identity_loader(self, func: F) -> F:
+    def user_identity_loader(self, func: F | None = None) -> F:
         """Register ``func(user) -> identity``: turns what you pass to ``create_*`` into ``sub``."""
+        func = loader_function("user_identity_loader", func)
         Signature(func, (("user",),), "user_identity_loader")
         self._identity_loader = func
         return func
@@ -227,8 +241,18 @@ class JWTManager:
         for name, func in loaders.items():
             method = getattr(self, name, None)
             if not name.endswith("_loader") or method is None:
-                raise TypeError(f"unknown loader {name!r}")
+                raise TypeError(unknown_loader_message(name, (
+                    known for known in dir(self) if known.endswith("_loader")
+                    and not known.startswith("_"))))
             method(func)
+
+    def init_app(self, app: object, *args: object, **kwargs: object) -> None:
+        """Not jwt_wsgi's form: raises a TypeError that shows the middleware line to write.
+
+        flask-jwt-extended's ``jwt.init_app(app)`` hooks into Flask; jwt_wsgi wraps the
+        app's ``wsgi_app`` with :class:`~jwt_wsgi.JWTMiddleware` and a routes table.
+        """
+        raise TypeError(init_app_message())
 
     # -- minting --------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from .locations import TokenFinder
 from .manager import JWTManager
 from .policy import Policy, merge
 from .routes import RouteTable
+from .wiring import check_app, reentry_message
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -62,8 +63,7 @@ class JWTMiddleware:
                  cors_preflight: bool = True, remote_user: bool = True,
                  converters: Mapping[str, type[BaseConverter]] | None = None,
                  on_outcome: Callable[[str, WSGIEnvironment], object] | None = None) -> None:
-        if not callable(app):
-            raise ConfigError("app must be a WSGI callable")
+        check_app(app, JWTManager)
         if not isinstance(manager, JWTManager):
             raise ConfigError("manager must be a JWTManager")
         self.app = app
@@ -84,6 +84,9 @@ class JWTMiddleware:
         if on_outcome is not None and not callable(on_outcome):
             raise ConfigError("on_outcome must be a callable (outcome, environ)")
         self.on_outcome = on_outcome
+        # ids of the environs whose request is inside self.app now: seeing one again means
+        # the app called this middleware back (``app.wsgi_app = JWTMiddleware(app, ...)``).
+        self._within: set[int] = set()
         self._locations = manager.settings.token_location
         self._find = self.finder.find
         self._verify = manager.verify
@@ -99,14 +102,16 @@ class JWTMiddleware:
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
+        if id(environ) in self._within:
+            return self._reentered(environ, start_response)
         try:
             self._scrub(environ)
             policy = self._policy(environ)  # also refuses malformed paths, preflight or not
             if self._is_preflight(environ):
                 self._report("preflight", environ)
                 if not policy.protected:  # nothing to hide: the app answers untouched
-                    return self.app(environ, start_response)
-                return _headers_only(self.app, environ, start_response)
+                    return self._call_app(environ, start_response)
+                return _headers_only(self._call_app, environ, start_response)
             outcome = self._authenticate(environ, policy) if policy.protected else "public"
         except JWTWSGIError as error:
             return self.refuse(error, environ, start_response)
@@ -114,7 +119,23 @@ class JWTMiddleware:
             logger.exception("unexpected error in jwt_wsgi; answering 500")
             return self.refuse(InternalError(), environ, start_response)
         self._report(outcome, environ)
-        return self.app(environ, start_response)
+        return self._call_app(environ, start_response)
+
+    def _call_app(self, environ: WSGIEnvironment,
+                  start_response: StartResponse) -> Iterable[bytes]:
+        key = id(environ)
+        self._within.add(key)
+        try:
+            return self.app(environ, start_response)
+        finally:
+            self._within.discard(key)
+
+    def _reentered(self, environ: WSGIEnvironment,
+                   start_response: StartResponse) -> Iterable[bytes]:
+        """The app called this middleware again for the request it is serving: answer 500
+        now, before the loop reaches Python's recursion limit."""
+        logger.error("%s", reentry_message(self.app, self))
+        return self.refuse(InternalError(), environ, start_response)
 
     def _report(self, outcome: str, environ: WSGIEnvironment) -> None:
         hook = self.on_outcome
@@ -170,7 +191,7 @@ class JWTMiddleware:
             if found.location == "cookies":  # the only tokens CSRFCheck.applies to
                 self.csrf.check(environ, found, claims)
             policy.check(claims, self.manager.clock(), environ)
-            user_loader = self.manager.user_loader  # registered late still counts
+            user_loader = self.manager.lookup_user  # registered late still counts
             if user_loader is not None:
                 environ[USER] = self._look_up_user(user_loader, header, claims)
         except JWTWSGIError as error:

@@ -98,3 +98,58 @@ def test_plain_claims_reach_the_app_and_scopes_are_enforced(plain: ModuleType) -
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
     # Not an int: no match for that rule, so the default (required) applies.
     assert client.get("/reports/latest").status_code == 401
+
+
+# -- no view is reachable by a path or method the table does not protect as intended ------
+
+REPORT_NEAR_MISSES = [
+    pytest.param("POST", "/reports/2024", id="post_to_a_report"),
+    pytest.param("DELETE", "/reports/2024", id="delete_a_report"),
+    pytest.param("GET", "/reports/latest", id="not_an_int"),
+    pytest.param("GET", "/reports/2024/", id="trailing_slash"),
+    pytest.param("GET", "/reports/2024/x", id="below_a_report"),
+    pytest.param("GET", "/reports/", id="the_prefix_itself"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), REPORT_NEAR_MISSES)
+def test_plain_reports_without_the_scope_are_never_served(plain: ModuleType, method: str,
+                                                          path: str) -> None:
+    """The table protected only ``GET /reports/<int:year>`` with the scope, while the app
+    served every method under ``/reports/``: a token without the scope read them."""
+    client = Client(plain.application)
+    nobody = plain.jwt.create_access_token("bob")
+    response = client.open(path, method=method, headers={"Authorization": f"Bearer {nobody}"})
+    assert response.status_code in (400, 403), response.data
+    reader = plain.jwt.create_access_token("alice", additional_claims={"scope": "reports:read"})
+    response = client.open(path, method=method, headers={"Authorization": f"Bearer {reader}"})
+    assert response.status_code in (400, 404), response.data
+
+
+@pytest.fixture
+def revocation(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")  # only the dispatch is driven
+    return load("redis_revocation", monkeypatch)
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    pytest.param("GET", "/refresh", id="get_refresh_minted_from_an_access_token"),
+    pytest.param("PUT", "/refresh", id="put_refresh"),
+    pytest.param("GET", "/logout/everywhere", id="get_logout_everywhere"),
+    pytest.param("GET", "/logout", id="get_logout"),
+    pytest.param("GET", "/login", id="get_login"),
+    pytest.param("POST", "/whoami", id="post_whoami"),
+])
+def test_revocation_example_serves_only_the_methods_its_table_names(
+        revocation: ModuleType, method: str, path: str) -> None:
+    """``GET /refresh`` fell to the default policy (any access token) and the app minted a
+    new access token there: an access token could renew itself forever."""
+    response = Client(revocation.api).open(path, method=method)
+    assert response.status_code == 404
+
+
+def test_revocation_example_table_names_every_served_pair(revocation: ModuleType) -> None:
+    expected = {"/login": "public", "/refresh": "refresh", "/logout/everywhere": "refresh",
+                "/logout": "required", "/whoami": "required"}
+    for method, path in revocation.SERVED:
+        assert revocation.app.routes.resolve(method, path).require == expected[path]

@@ -337,3 +337,39 @@ def test_any_input_is_a_clean_refusal(cookie: str, query: str, authorization: st
     data = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
     assert status[0][:3] in ("400", "401"), (status, data)
     assert set(json.loads(data)) == {"msg"}
+
+
+EXPECTED_BEARER = ("Missing 'Bearer' type in 'Authorization' header. "
+                   "Expected 'Authorization: Bearer <JWT>'")
+
+
+@pytest.mark.parametrize(
+    ("header", "options", "message"),
+    [
+        pytest.param("abc.def.ghi", {}, EXPECTED_BEARER, id="token_without_scheme"),
+        pytest.param("Token abc.def.ghi", {}, EXPECTED_BEARER, id="django_rest_token_scheme"),
+        pytest.param("JWT abc.def.ghi", {}, EXPECTED_BEARER, id="jwt_scheme"),
+        pytest.param("Basic YWxpY2U6cHc=", {}, EXPECTED_BEARER, id="basic_credentials"),
+        pytest.param("Bearer abc", {"header_type": "JWT"},
+                     "Missing 'JWT' type in 'Authorization' header. "
+                     "Expected 'Authorization: JWT <JWT>'", id="bearer_where_jwt_is_configured"),
+        pytest.param("   ", {}, "Missing Authorization Header", id="blank_header_is_missing"),
+        pytest.param("Token abc", {"token_location": ["headers", "cookies"]},
+                     f"Missing JWT in headers or cookies ({EXPECTED_BEARER}; "
+                     'Missing cookie "access_token_cookie")', id="several_locations"),
+    ],
+)
+def test_token_with_another_scheme_is_not_called_a_missing_header(
+        header: str, options: dict[str, Any], message: str, recorder: Recorder) -> None:
+    """The header was there, so "Missing Authorization Header" misled; flask-jwt-extended
+    4.x's words say what was expected, with the same 401 and unauthorized_loader."""
+    jwt = manager(**{"token_location": ["headers"], **options})
+    seen: list[str] = []
+    client = client_for(jwt, recorder)
+    for _ in range(2):  # the second time through the header memo
+        response = client.get("/api/x", headers={"Authorization": header})
+        assert response.status_code == 401
+        assert json.loads(response.get_data()) == {"msg": message}
+    jwt.unauthorized_loader(lambda msg: (seen.append(msg) or {"custom": msg}, 401))
+    assert client.get("/api/x", headers={"Authorization": header}).status_code == 401
+    assert seen == [message] and recorder.calls == []
