@@ -19,7 +19,7 @@ import jwt_wsgi  # noqa: E402
 
 project = "jwt_wsgi"
 author = "the jwt_wsgi authors"
-copyright = "the jwt_wsgi authors"  # noqa: A001
+copyright = "the jwt_wsgi authors"
 release = version = jwt_wsgi.__version__
 
 extensions = [
