@@ -81,6 +81,8 @@ SETTING_DOCS = {
     "jwks_refetch_seconds": "least time between refetches (unknown ``kid``, failed fetch)",
     "jwks_timeout": "seconds for one whole JWKS fetch",
     "token_cache_size": "verified tokens kept; 0 turns the cache off",
+    "accept_token_types": "token types (``typ``) accepted besides access tokens, such as an "
+                          "identity provider's ID tokens",
     "issuers": "more issuers: ``{iss: {keys, audience, algorithms}}`` (JSON text in a mapping)",
 }
 
