@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _key_arguments(token)
     token.add_argument("--fresh", action="store_true", help="mark the token fresh")
     token.add_argument("--refresh", action="store_true", help="mint a refresh token")
-    token.add_argument("--expires", help="lifetime such as 900, 15m, 12h, 30d, or never")
+    token.add_argument("--expires", help="lifetime such as 900, 15m, 2h, 30d, or never")
     token.add_argument("--claim", action="append", default=[], metavar="NAME=VALUE",
                        help="an extra claim; VALUE is read as JSON when it parses "
                             "(42, true, [\"a\"]), as a string otherwise; repeatable")
@@ -139,7 +139,7 @@ def _extra_claims(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from .settings import _to_expiry
+    from .durations import to_lifetime
 
     jwt = _manager(args, signing=True)
     if jwt is None:
@@ -147,8 +147,8 @@ def _token(args: argparse.Namespace) -> int:
     claims = _extra_claims(args)
     expires: datetime.timedelta | bool | None = None
     if args.expires is not None:
-        never = args.expires.strip().lower() in ("never", "false", "no", "off")
-        expires = False if never else _to_expiry("--expires", args.expires)
+        lifetime = to_lifetime("--expires", args.expires)
+        expires = False if lifetime is None else lifetime
     try:
         if args.refresh:
             if args.fresh:

@@ -48,6 +48,10 @@ class JWTManager:
                  **options: Any) -> None:
         if settings is not None and options:
             raise ConfigError("pass either a Settings object or keyword options, not both")
+        if settings is not None and not isinstance(settings, Settings):
+            # A Settings was checked when it was made; anything else never was.
+            raise ConfigError(f"settings must be a jwt_wsgi.Settings, not "
+                              f"{type(settings).__name__}; or pass keyword options")
         self.settings = settings if settings is not None else Settings.build(**options)
         self.blocklist: Blocklist = blocklist if blocklist is not None else MemoryBlocklist()
         if not (callable(getattr(self.blocklist, "add", None))

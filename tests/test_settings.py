@@ -94,7 +94,7 @@ def test_from_mapping_accepts_a_flask_config_as_is() -> None:
                      id="jwks-timeout-beyond-any-lock"),
         pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_JWKS_CACHE_SECONDS": "999999999999"}, "at most",
                      id="jwks-cache-beyond-a-day"),
-        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_DECODE_LEEWAY": "-5"}, ">= 0",
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_DECODE_LEEWAY": "-5"}, "from 0 seconds",
                      id="negative-leeway"),
         pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_COOKIE_SAMESITE": "None"}, "cookie_secure",
                      id="samesite-none-insecure"),
@@ -226,7 +226,6 @@ def test_a_string_audience_keyword_is_one_audience(name: str, value: str) -> Non
 def test_audience_keyword_lists_are_taken_as_given() -> None:
     assert Settings.build(secret_key=SECRET, audience=["a,b", "c d"]).audience == ("a,b", "c d")
     assert Settings.build(secret_key=SECRET, audience=("x",)).audience == ("x",)
-    assert Settings.build(secret_key=SECRET, audience="").audience == ()
 
 
 def test_a_comma_in_the_audience_keyword_does_not_admit_its_parts(recorder: Recorder) -> None:
