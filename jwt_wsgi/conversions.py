@@ -35,7 +35,7 @@ COOKIE_DOMAIN = re.compile(rf"\.?{_LABEL}(?:\.{_LABEL})*")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 # ASCII only: \d would also take Arabic-Indic and other Unicode digits.
-_WHOLE = re.compile(r"\s*[0-9]+\s*")
+_WHOLE = re.compile(r"\s*-?[0-9]+\s*")
 ANY_SEPARATOR = re.compile(r"[\s,]+")
 COMMA = re.compile(r",")
 
