@@ -105,7 +105,7 @@ class Settings:
     encode_nbf: bool = setting(True, c.to_bool, "put nbf in new tokens")
     verify_sub: bool = setting(True, c.to_bool, "require sub to be a string")
     require_exp: bool = setting(False, c.to_bool, "refuse tokens without exp", flask=False)
-    max_token_size: int = setting(8192, c.whole(1, _MiB),
+    max_token_size: int = setting(8192, c.whole(1, 16 * _MiB),
                                   "longest token read, in bytes, checked before parsing",
                                   flask=False)
     max_body_size: int = setting(_MiB, c.whole(1, 1024 * _MiB),
