@@ -203,6 +203,7 @@ class Settings:
                 continue
             if value is None and spec.none == "never":
                 raise SettingError(name, none_problem())
+            check_blank(name, spec, value)
             if spec.none == "default" and _empty(value):
                 # Given and empty: an audience list left empty by a template must not
                 # drop the audience requirement (only ``()`` may mean unset, as stored).
@@ -280,6 +281,9 @@ def reference_rows() -> list[ReferenceRow]:
     The documentation's settings table is generated from these rows; whether
     flask-jwt-extended defines a key is :attr:`Spec.flask` in :data:`SPECS`.
     """
-    return [ReferenceRow(name, spec.key(name), spec.shown_default(field.default), spec.doc)
-            for name, spec, field in ((f.name, SPECS[f.name], f)
-                                      for f in dataclasses.fields(Settings))]
+    rows = []
+    for field in dataclasses.fields(Settings):
+        spec = SPECS[field.name]
+        rows.append(ReferenceRow(field.name, spec.key(field.name),
+                                 spec.shown_default(field.default), spec.doc))
+    return rows
