@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _key_arguments(token)
     token.add_argument("--fresh", action="store_true", help="mark the token fresh")
     token.add_argument("--refresh", action="store_true", help="mint a refresh token")
-    token.add_argument("--expires", help="lifetime such as 900, 15m, 12h, 30d, or never")
+    token.add_argument("--expires", help="lifetime such as 900, 15m, 2h, 30d, or never")
     token.add_argument("--claim", action="append", default=[], metavar="NAME=VALUE",
                        help="an extra claim; VALUE is read as JSON when it parses "
                             "(42, true, [\"a\"]), as a string otherwise; repeatable")

@@ -139,13 +139,12 @@ def extra_claims(claims_json: str, items: Sequence[str]) -> dict[str, Any]:
 
 def parse_expires(text: str | None) -> datetime.timedelta | bool | None:
     """``--expires``: None for the default lifetime, False for never, else a duration."""
-    from .settings import _to_expiry
+    from .durations import to_lifetime
 
     if text is None:
         return None
-    if text.strip().lower() in ("never", "false", "no", "off"):
-        return False
-    return _to_expiry("--expires", text)
+    lifetime = to_lifetime("--expires", text)
+    return False if lifetime is None else lifetime
 
 
 def claim_headers(items: Sequence[str]) -> dict[str, str]:

@@ -46,12 +46,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .blocklist import RedisBlocklist
+from .conversions import SettingError, to_bool
+from .durations import to_number
 from .errors import ConfigError
+from .fields import unknown
 from .manager import JWTManager
 from .middleware import JWTMiddleware
 from .policy import Policy
 from .routes import RouteTable
-from .settings import Settings, _to_bool, _to_number
+from .settings import KEYS
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -152,14 +155,12 @@ def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
         where = lambda table, key: _where(source, table, key, None)  # noqa: E731
 
     mapping = _settings_mapping(jwt, Path(base_dir or "."), where)
-    for key, value in mapping.items():  # one key at a time, to say which one is wrong
-        try:
-            Settings.from_mapping({key: value})
-        except ConfigError as exc:
-            raise ConfigError(f"{where('jwt', _original(jwt, key))}: {exc}") from None
     store = _blocklist(blocklist or {}, where)
-    try:
+    try:  # validated once; an error about one setting points at its line
         manager = JWTManager.from_mapping(mapping, blocklist=store)
+    except SettingError as exc:
+        key = _original(jwt, exc.setting)
+        raise ConfigError(f"{where('jwt', key)}: {exc.relabel(exc.setting)}") from None
     except ConfigError as exc:
         raise ConfigError(f"{source}: [jwt]: {exc}") from None
 
@@ -174,7 +175,7 @@ def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
                 Policy.parse(value, "default")
                 default = value
             else:
-                options[key] = _to_bool(key, value)
+                options[key] = to_bool(key, value)
         except ConfigError as exc:
             raise ConfigError(f"{where('middleware', key)}: {exc}") from None
 
@@ -238,6 +239,8 @@ def _settings_mapping(jwt: Mapping[str, Any], base_dir: Path, where: Where) -> d
                      else _read_key_env(value, where("jwt", key)))
             name = setting
         target = "JWT_" + name.upper()
+        if target not in KEYS:
+            raise ConfigError(f"{where('jwt', key)}: {unknown(target, KEYS, 'key')}")
         if target in mapping:
             raise ConfigError(f"{where('jwt', key)}: {name} is given twice "
                               f"(directly, from a file or from an environment variable)")
@@ -245,14 +248,16 @@ def _settings_mapping(jwt: Mapping[str, Any], base_dir: Path, where: Where) -> d
     return mapping
 
 
-def _original(jwt: Mapping[str, Any], target: str) -> str:
-    """The key as written in the file for a ``JWT_*`` name (for error messages)."""
-    name = target[4:].lower()
+def _original(jwt: Mapping[str, Any], setting: str) -> str:
+    """The key as written in the file that sets ``setting`` (for error messages)."""
     for key in jwt:
-        lowered = key.lower().removeprefix("jwt_")
-        if lowered == name or lowered in (name + "_file", name + "_env"):
+        name = key[4:].lower() if key.upper().startswith("JWT_") else key.lower()
+        for kind in ("_file", "_env"):
+            if name.endswith(kind) and name[:-len(kind)] in KEY_SETTINGS:
+                name = name[:-len(kind)]
+        if KEYS.get("JWT_" + name.upper()) == setting:
             return key
-    return target
+    return setting
 
 
 def _read_key_file(path: Path, where: str) -> str:
@@ -278,9 +283,9 @@ def _proxy_options(proxy: Mapping[str, Any], where: Where,
                               + ", ".join(PROXY_OPTIONS))
         try:
             if key == "forward_authorization":
-                value = _to_bool(key, value)
+                value = to_bool(key, value)
             elif key == "timeout":
-                value = _to_number(key, value)
+                value = to_number(key, value)
             elif key == "claim_headers" and not isinstance(value, Mapping):
                 raise ConfigError("claim_headers must map claim names to header names")
             elif key == "upstream" and not isinstance(value, str):
@@ -319,7 +324,7 @@ def _blocklist(options: Mapping[str, Any], where: Where) -> RedisBlocklist | Non
         if key == "prefix" and not (isinstance(value, str) and value):
             raise ConfigError(f"{where('blocklist', key)}: must be a non-empty string")
         try:
-            kwargs[key] = _to_number(key, value) if key == "timeout" else value
+            kwargs[key] = to_number(key, value) if key == "timeout" else value
         except ConfigError as exc:
             raise ConfigError(f"{where('blocklist', key)}: {exc}") from None
     return RedisBlocklist(url, **kwargs)

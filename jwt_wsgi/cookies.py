@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.http import dump_cookie
 
-from .errors import JWTWSGIError
+from .conversions import check_cookie_domain
+from .errors import ConfigError, JWTWSGIError
 
 if TYPE_CHECKING:
     from .manager import JWTManager
@@ -42,6 +43,8 @@ def set_access_cookies(response: R, encoded_access_token: str, max_age: int | No
     :param max_age: seconds; default none (a session cookie) or a year when
         ``session_cookie=False``.
     :param domain: overrides ``cookie_domain``.
+    :raises ValueError: ``domain`` is not a host name or ``max_age`` not whole seconds
+        (nothing is added to the response then).
     """
     s = manager.settings
     return _set_pair(response, manager, encoded_access_token, max_age, domain,
@@ -83,6 +86,7 @@ def unset_refresh_cookies(response: R, domain: str | None = None, *,
 def _expire_pair(response: R, manager: JWTManager, domain: str | None,
                  jwt_cookie: tuple[str, str], csrf_cookie: tuple[str, str]) -> R:
     """Expire a JWT cookie (HttpOnly) and, when CSRF cookies are in use, its CSRF cookie."""
+    _domain(domain, None)  # checked before any header is added
     _expire(response, manager, domain, *jwt_cookie, True)
     if manager.settings.cookie_csrf_protect and manager.settings.csrf_in_cookies:
         _expire(response, manager, domain, *csrf_cookie, False)
@@ -103,9 +107,12 @@ def _set_pair(response: R, manager: JWTManager, token: str, max_age: int | None,
               domain: str | None, jwt_cookie: tuple[str, str],
               csrf_cookie: tuple[str, str]) -> R:
     s = manager.settings
+    max_age = _max_age(max_age)
     if max_age is None and not s.session_cookie:
         max_age = PERSISTENT_MAX_AGE
-    # Checked before any header is added: a wrong token must not leave half a login behind.
+    # Checked before any header is added: a wrong token or domain must not leave half a
+    # login behind.
+    _domain(domain, None)
     csrf = _csrf_value(manager, token) if s.cookie_csrf_protect and s.csrf_in_cookies else None
     _cookie(response, manager, jwt_cookie, token, max_age, domain, httponly=True)
     if csrf is not None:
@@ -125,7 +132,7 @@ def _cookie(response: Any, manager: JWTManager, name_path: tuple[str, str], valu
     s = manager.settings
     name, path = name_path
     add_header(response, "Set-Cookie", dump_cookie(
-        name, value, max_age=max_age, path=path, domain=domain or s.cookie_domain,
+        name, value, max_age=max_age, path=path, domain=_domain(domain, s.cookie_domain),
         secure=s.cookie_secure, httponly=httponly, samesite=s.cookie_samesite))
 
 
@@ -133,8 +140,32 @@ def _expire(response: Any, manager: JWTManager, domain: str | None, name: str, p
             httponly: bool) -> None:
     s = manager.settings
     add_header(response, "Set-Cookie", dump_cookie(
-        name, "", max_age=0, expires=0, path=path, domain=domain or s.cookie_domain,
+        name, "", max_age=0, expires=0, path=path, domain=_domain(domain, s.cookie_domain),
         secure=s.cookie_secure, httponly=httponly, samesite=s.cookie_samesite))
+
+
+def _domain(given: str | None, configured: str | None) -> str | None:
+    """The ``domain=`` argument, checked as ``cookie_domain`` is: werkzeug writes it into
+    the header as it is, so a ``;`` or CR/LF in it would add attributes or headers."""
+    if given is None:
+        return configured
+    try:
+        return check_cookie_domain("domain", given)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _max_age(max_age: Any) -> int | None:
+    if max_age is None:
+        return None
+    if isinstance(max_age, datetime.timedelta):
+        max_age = max_age.total_seconds()
+    if isinstance(max_age, float) and max_age.is_integer():
+        max_age = int(max_age)
+    if not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0:
+        raise ValueError(f"max_age must be a whole number of seconds, 0 or more, not "
+                         f"{max_age!r}")
+    return max_age
 
 
 def refresh_expiring_access_cookie(environ: Any, response: R, *,

@@ -58,7 +58,9 @@ class JWTManager:
     def __init__(self, settings: Settings | None = None, *, blocklist: Blocklist | None = None,
                  clock: Callable[[], float] | None = None, **options: Any) -> None:
         if settings is not None and not isinstance(settings, Settings):
-            check_settings_argument(settings)  # JWTManager(app), (app.config), ("secret")
+            # A Settings was checked when it was made; anything else never was, and is
+            # refused with the form to write: JWTManager(app), (app.config), ("secret").
+            check_settings_argument(settings)
         if settings is not None and options:
             raise ConfigError("pass either a Settings object or keyword options, not both")
         if clock is not None and not callable(clock):

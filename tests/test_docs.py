@@ -115,7 +115,7 @@ def test_the_site_builds_without_warnings(tmp_path: Path) -> None:
     assert "<svg" in index or ".svg" in index, "the request diagram is missing"
     assert (tmp_path / "html" / "_images" / "overhead.png").exists()
     settings = (tmp_path / "html" / "reference" / "settings.html").read_text(encoding="utf-8")
-    assert "JWT_ACCESS_TOKEN_EXPIRES" in settings and "15 minutes" in settings
+    assert "JWT_ACCESS_TOKEN_EXPIRES" in settings and "15m" in settings
 
 
 @pytest.mark.usefixtures("docs_environment")

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.test import Client
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, SecurityWarning, Settings
+from jwt_wsgi import settings as settings_module
+from jwt_wsgi.cli import main as cli_main
+from jwt_wsgi.config import load_config
+from jwt_wsgi.durations import duration_problem
+from jwt_wsgi.paste import filter_factory
+from jwt_wsgi.settings import KEYS, SPECS, reference_rows
 from tests.conftest import SECRET, Recorder, bearer
 
 
@@ -94,7 +102,7 @@ def test_from_mapping_accepts_a_flask_config_as_is() -> None:
                      id="jwks-timeout-beyond-any-lock"),
         pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_JWKS_CACHE_SECONDS": "999999999999"}, "at most",
                      id="jwks-cache-beyond-a-day"),
-        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_DECODE_LEEWAY": "-5"}, ">= 0",
+        pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_DECODE_LEEWAY": "-5"}, "from 0 seconds",
                      id="negative-leeway"),
         pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_COOKIE_SAMESITE": "None"}, "cookie_secure",
                      id="samesite-none-insecure"),
@@ -226,7 +234,6 @@ def test_a_string_audience_keyword_is_one_audience(name: str, value: str) -> Non
 def test_audience_keyword_lists_are_taken_as_given() -> None:
     assert Settings.build(secret_key=SECRET, audience=["a,b", "c d"]).audience == ("a,b", "c d")
     assert Settings.build(secret_key=SECRET, audience=("x",)).audience == ("x",)
-    assert Settings.build(secret_key=SECRET, audience="").audience == ()
 
 
 def test_a_comma_in_the_audience_keyword_does_not_admit_its_parts(recorder: Recorder) -> None:
@@ -393,3 +400,116 @@ def test_cookie_names_may_repeat_when_cookies_are_not_used() -> None:
     jwt = JWTManager.from_mapping({"JWT_SECRET_KEY": SECRET,
                                    "JWT_REFRESH_COOKIE_NAME": "access_token_cookie"})
     assert jwt.decode_token(jwt.create_access_token("a"))["sub"] == "a"
+
+
+# -- one list of fields ---------------------------------------------------------------
+
+def test_every_setting_has_one_reference_row() -> None:
+    rows = reference_rows()
+    assert [row.keyword for row in rows] == [f.name for f in dataclasses.fields(Settings)]
+    assert len({row.key for row in rows}) == len(rows)
+    for row in rows:
+        assert row.key.startswith("JWT_") and row.default
+        assert row.doc and "\n" not in row.doc and len(row.doc) <= 90, row
+
+
+def test_the_reference_names_the_flask_jwt_extended_keys_it_defines() -> None:
+    flask = pytest.importorskip("flask", reason="flask is a test dependency")
+    import flask_jwt_extended
+
+    app = flask.Flask(__name__)
+    flask_jwt_extended.JWTManager(app)
+    theirs = {key for key in app.config if key.startswith("JWT_")}
+    ours = {SPECS[row.keyword].key(row.keyword) for row in reference_rows()
+            if SPECS[row.keyword].flask}
+    assert ours == theirs
+    assert all(key in KEYS for key in theirs)  # and from_mapping reads each of them
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("access_token_expires", "15m"), ("refresh_token_expires", "30d"),
+    ("token_location", "headers"), ("decode_algorithms", "[algorithm]"),
+    ("cookie_csrf_protect", "true"), ("issuer", "unset"), ("query_string_value_prefix", '""'),
+])
+def test_reference_defaults_read_as_they_are_written(name: str, shown: str) -> None:
+    assert {row.keyword: row.default for row in reference_rows()}[name] == shown
+
+
+def _counting_checks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    calls: list[object] = []
+    real = settings_module.check_together
+
+    def counting(settings: Settings) -> None:
+        calls.append(settings)
+        real(settings)
+
+    monkeypatch.setattr(settings_module, "check_together", counting)
+    return calls
+
+
+@pytest.mark.parametrize("build", [
+    pytest.param(lambda tmp: JWTManager(secret_key=SECRET, leeway="5s"), id="keyword"),
+    pytest.param(lambda tmp: JWTManager.from_mapping({"JWT_SECRET_KEY": SECRET,
+                                                      "JWT_DECODE_LEEWAY": "5"}),
+                 id="from-mapping"),
+    pytest.param(lambda tmp: JWTManager(Settings(secret_key=SECRET)), id="prebuilt"),
+    pytest.param(lambda tmp: load_config(_write(tmp, f'[jwt]\nsecret_key = "{SECRET}"\n'
+                                                     'leeway = 5\ntoken_location = '
+                                                     '["headers"]\n')), id="toml"),
+    pytest.param(lambda tmp: filter_factory({}, jwt_secret_key=SECRET, jwt_leeway="5",
+                                            jwt_token_location="headers"), id="ini"),
+])
+def test_settings_are_validated_once_per_construction(
+        build: Callable[[Path], object], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    calls = _counting_checks(monkeypatch)
+    build(tmp_path)
+    assert len(calls) == 1
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "jwt.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    pytest.param({"csrf_methods": "post"}, {"csrf_methods": ("POST",)}, id="methods-string"),
+    pytest.param({"token_location": "headers cookies"},
+                 {"token_location": ("headers", "cookies")}, id="locations-string"),
+    pytest.param({"access_token_expires": "2h"},
+                 {"access_token_expires": datetime.timedelta(hours=2)}, id="lifetime-text"),
+    pytest.param({"max_token_size": " 4096 "}, {"max_token_size": 4096}, id="size-text"),
+    pytest.param({"audience": "api"}, {"audience": ("api",)}, id="one-audience"),
+    pytest.param({"leeway": datetime.timedelta(seconds=3)}, {"leeway": 3.0},
+                 id="leeway-timedelta"),
+    pytest.param({"cookie_samesite": "strict"}, {"cookie_samesite": "Strict"}, id="samesite"),
+])
+def test_settings_built_directly_are_converted_as_keywords_are(
+        options: dict[str, Any], expected: dict[str, Any]) -> None:
+    built = Settings(secret_key=SECRET, **options)
+    assert {name: getattr(built, name) for name in expected} == expected
+    assert Settings.build(secret_key=SECRET, **options) == built
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [
+    ("900", 900), (" 15m ", 900), ("2H", 7200), ("1.5h", 5400), ("30d", 30 * 86400),
+    ("90s", 90),
+])
+def test_duration_forms(raw: str, seconds: int) -> None:
+    settings = Settings.from_mapping({"JWT_SECRET_KEY": SECRET, "JWT_ACCESS_TOKEN_EXPIRES": raw})
+    assert settings.access_token_expires == datetime.timedelta(seconds=seconds)
+
+
+def test_the_cli_and_the_settings_list_the_same_duration_forms(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_SETTINGS_SECRET", SECRET)
+    assert cli_main(["token", "a", "--key-env", "TEST_SETTINGS_SECRET", "--expires",
+                     "soon"]) == 2
+    from_cli = capsys.readouterr().err
+    with pytest.raises(ConfigError) as raised:
+        JWTManager(secret_key=SECRET, access_token_expires="soon")
+    forms = duration_problem(never=True)
+    assert "900, 90s, 15m, 2h, 30d, or never" in forms
+    assert f"--expires {forms}" in from_cli
+    assert str(raised.value).startswith(f"access_token_expires {forms}")

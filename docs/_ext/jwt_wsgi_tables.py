@@ -4,16 +4,13 @@
 key, default, meaning); ``.. jwt-errors::`` lists every refusal class of
 :mod:`jwt_wsgi.errors` with its status, codes and loader.
 
-Both generators only read what the code declares. A setting's line of documentation comes
-from its field metadata (``metadata={"doc": ...}``) when the settings carry one, else from
-``SETTING_DOCS`` below; a setting with neither, or a line for a setting that no longer
-exists, is a build warning (so ``-W`` fails) rather than a silent gap.
+Both generators only read what the code declares: a setting's line of documentation is
+part of its field declaration in :mod:`jwt_wsgi.settings`; a setting without one is a
+build warning (so ``-W`` fails) rather than a silent gap.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,112 +22,17 @@ from sphinx.util.docutils import SphinxDirective
 
 logger = logging.getLogger(__name__)
 
-#: One line per setting until the settings module carries its own (field metadata "doc").
-SETTING_DOCS = {
-    "secret_key": "HMAC secret; empty is refused, shorter than the hash output warns",
-    "private_key": "PEM private key (RS*, PS*, ES*): mints tokens",
-    "public_key": "PEM public key or certificate: verifies (derived from ``private_key``)",
-    "algorithm": "signing algorithm; ``none`` is never allowed",
-    "decode_algorithms": "accepted algorithms, one family only (empty: ``[algorithm]``)",
-    "access_token_expires": "timedelta, seconds, ``\"15m\"``, or ``False`` / ``\"never\"``",
-    "refresh_token_expires": "as ``access_token_expires``",
-    "token_location": "ordered subset of headers, cookies, query_string, json",
-    "location_conflict": "a token in two locations: ``reject`` (400) or ``first_location``",
-    "header_name": "header holding the token",
-    "header_type": "scheme (case-insensitive); ``\"\"`` for a bare token",
-    "audience": "accepted ``aud`` values; unset refuses tokens that carry ``aud``",
-    "issuer": "required ``iss``",
-    "encode_audience": "``aud`` put in minted tokens (default: ``audience``)",
-    "encode_issuer": "``iss`` put in minted tokens (default: ``issuer``)",
-    "leeway": "seconds of clock skew allowed on ``exp``, ``nbf`` and ``iat``",
-    "identity_claim": "claim holding the identity",
-    "error_message_key": "key of the message in default JSON answers",
-    "encode_nbf": "put ``nbf`` in minted tokens",
-    "verify_sub": "``sub`` must be a string",
-    "require_exp": "refuse tokens without ``exp``",
-    "max_token_size": "bytes; a larger token is refused before it is parsed",
-    "max_body_size": "bytes of request body read for the ``json`` location (413 above)",
-    "realm": "``realm`` in ``WWW-Authenticate``",
-    "json_key": "JSON body member holding an access token",
-    "refresh_json_key": "JSON body member holding a refresh token",
-    "query_string_name": "query parameter holding the token",
-    "query_string_value_prefix": "prefix before the token in the query parameter",
-    "access_cookie_name": "cookie holding the access token",
-    "access_cookie_path": "``Path`` of the access cookie",
-    "access_csrf_cookie_name": "cookie holding the access token's CSRF value",
-    "access_csrf_cookie_path": "``Path`` of the access CSRF cookie",
-    "access_csrf_field_name": "form field for the CSRF value (``csrf_check_form``)",
-    "access_csrf_header_name": "header carrying the CSRF value",
-    "refresh_cookie_name": "cookie holding the refresh token",
-    "refresh_cookie_path": "``Path`` of the refresh cookie",
-    "refresh_csrf_cookie_name": "cookie holding the refresh token's CSRF value",
-    "refresh_csrf_cookie_path": "``Path`` of the refresh CSRF cookie",
-    "refresh_csrf_field_name": "form field for the refresh CSRF value",
-    "refresh_csrf_header_name": "header carrying the refresh CSRF value",
-    "cookie_csrf_protect": "double-submit CSRF check for cookie tokens",
-    "cookie_domain": "``Domain`` of the cookies",
-    "cookie_samesite": "``SameSite`` of the cookies: Lax, Strict, None or unset",
-    "cookie_secure": "``Secure`` cookies (required with ``SameSite=None``)",
-    "csrf_check_form": "also accept the CSRF value from a form field",
-    "csrf_in_cookies": "set the CSRF cookies beside the token cookies",
-    "csrf_methods": "methods that need the CSRF value",
-    "session_cookie": "session cookies; ``False``: they last a year",
-    "jwks_url": "URL of the key set that verifies tokens (by ``kid``)",
-    "jwks": "a key set (dict, or its JSON text)",
-    "jwks_cache_seconds": "how long a fetched key set is used",
-    "jwks_refetch_seconds": "least time between refetches (unknown ``kid``, failed fetch)",
-    "jwks_timeout": "seconds for one whole JWKS fetch",
-    "token_cache_size": "verified tokens kept; 0 turns the cache off",
-    "accept_token_types": "token types (``typ``) accepted besides access tokens, such as an "
-                          "identity provider's ID tokens",
-    "issuers": "more issuers: ``{iss: {keys, audience, algorithms}}`` (JSON text in a mapping)",
-}
-
-
-def setting_fields() -> list[dataclasses.Field[Any]]:
-    from jwt_wsgi.settings import Settings
-
-    return list(dataclasses.fields(Settings))
-
-
-def render_default(field: dataclasses.Field[Any]) -> str:
-    if field.default is not dataclasses.MISSING:
-        value = field.default
-    elif field.default_factory is not dataclasses.MISSING:
-        value = field.default_factory()
-    else:
-        return "(required)"
-    if value is None or value == ():
-        return "none"
-    if value == "":
-        return '``""``'
-    if isinstance(value, datetime.timedelta):
-        seconds = int(value.total_seconds())
-        for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
-            if seconds % size == 0:
-                return f"{seconds // size} {unit}"
-        return f"{seconds} seconds"
-    if isinstance(value, bool):
-        return "``true``" if value else "``false``"
-    if isinstance(value, tuple):
-        return "``" + ", ".join(value) + "``"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return f"``{value}``"
-
-
 def settings_rows(docname: str) -> Iterator[list[str]]:
-    known = set()
-    for field in setting_fields():
-        known.add(field.name)
-        doc = field.metadata.get("doc") or SETTING_DOCS.get(field.name)
-        if not doc:
-            logger.warning("setting %r has no line of documentation", field.name,
+    """One row per setting, from :func:`jwt_wsgi.settings.reference_rows` (the same list
+    of fields that drives validation and ``from_mapping``)."""
+    from jwt_wsgi.settings import reference_rows
+
+    for row in reference_rows():
+        if not row.doc:
+            logger.warning("setting %r has no line of documentation", row.keyword,
                            location=docname)
-            doc = ""
-        yield [f"``{field.name}``", f"``JWT_{field.name.upper()}``", render_default(field), doc]
-    for stale in sorted(set(SETTING_DOCS) - known):
-        logger.warning("SETTING_DOCS documents %r, which is no setting", stale, location=docname)
+        default = row.default if row.default.startswith("``") else f"``{row.default}``"
+        yield [f"``{row.keyword}``", f"``{row.key}``", default, row.doc]
 
 
 def error_classes() -> Iterator[tuple[int, type[Any]]]:
