@@ -113,6 +113,7 @@ class RedisBlocklist:
             return
         self._set(self._prefix + jti, b"1", until)
         self.replica.note(jti, until)
+        self.replica.start()  # a worker that revokes keeps its revocations (see _write_back)
 
     def revoke_all(self, identity: str, before: float, expires_at: float | None) -> None:
         """Refuse every token of ``identity`` issued before ``before`` (a watermark)."""
@@ -125,6 +126,7 @@ class RedisBlocklist:
         ttl = 0 if until == math.inf else max(1, math.ceil((until - time.time()) * 1000))
         self._client.eval(RAISE_WATERMARK, 1, key, repr(float(before)), ttl)
         self.replica.note_mark(identity, before, until)
+        self.replica.start()
 
     def start(self) -> None:
         """Start following Redis now (otherwise it starts with the first check)."""

@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import select
+import socket
 import threading
 import time
 import weakref
@@ -74,7 +75,9 @@ class Link:
     def open(self, prefixes: Sequence[str]) -> bytes:
         """Start tracking ``prefixes``; return the server's ``run_id`` (its identity)."""
         events = self.events
+        # connect() first: a Sentinel connection finds the master there, not on first use.
         events.connect()
+        self.reads.connect()
         info = call(events, "INFO", "server")
         run_id = next((line.split(b":", 1)[1].strip() for line in info.splitlines()
                        if line.startswith(b"run_id:")), b"")
@@ -141,12 +144,19 @@ class Replica:
         self._run_ids: set[bytes] = set()
         self._links: list[Link] = []
         self._following = False
+        self._wake: tuple[socket.socket, socket.socket] | tuple[()] = ()
         self._reset_process_state()
         _REPLICAS.add(self)
 
     def _reset_process_state(self) -> None:
         """Threads and locks belong to one process: start afresh (also after a fork)."""
         self._lock = threading.Lock()
+        if self._wake:  # the parent's wake-up pair: this process's copies only
+            for end in self._wake:
+                end.close()
+        # Written to by close(), so that the thread's select() returns at once.
+        self._wake = socket.socketpair()
+        self._wake[0].setblocking(False)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -179,6 +189,8 @@ class Replica:
 
     def start(self) -> None:
         """Start the following thread (once per process); returns at once."""
+        if self._thread is not None and self._thread.is_alive():
+            return
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
@@ -206,6 +218,8 @@ class Replica:
 
     def close(self) -> None:
         self._stop.set()
+        with contextlib.suppress(OSError):
+            self._wake[1].send(b"x")
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(self.max_staleness)
@@ -214,6 +228,8 @@ class Replica:
     # -- the following thread -------------------------------------------------------
 
     def _run(self) -> None:
+        with contextlib.suppress(OSError):  # a wake-up left by an earlier close()
+            self._wake[0].recv(64)
         failures = 0
         while not self._stop.is_set():
             self._following = False
@@ -247,7 +263,7 @@ class Replica:
                     self._merge(keys, self._read(link, keys), revoked, marks)
         # A server not seen before (restarted, failed over) or a flush may have lost data:
         # what this process knew and Redis does not is written back, never forgotten.
-        if self._write_back_due or (self._run_ids and not run_ids <= self._run_ids):
+        if self._write_back_due or not run_ids <= self._run_ids:
             self._write_back(revoked, marks)
         self._run_ids, self._write_back_due = run_ids, False
         with self._lock:
@@ -274,7 +290,7 @@ class Replica:
 
     def _follow(self, links: list[Link]) -> None:
         interval = self.max_staleness / 4
-        sockets = {link.events._sock: link for link in links}
+        sockets = [link.events._sock for link in links] + [self._wake[0]]
         next_sweep = time.monotonic() + SWEEP_SECONDS
         while not self._stop.is_set():
             now = time.monotonic()
@@ -298,7 +314,7 @@ class Replica:
                 next_sweep = now + SWEEP_SECONDS
             waits = [(link.next_ping if link.ping_sent is None
                       else link.ping_sent + self.max_staleness) - now for link in links]
-            select.select(list(sockets), [], [], max(0.0, min(interval, *waits)))
+            select.select(sockets, [], [], max(0.0, min(interval, *waits)))
 
     def _receive(self, link: Link, message: Any, changed: list[tuple[Link, list[bytes]]]) -> None:
         kind = message[0] if isinstance(message, list) and message else message
