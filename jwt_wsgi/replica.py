@@ -144,7 +144,7 @@ class Replica:
         self._run_ids: set[bytes] = set()
         self._links: list[Link] = []
         self._following = False
-        self._wake: tuple[socket.socket, socket.socket] | tuple[()] = ()
+        self._wake: tuple[socket.socket, ...] = ()
         self._reset_process_state()
         _REPLICAS.add(self)
 
