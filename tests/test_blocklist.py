@@ -258,12 +258,16 @@ def test_revoke_in_one_worker_refused_in_the_other(two_workers: tuple[int, int])
     assert (status_a, status_b) == (200, 200)
     assert who_a["worker"] != who_b["worker"]
     assert call(a, "POST", "/logout", access) == (200, {"msg": "revoked"})
+    # B's replica hears of it through Redis within milliseconds (the bound is 100 ms).
+    wait_until(lambda: call(b, "GET", "/whoami", access)[0] == 401, 2, "B refuses")
     assert call(b, "GET", "/whoami", access) == (401, {"msg": "Token has been revoked"})
     # Refresh in B, log out everywhere in A: the access token minted in B is refused in B.
     status, minted = call(b, "POST", "/refresh", refresh)
     assert status == 200
     assert call(b, "GET", "/whoami", minted["access_token"])[0] == 200
     assert call(a, "POST", "/logout/everywhere", refresh)[0] == 200
+    wait_until(lambda: call(b, "GET", "/whoami", minted["access_token"])[0] == 401, 2,
+               "B refuses the minted token")
     assert call(b, "GET", "/whoami", minted["access_token"]) == (
         401, {"msg": "Token has been revoked"})
     assert call(b, "POST", "/refresh", refresh)[0] == 401
@@ -290,6 +294,9 @@ def test_gunicorn_two_workers_share_revocations(redis_server: RedisServer) -> No
             time.sleep(0.01)
         assert len(workers) == 2, "both gunicorn workers should have answered"
         assert call(port, "POST", "/logout", access)[0] == 200
+        # Both workers' replicas hear of it through Redis within milliseconds.
+        wait_until(lambda: all(call(port, "GET", "/whoami", access)[0] == 401
+                               for _ in range(4)), 2, "both workers refuse")
         for _ in range(20):
             assert call(port, "GET", "/whoami", access) == (401, {"msg": "Token has been revoked"})
     finally:

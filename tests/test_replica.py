@@ -400,3 +400,14 @@ def test_revoke_all_needs_a_store_that_has_it() -> None:
 
     with pytest.raises(TypeError, match="revoke_all"):
         JWTManager(secret_key=SECRET, blocklist=Plain()).revoke_all("alice")
+
+
+def test_the_python_blocks_of_the_revocation_page_run() -> None:
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "guide" / "revocation.rst"
+    blocks = re.findall(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", page.read_text())
+    assert len(blocks) == 3
+    for block in blocks:
+        exec(compile("\n".join(line[4:] for line in block.splitlines()), str(page), "exec"), {})
