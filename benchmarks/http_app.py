@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from jwt_wsgi import JWTManager, JWTMiddleware
+from jwt_wsgi import JWTManager, JWTMiddleware, RedisBlocklist
 
 BODY = b'{"hello":"world"}'
 
@@ -25,4 +25,11 @@ protected = JWTMiddleware(unprotected, JWTManager(secret_key=_secret),
                           routes={"/api/*": "required", "/health": "public"})
 protected_no_cache = JWTMiddleware(
     unprotected, JWTManager(secret_key=_secret, token_cache_size=0),
+    routes={"/api/*": "required", "/health": "public"})
+
+# Revocations shared through Redis (benchmarks/revocation.py --http sets the URL); the
+# replica connects on the first request, so importing this module needs no Redis.
+protected_redis = JWTMiddleware(
+    unprotected, JWTManager(secret_key=_secret, blocklist=RedisBlocklist(
+        os.environ.get("JWT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))),
     routes={"/api/*": "required", "/health": "public"})

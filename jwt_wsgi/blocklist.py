@@ -13,10 +13,13 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from .errors import ConfigError
+from .redis_blocklist import RedisBlocklist, StaleReplicaError
 from .workers import warn_if_one_of_several
+
+__all__ = ["Blocklist", "MemoryBlocklist", "RedisBlocklist", "StaleReplicaError"]
 
 
 @runtime_checkable
@@ -50,6 +53,8 @@ class MemoryBlocklist:
         self._max = max_entries
         self._no_expiry = no_expiry_seconds
         self._built_pid = os.getpid()
+        #: identity -> (issued-before, expiry): the watermarks of ``revoke_all``.
+        self._marks: dict[str, tuple[float, float]] = {}
 
     def add(self, jti: str, expires_at: float | None) -> None:
         # This store is one process's: under several workers, say so once (a logged WARNING).
@@ -77,6 +82,21 @@ class MemoryBlocklist:
     def contains_any(self, jtis: Iterable[str]) -> bool:
         return any(self.contains(jti) for jti in jtis)
 
+    def revoke_all(self, identity: str, before: float, expires_at: float | None) -> None:
+        """Refuse every token of ``identity`` issued before ``before`` until ``expires_at``."""
+        until = math.inf if expires_at is None else expires_at
+        with self._lock:
+            now = time.time()
+            for who in [who for who, mark in self._marks.items() if mark[1] <= now]:
+                del self._marks[who]
+            current = self._marks.get(identity)
+            if current is None or before >= current[0]:
+                self._marks[identity] = (before, max(until, current[1] if current else until))
+
+    def revoked_before(self, identity: str) -> float | None:
+        mark = self._marks.get(identity)
+        return mark[0] if mark is not None and mark[1] > time.time() else None
+
     def __len__(self) -> int:
         with self._lock:
             self._purge(time.time())
@@ -87,82 +107,6 @@ class MemoryBlocklist:
             until, jti = heapq.heappop(self._heap)
             if self._expiry.get(jti) == until:
                 del self._expiry[jti]
-
-
-class RedisBlocklist:
-    """Revoked ``jti`` values in Redis, shared by every worker; keys expire with the token.
-
-    Connections come from one bounded pool per store (per worker process); every command
-    has a socket timeout, waiting for a free connection is bounded by the same timeout,
-    and a broken pooled connection is retried once at once (Redis restarted), never with
-    a backoff. When Redis cannot answer, the error reaches the manager, which fails closed
-    with a 503: a revoked token is never let through because Redis is down.
-
-    :param url: a ``redis://``, ``rediss://`` or ``unix://`` URL.
-    :param prefix: prepended to every key.
-    :param timeout: seconds for connecting, for each command and for a free connection.
-    :param max_connections: the size of the connection pool.
-    :param client: an existing ``redis.Redis`` client instead of ``url`` (its own timeouts apply).
-    :param no_expiry_seconds: how long to keep a token that has no ``exp``; ``None``
-        (the default) keeps it for good, since such a token never stops verifying.
-
-    ::
-
-        jwt = JWTManager(secret_key=..., blocklist=RedisBlocklist("redis://10.0.0.5:6379/0"))
-    """
-
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", prefix: str = "jwt_wsgi:revoked:",
-                 timeout: float = 1.0, client: Any = None,
-                 no_expiry_seconds: int | None = None, max_connections: int = 50) -> None:
-        try:
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-        except ImportError:  # pragma: no cover - redis is a dependency
-            raise ConfigError("RedisBlocklist needs the 'redis' package: pip install redis") from None
-        if not (isinstance(timeout, (int, float)) and 0 < timeout <= 60):
-            raise ConfigError("timeout must be a number of seconds between 0 and 60")
-        if max_connections <= 0:
-            raise ConfigError("max_connections must be positive")
-        _check_no_expiry(no_expiry_seconds)
-        if client is None:
-            if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
-                raise ConfigError("url must start with redis://, rediss:// or unix://")
-            try:
-                pool = redis.BlockingConnectionPool.from_url(
-                    url, max_connections=max_connections, timeout=timeout,
-                    socket_timeout=timeout, socket_connect_timeout=timeout,
-                    retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-                    health_check_interval=30)
-            except ValueError as exc:
-                raise ConfigError(f"url is not a usable Redis URL: {exc}") from None
-            client = redis.Redis(connection_pool=pool)
-        self._client = client
-        self._prefix = prefix
-        self._no_expiry = no_expiry_seconds
-
-    def add(self, jti: str, expires_at: float | None) -> None:
-        # Whole seconds, rounded up: the key must never expire before the token does.
-        if expires_at is None:
-            if self._no_expiry is None:
-                self._client.set(self._prefix + jti, b"1")
-                return
-            ttl = self._no_expiry
-        else:
-            ttl = math.ceil(expires_at - time.time())
-        if ttl > 0:
-            self._client.set(self._prefix + jti, b"1", ex=ttl)
-
-    def contains(self, jti: str) -> bool:
-        return bool(self._client.exists(self._prefix + jti))
-
-    def contains_any(self, jtis: Iterable[str]) -> bool:
-        """One round trip for several ``jti`` values (a token and its refresh token)."""
-        return bool(self._client.exists(*(self._prefix + jti for jti in jtis)))
-
-    def close(self) -> None:
-        """Close the pooled connections (after a fork, or at shutdown)."""
-        self._client.close()
 
 
 def _check_no_expiry(seconds: float | None) -> None:

@@ -66,7 +66,7 @@ TABLES = ("jwt", "middleware", "routes", "proxy", "blocklist", "forward_auth")
 KEY_SETTINGS = ("secret_key", "private_key", "public_key")
 MIDDLEWARE_OPTIONS = ("default", "cors_preflight", "remote_user")
 PROXY_OPTIONS = ("upstream", "claim_headers", "forward_authorization", "timeout")
-BLOCKLIST_OPTIONS = ("redis_url", "prefix", "timeout")
+BLOCKLIST_OPTIONS = ("redis_url", "prefix", "timeout", "max_staleness")
 FORWARD_AUTH_OPTIONS = ("trusted_proxies", "claim_headers", "form", "path_prefix")
 
 #: ``where(table, key) -> "file, line N: [table] key"``: how errors point into a file.
@@ -324,7 +324,7 @@ def _blocklist(options: Mapping[str, Any], where: Where) -> RedisBlocklist | Non
         if key == "prefix" and not (isinstance(value, str) and value):
             raise ConfigError(f"{where('blocklist', key)}: must be a non-empty string")
         try:
-            kwargs[key] = to_number(key, value) if key == "timeout" else value
+            kwargs[key] = to_number(key, value) if key in ("timeout", "max_staleness") else value
         except ConfigError as exc:
             raise ConfigError(f"{where('blocklist', key)}: {exc}") from None
     return RedisBlocklist(url, **kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -388,6 +389,8 @@ class JWTManager:
                     revoked = bool(self.blocklist.contains_any(jtis))  # type: ignore[attr-defined]
                 else:
                     revoked = any(self.blocklist.contains(j) for j in jtis)
+            if not revoked:
+                revoked = self._issued_before_watermark(claims)
             if not revoked and self._blocklist_loader is not None:
                 # Any truthy answer revokes, as in flask-jwt-extended: redis.exists() gives 1,
                 # an ORM lookup gives a row. Reading only ``True`` would fail open. Deep
@@ -424,6 +427,61 @@ class JWTManager:
             self.blocklist.add(jti, until)
         except Exception as exc:
             raise ServiceUnavailableError("Revocation store unavailable") from exc
+
+
+    # -- log out everywhere (revoke_all) ------------------------------------------------
+
+    def revoke_all(self, identity: Any, before: float | datetime.datetime | None = None) -> float:
+        """Log out everywhere: refuse every token of ``identity`` issued before ``before``.
+
+        A watermark is stored for the identity (through the same store, so every worker
+        sees it as it sees a revocation); a token whose ``iat`` is earlier is refused, and
+        a token without ``iat`` is refused whenever its identity has a watermark (its age
+        cannot be told). ``iat`` is in whole seconds: a token minted in the same second
+        as the watermark, even just after it, is refused too. The watermark lasts as long
+        as the longest configured token lifetime plus the leeway (for good when tokens do
+        not expire).
+
+        :param before: a Unix time or an aware ``datetime``; now by default.
+        :returns: the watermark, as a Unix time.
+        :raises TypeError: the blocklist has no ``revoke_all``.
+        :raises ServiceUnavailableError: the store cannot be reached (nothing was stored).
+        """
+        store_revoke_all = getattr(self.blocklist, "revoke_all", None)
+        if not callable(store_revoke_all):
+            raise TypeError(f"{type(self.blocklist).__name__} has no revoke_all(identity, "
+                            "before, expires_at); MemoryBlocklist and RedisBlocklist have")
+        if before is None:
+            before = self.codec.clock()
+        elif isinstance(before, datetime.datetime):
+            before = before.timestamp()
+        before = float(before)
+        lifetimes = (self.settings.access_token_expires, self.settings.refresh_token_expires)
+        until = None if None in lifetimes else before + self.settings.leeway + max(
+            lifetime.total_seconds() for lifetime in lifetimes if lifetime is not None)
+        try:
+            store_revoke_all(identity_key(identity), before, until)
+        except Exception as exc:
+            raise ServiceUnavailableError("Revocation store unavailable") from exc
+        return before
+
+    def _issued_before_watermark(self, claims: Mapping[str, Any]) -> bool:
+        revoked_before = getattr(self.blocklist, "revoked_before", None)
+        identity = claims.get(self.settings.identity_claim)
+        if revoked_before is None or identity is None:
+            return False
+        before = revoked_before(identity_key(identity))
+        if before is None:
+            return False
+        iat = claims.get("iat")
+        return isinstance(iat, bool) or not isinstance(iat, (int, float)) or iat < before
+
+
+def identity_key(identity: Any) -> str:
+    """The identity as the store keys it: a string as is, anything else as compact JSON."""
+    if isinstance(identity, str):
+        return identity
+    return json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _token_text(token: object) -> str:

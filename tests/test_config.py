@@ -156,21 +156,25 @@ def test_find_line() -> None:
 def test_blocklist_table_shares_revocations_between_managers(tmp_path: Path,
                                                              recorder: Recorder) -> None:
     """Two managers built from one file (two worker processes) see each other's revocations."""
-    from tests.test_blocklist import RedisServer
+    from tests.redis_servers import RedisServer, wait_until
 
     server = RedisServer()
     try:
         path = write(tmp_path, f'[jwt]\nsecret_key_env = "TEST_JWT_SECRET"\n'
                                f'[routes]\n"/api/*" = "required"\n'
                                f'[blocklist]\nredis_url = "{server.url}"\nprefix = "cfg-test:"\n'
-                               f'timeout = "2"\n')
+                               f'timeout = "2"\nmax_staleness = "0.5"\n')
         first, second = load_config(path), load_config(path)
+        assert second.manager.blocklist.replica.max_staleness == 0.5  # type: ignore[attr-defined]
         token = first.manager.create_access_token("alice")
         client = Client(second.wrap(recorder))
         assert client.get("/api/x", headers=bearer(token)).status_code == 200
         first.manager.revoke(token)
+        # Another worker's replica hears of it through Redis, within milliseconds.
+        wait_until(lambda: client.get("/api/x", headers=bearer(token)).status_code == 401, 2,
+                   "the revocation reached the other manager")
         response = client.get("/api/x", headers=bearer(token))
-        assert response.status_code == 401 and response.json == {"msg": "Token has been revoked"}
+        assert response.json == {"msg": "Token has been revoked"}
     finally:
         server.close()
 
@@ -183,6 +187,8 @@ def test_blocklist_table_shares_revocations_between_managers(tmp_path: Path,
                  r"line 5: \[blocklist\] prefx: unknown option", id="typo"),
     pytest.param('redis_url = "redis://127.0.0.1:1/0"\ntimeout = "later"',
                  r"line 5: \[blocklist\] timeout: timeout must be a number", id="bad-timeout"),
+    pytest.param('redis_url = "redis://127.0.0.1:1/0"\nmax_staleness = "0"',
+                 r"max_staleness must be a number of seconds", id="bad-staleness"),
 ])
 def test_blocklist_errors(tmp_path: Path, table: str, message: str) -> None:
     path = write(tmp_path, f'[jwt]\nsecret_key_env = "TEST_JWT_SECRET"\n[blocklist]\n{table}\n')
