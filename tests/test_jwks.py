@@ -127,6 +127,9 @@ def protected(url: str, **options: Any) -> tuple[JWTManager, Client, Clock]:
     clock = Clock()
     assert manager.jwks_fetcher is not None
     manager.jwks_fetcher.clock = clock
+    # The refresher sleeps in real time: these tests move a clock of their own and check
+    # what requests do; the refresher's tests (test_jwks_refresh.py) use the real clock.
+    manager.jwks_fetcher.refresh_ahead = False
     return manager, Client(JWTMiddleware(Recorder(), manager, default="required")), clock
 
 
