@@ -317,8 +317,9 @@ class JWTManager:
             fetcher = self._fetcher_of(found[1])
             if fetcher is not None:
                 fetcher.refresh_if_expired()
-                if keys.generation != context[1]:
-                    found, context = None, (keys, keys.generation, self._validation)
+                if keys.generation != context[1]:  # drops what the old keys verified
+                    context = (keys, keys.generation, self._validation)
+                    found = cache.get(token, context)
         if found is not None:
             self._check_now(*found)
             return found
