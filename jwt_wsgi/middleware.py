@@ -8,7 +8,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .body import BODY_KEY
-from .context import CLAIMS, HEADER, IDENTITY, LOCATION, METHOD_OVERRIDES, USER, methods_of
+from .context import (
+    CLAIMS,
+    HEADER,
+    IDENTITY,
+    LOCATION,
+    MANAGER,
+    METHOD_OVERRIDES,
+    USER,
+    methods_of,
+)
 from .csrf import CSRFCheck
 from .errors import (
     ConfigError,
@@ -113,6 +122,7 @@ class JWTMiddleware:
             logger.exception("unexpected error in jwt_wsgi; answering 500")
             return self._refuse(InternalError(), environ, start_response)
         self._report(outcome, environ)
+        environ[MANAGER] = self.manager
         return self.app(environ, start_response)
 
     def _report(self, outcome: str, environ: WSGIEnvironment) -> None:

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
 
-from .context import CLAIMS
+from .context import CLAIMS, MANAGER
 from .errors import ConfigError
 from .handlers import json_response, status_line
 from .outbound import Deadline, HTTPConnection, HTTPSConnection
@@ -110,12 +110,11 @@ class ReverseProxy:
         cookie, header and parameter names and ``max_body_size``; ``JWTMiddleware(proxy,
         jwt)`` gives it to a proxy built without one (:meth:`use_manager`).
     :param settings: those names as :class:`~jwt_wsgi.settings.Settings` instead, for a
-        proxy built apart from its manager (the PasteDeploy app). With neither, the
-        defaults of :class:`~jwt_wsgi.settings.Settings` apply; but a proxy with
-        ``forward_authorization=False`` would then hide tokens under the default names
-        only, so until :meth:`use_manager` is called it answers every request with a 500
-        and logs why: another WSGI layer between the middleware and the proxy must not
-        make it leak tokens under custom names.
+        proxy built apart from its manager (the PasteDeploy app). Without a manager, a
+        proxy with ``forward_authorization=False`` also hides the names of the manager of
+        the :class:`~jwt_wsgi.JWTMiddleware` in front, found in the environ (so a layer
+        between the two cannot make it leak a token under a custom name); with neither
+        names nor a middleware in front it refuses every request (500) and logs why.
     :raises ConfigError: for a URL, header name or combination of options that cannot work.
     """
 
@@ -168,6 +167,7 @@ class ReverseProxy:
         self._use_settings(manager.settings if manager is not None else settings or Settings())
         self.manager = manager
         self._warned_unknown_names = False
+        self._front: JWTManager | None = None  # the last manager seen in the environ
 
     def use_manager(self, manager: JWTManager) -> None:
         """Take cookie, header and parameter names and ``max_body_size`` from ``manager``.
@@ -191,16 +191,38 @@ class ReverseProxy:
         self._token_cookies = frozenset({
             settings.access_cookie_name, settings.refresh_cookie_name,
             settings.access_csrf_cookie_name, settings.refresh_csrf_cookie_name})
-        self._query_name = settings.query_string_name
+        self._query_names = frozenset({settings.query_string_name})
         self.max_body_size = settings.max_body_size
         self._message_key = settings.error_message_key
+
+    def _also_hide(self, front: JWTManager) -> None:
+        """Hide the token names of the manager in front too (a layer between it and this
+        proxy kept :meth:`use_manager` from being called). Names are only ever added."""
+        settings = front.settings
+        if "json" in settings.token_location:
+            logger.error("ReverseProxy(%s, forward_authorization=False) is behind a manager "
+                         "that reads tokens from JSON bodies, which it cannot remove",
+                         self._netloc)
+            self.knows_token_names = False  # every request is refused: fail closed
+            return
+        self._token_header_keys |= {environ_key(settings.header_name)}
+        self._token_cookies |= {settings.access_cookie_name, settings.refresh_cookie_name,
+                                settings.access_csrf_cookie_name,
+                                settings.refresh_csrf_cookie_name}
+        self._query_names |= {settings.query_string_name}
+        self.knows_token_names = True
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET"))
         # origin-form only: the client's authority in an absolute-form target stays here
         path = origin_form(str(environ.get("PATH_INFO", "") or "/"))
-        if not self.forward_authorization and not self.knows_token_names:
-            return self._unknown_token_names(environ, start_response)
+        if not self.forward_authorization and self.manager is None:
+            front = environ.get(MANAGER)
+            if front is not None and front is not self._front:
+                self._front = front
+                self._also_hide(front)
+            if not self.knows_token_names:
+                return self._unknown_token_names(environ, start_response)
         if not HTTP_TOKEN.fullmatch(method):
             return self._refuse(400, "Invalid request method", environ, start_response)
         if has_dot_segment(path):
@@ -211,7 +233,7 @@ class ReverseProxy:
         target = self._prefix + quote_path(path)
         query = str(environ.get("QUERY_STRING") or "")
         if query and not self.forward_authorization:
-            query = without_parameter(query, self._query_name)
+            query = without_parameter(query, self._query_names)
         if query:
             target += "?" + quote_query(query)
         headers = self._request_headers(environ)

@@ -65,10 +65,13 @@ def named_in_connection(value: str | None) -> set[str]:
     return {token.strip().lower() for token in (value or "").split(",")}
 
 
-def without_parameter(query: str, name: str) -> str:
-    """``query`` without the ``name=...`` parameters; the others are kept as sent."""
+def without_parameter(query: str, names: str | frozenset[str]) -> str:
+    """``query`` without the parameters called ``names`` (one name or a set); the others
+    are kept as sent."""
+    if isinstance(names, str):
+        names = frozenset({names})
     kept = [part for part in query.split("&")
-            if unquote_plus(part.partition("=")[0]) != name]
+            if unquote_plus(part.partition("=")[0]) not in names]
     return "&".join(kept)
 
 
