@@ -10,6 +10,9 @@ HEADER = "jwt_wsgi.header"
 IDENTITY = "jwt_wsgi.identity"
 LOCATION = "jwt_wsgi.location"
 USER = "jwt_wsgi.user"
+#: The :class:`~jwt_wsgi.JWTManager` of the middleware that let the request through, for
+#: layers behind it (the reverse proxy reads where tokens are carried, to hide them).
+MANAGER = "jwt_wsgi.manager"
 #: Headers with which method-override middlewares (Rails, Laravel, Flask snippets) change the
 #: method the app sees: every rule and check must hold for those methods too.
 METHOD_OVERRIDES = ("HTTP_X_HTTP_METHOD_OVERRIDE", "HTTP_X_HTTP_METHOD",

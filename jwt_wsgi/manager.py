@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .blocklist import Blocklist, MemoryBlocklist
 from .cache import TokenCache, copy_json
@@ -30,6 +30,9 @@ from .wiring import (
     loader_function,
     unknown_loader_message,
 )
+
+if TYPE_CHECKING:
+    from .jwks import JWKSFetcher
 
 F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("jwt_wsgi")
@@ -93,9 +96,6 @@ class JWTManager:
         # What a cached verification depends on besides the keys (fixed for this manager).
         self._validation = (self.settings.issuer, self.settings.audience, self.settings.leeway,
                             self.settings.allowed_algorithms, tuple(self.issuers))
-        # A cache hit skips the key lookup, where JWKS sets are refreshed when they expire.
-        self._fetchers = tuple(f for f in (self.jwks_fetcher, *(
-            i.material.fetcher for i in self.issuers.values())) if f is not None)
         self.responders = Responders(self.settings.error_message_key,
                                      self.settings.header_type, self.settings.realm)
         self._blocklist_loader: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
@@ -351,19 +351,32 @@ class JWTManager:
             verified = self._verify_signature(token)
             self.check_now(*verified)
             return verified
-        if self._fetchers:
-            for fetcher in self._fetchers:
-                fetcher.refresh_if_expired()
         # Taken before verifying: a key change during verification makes the put a no-op.
         keys = self.keys
         context = (keys, keys.generation, self._validation)
         found = cache.get(token, context)
+        if found is not None:
+            # A hit skips the key lookup, where a JWKS set is refreshed when it expires: do
+            # that here, for this token's issuer only (another's dead endpoint never delays
+            # it); a refetch that changed the keys sends the token through full checks.
+            fetcher = self._fetcher_of(found[1])
+            if fetcher is not None:
+                fetcher.refresh_if_expired()
+                if keys.generation != context[1]:  # drops what the old keys verified
+                    context = (keys, keys.generation, self._validation)
+                    found = cache.get(token, context)
         if found is not None:
             self.check_now(*found)
             return found
         header, claims = self._verify_signature(token)
         self.check_now(header, claims)
         return cache.put(token, context, header, claims)
+
+    def _fetcher_of(self, claims: dict[str, Any]) -> JWKSFetcher | None:
+        """The JWKS fetcher whose keys verified a token with these claims, if any."""
+        iss = claims.get("iss")
+        issuer = self.issuers.get(iss) if isinstance(iss, str) else None
+        return issuer.material.fetcher if issuer is not None else self.jwks_fetcher
 
     def check_now(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
         """What can change after a token was verified: the clock and revocation."""

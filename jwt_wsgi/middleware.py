@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from .body import BODY_KEY
 from .compat import app_context_of, respond_in
-from .context import CLAIMS, HEADER, IDENTITY, LOCATION, METHOD_OVERRIDES, USER, methods_of
+from .context import (
+    CLAIMS,
+    HEADER,
+    IDENTITY,
+    LOCATION,
+    MANAGER,
+    METHOD_OVERRIDES,
+    USER,
+    methods_of,
+)
 from .csrf import CSRFCheck
 from .errors import (
     ConfigError,
@@ -123,6 +132,8 @@ class JWTMiddleware:
 
     def _call_app(self, environ: WSGIEnvironment,
                   start_response: StartResponse) -> Iterable[bytes]:
+        # A proxy further down hides this manager's token names, whatever sits between.
+        environ[MANAGER] = self.manager
         key = id(environ)
         self._within.add(key)
         try:

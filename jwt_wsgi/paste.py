@@ -27,8 +27,11 @@ takes the keys of the ``jwt`` filter and ``trusted_proxies`` (CIDRs separated by
 commas), ``claim_headers`` (lines of ``claim = Header-Name``), ``form`` and ``path_prefix``.
 
 The proxy app takes ``upstream``, ``claim_headers`` (lines of ``claim = Header-Name``),
-``forward_authorization`` and ``timeout``; the ``jwt`` filter in front gives it its manager
-(cookie and parameter names to remove, ``max_body_size``).
+``forward_authorization`` and ``timeout``. With ``forward_authorization = false`` it must
+know where the token is carried (header, cookie and parameter names) to remove it: it
+reads the ``jwt_*`` settings of ``[DEFAULT]`` and of its own section (the filter reads
+``[DEFAULT]`` too, so settings written there once serve both), and it also hides the
+names of the ``jwt`` filter in front, through any filters between them.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ def filter_factory(global_conf: Mapping[str, Any],
     The settings are validated here, when the INI file is loaded, not on the first request.
     """
     source = _source(global_conf)
-    jwt: dict[str, Any] = {}
+    # [DEFAULT]'s jwt_* settings first (shared with the proxy app), the section's over them
+    jwt: dict[str, Any] = _jwt_keys(global_conf)
     middleware: dict[str, Any] = {}
     routes: dict[str, Any] = {}
     blocklist: dict[str, Any] = {}
@@ -94,7 +98,10 @@ def proxy_app_factory(global_conf: Mapping[str, Any], **local_conf: str) -> Reve
 
     source = _source(global_conf)
     options: dict[str, Any] = {}
+    names = {**_jwt_keys(global_conf), **_jwt_keys(local_conf)}
     for key, value in local_conf.items():
+        if key.upper().startswith("JWT_"):
+            continue
         if key not in PROXY_OPTIONS:
             raise ConfigError(f"{source}: unknown key {key!r} in the proxy app; use "
                               + ", ".join(PROXY_OPTIONS))
@@ -103,7 +110,29 @@ def proxy_app_factory(global_conf: Mapping[str, Any], **local_conf: str) -> Reve
         raise ConfigError(f"{source}: the proxy app needs upstream = http://host:port")
     from .proxy import ReverseProxy
 
-    return ReverseProxy(**_proxy_options(options, lambda table, key: f"{source}: {key}"))
+    settings = None
+    if names:
+        from .settings import Settings
+
+        try:
+            settings = Settings.from_mapping({key.upper(): value for key, value in names.items()
+                                              if key.upper() in TOKEN_NAME_KEYS})
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: the proxy app's jwt_* settings: {exc}") from None
+    return ReverseProxy(**_proxy_options(options, lambda table, key: f"{source}: {key}"),
+                        settings=settings)
+
+
+#: The settings that say where a token is carried, which the proxy app reads to remove it.
+TOKEN_NAME_KEYS = frozenset({
+    "JWT_HEADER_NAME", "JWT_TOKEN_LOCATION", "JWT_QUERY_STRING_NAME", "JWT_ACCESS_COOKIE_NAME",
+    "JWT_REFRESH_COOKIE_NAME", "JWT_ACCESS_CSRF_COOKIE_NAME", "JWT_REFRESH_CSRF_COOKIE_NAME",
+    "JWT_MAX_BODY_SIZE", "JWT_ERROR_MESSAGE_KEY"})
+
+
+def _jwt_keys(conf: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in conf.items()
+            if isinstance(key, str) and key.upper().startswith("JWT_")}
 
 
 def forward_auth_app_factory(global_conf: Mapping[str, Any], **local_conf: str) -> ForwardAuth:

@@ -49,8 +49,9 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str) -> No
 class RedisServer:
     """A real redis-server on 127.0.0.1 that a test can stop, start, freeze and thaw."""
 
-    def __init__(self, *extra: str, sentinel: str | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, *extra: str, sentinel: str | None = None,
+                 port: int | None = None) -> None:
+        self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="jwt-wsgi-redis-")
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.extra = extra
@@ -118,12 +119,31 @@ class SentinelSet:
             server.close()
 
 
+def cluster_port() -> int:
+    """A free port whose cluster bus port (the port + 10000) is free too and in range: a
+    port above 55535 from the ephemeral range would give the node no bus and no cluster."""
+    import random
+    import socket
+
+    for _ in range(200):
+        port = random.randint(20000, 55000)
+        try:
+            with socket.socket() as first, socket.socket() as bus:
+                first.bind(("127.0.0.1", port))
+                bus.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("no free port pair for a cluster node")
+
+
 class Cluster:
     """Three masters, no replicas, all 16384 slots covered."""
 
     def __init__(self) -> None:
         self.nodes = [RedisServer("--cluster-enabled", "yes", "--cluster-config-file",
-                                  "nodes.conf", "--cluster-node-timeout", "2000")
+                                  "nodes.conf", "--cluster-node-timeout", "2000",
+                                  port=cluster_port())
                       for _ in range(3)]
         subprocess.run([binary("redis-cli"), "--cluster", "create",
                         *(f"127.0.0.1:{n.port}" for n in self.nodes),
