@@ -81,8 +81,8 @@ def load_keys(settings: Settings) -> KeyMaterial:
     keys = material.keys
     if family(s.algorithm) == "HMAC" or all(a in HMAC_ALGORITHMS for a in algorithms):
         if s.private_key is not None or s.public_key is not None or s.jwks or s.jwks_url:
-            raise ConfigError("public_key, private_key and JWKS settings need an RS*, PS* or "
-                              "ES* algorithm; HMAC algorithms use secret_key")
+            raise ConfigError("public_key, private_key and JWKS settings need an RS*, PS*, "
+                              "ES* or EdDSA algorithm; HMAC algorithms use secret_key")
         secret = hmac_secret(s.secret_key)
         for alg in algorithms:
             keys.add(verifier(secret, alg), alg)

@@ -138,7 +138,8 @@ class JWTManager:
             cannot sign at all.
         """
         if self._public_jwk is None:
-            raise RuntimeError("jwks() needs private_key with an RS*, PS* or ES* algorithm; "
+            raise RuntimeError("jwks() needs private_key with an RS*, PS*, ES* or EdDSA "
+                               "algorithm; "
                                "an HMAC secret_key is never published")
         return {"keys": [dict(self._public_jwk)]}
 
