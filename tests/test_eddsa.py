@@ -107,7 +107,7 @@ def test_algorithm_confusion_with_the_public_key_is_refused() -> None:
 
     from tests.conftest import b64
 
-    private, public = _pems("Ed25519")
+    _, public = _pems("Ed25519")
     manager = JWTManager(algorithm="EdDSA", public_key=public)
     raw = serialization.load_pem_public_key(public.encode()).public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw)
