@@ -155,6 +155,11 @@ class RedisBlocklist:
         """One round trip for several ``jti`` values (a token and its refresh token)."""
         return bool(self._client.exists(*(self._prefix + jti for jti in jtis)))
 
+    @property
+    def redis_client(self) -> Any:
+        """The Redis client, shared with what else needs this store's Redis (rotation)."""
+        return self._client
+
     def close(self) -> None:
         """Close the pooled connections (after a fork, or at shutdown)."""
         self._client.close()
