@@ -84,6 +84,7 @@ class Settings:
     csrf_methods: tuple[str, ...] = ("POST", "PUT", "PATCH", "DELETE")
     session_cookie: bool = True
     jwks_url: str | None = None
+    oidc_issuer: str | None = None
     jwks: Mapping[str, Any] | None = None
     jwks_cache_seconds: float = 600.0
     jwks_refetch_seconds: float = 30.0
@@ -197,12 +198,28 @@ class Settings:
             if not 0 < getattr(self, name) <= _LONGEST_WAIT[name]:
                 raise ConfigError(f"{name} must be a number of seconds above 0 and at most "
                                   f"{_LONGEST_WAIT[name]:g}, not {getattr(self, name)!r}")
+        self._validate_oidc_issuer()
         if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
             raise ConfigError("jwks_url must be an http:// or https:// URL")
         if self.jwks_url is not None and self.jwks_url.startswith("http://") and not _loopback(
                 self.jwks_url):
             warn_security("jwks_url is plain http://: anyone on the path can swap the keys; "
                           "use https://")
+
+    def _validate_oidc_issuer(self) -> None:
+        url = self.oidc_issuer
+        if url is None:
+            return
+        if not (url.startswith("https://") or (url.startswith("http://") and _loopback(url))):
+            raise ConfigError("oidc_issuer must be an https:// URL (http:// only on a loopback "
+                              "address), such as https://idp.example/realms/main")
+        if self.jwks_url is not None or self.jwks is not None:
+            raise ConfigError("oidc_issuer finds the JWKS URL itself: leave jwks_url and jwks "
+                              "out, or set jwks_url instead of oidc_issuer")
+        if self.issuer is not None and self.issuer != url:
+            raise ConfigError(f"issuer {self.issuer!r} differs from oidc_issuer {url!r}; tokens "
+                              "of an OpenID provider carry its issuer URL: leave issuer out")
+        object.__setattr__(self, "issuer", url)  # tokens must name the provider exactly
 
 
 _PACKAGE = __name__.partition(".")[0]
@@ -501,6 +518,7 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "csrf_methods": _to_methods,
     "session_cookie": _to_bool,
     "jwks_url": _to_optional_str,
+    "oidc_issuer": _to_optional_str,
     "jwks": _to_jwks,
     "jwks_cache_seconds": _to_float,
     "jwks_refetch_seconds": _to_float,
