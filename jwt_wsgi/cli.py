@@ -61,8 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--server", choices=("auto", "waitress", "werkzeug"), default="auto",
                        help="auto: waitress when installed, else werkzeug's development server")
 
+    from . import keytool
+
+    keytool.add_commands(commands)
+
     args = parser.parse_args(argv)
     try:
+        if args.command == "keys":
+            return keytool.run(args)
         if args.command == "demo":
             return _demo(args.host, args.port)
         if args.command == "token":

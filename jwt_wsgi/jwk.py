@@ -116,3 +116,25 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
     digest = hashes.Hash(hashes.SHA256())
     digest.update(canonical)
     return base64.urlsafe_b64encode(digest.finalize()).rstrip(b"=").decode("ascii")
+
+
+def private_jwk(key: Any, kid: str, algorithm: str) -> dict[str, str]:
+    """The private JWK of an RSA, EC, Ed25519 or Ed448 key (RFC 7518 6.2.2, 6.3.2; RFC
+    8037 2), for a secret store that takes keys as JWK. Never publish it."""
+    from cryptography.hazmat.primitives import serialization
+
+    def b64(number: int, length: int | None = None) -> str:
+        size = length or max(1, (number.bit_length() + 7) // 8)
+        return base64.urlsafe_b64encode(number.to_bytes(size, "big")).rstrip(b"=").decode()
+
+    public = public_jwk(key.public_key(), kid, algorithm)
+    if isinstance(key, rsa.RSAPrivateKey):
+        n = key.private_numbers()
+        return {**public, "d": b64(n.d), "p": b64(n.p), "q": b64(n.q), "dp": b64(n.dmp1),
+                "dq": b64(n.dmq1), "qi": b64(n.iqmp)}
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        size = (key.curve.key_size + 7) // 8
+        return {**public, "d": b64(key.private_numbers().private_value, size)}
+    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                            serialization.NoEncryption())
+    return {**public, "d": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}
