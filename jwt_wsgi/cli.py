@@ -87,10 +87,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--server", choices=("auto", "waitress", "werkzeug"), default="auto",
                        help="auto: waitress when installed, else werkzeug's development server")
 
+    from . import keytool
+
+    keytool.add_commands(commands)
+
     args = parser.parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = show_warning  # a plain line, not a Python source line
         try:
+            if args.command == "keys":
+                return keytool.run(args)
             if args.command == "demo":
                 return _demo(args.host, args.port, args.expires)
             if args.command == "token":

@@ -209,6 +209,16 @@ def to_jwks_url(name: str, value: Any) -> str | None:
     return url
 
 
+def to_oidc_issuer(name: str, value: Any) -> str | None:
+    """An issuer URL whose discovery document can be fetched safely: https (http only on
+    a loopback address), a host, no credentials."""
+    url = to_jwks_url(name, value)
+    if url is not None and url.startswith("http://") and not is_loopback_url(url):
+        raise SettingError(name, "must be an https:// URL (http:// only on a loopback "
+                                 "address), such as https://idp.example/realms/main")
+    return url
+
+
 def is_loopback_url(url: str) -> bool:
     host = urllib.parse.urlsplit(url).hostname or ""
     if host == "localhost":

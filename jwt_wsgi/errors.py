@@ -209,6 +209,14 @@ class UserLookupError(JWTWSGIError):
     default_message = "Error loading the user"
 
 
+class RefreshTokenReusedError(JWTWSGIError):
+    """A refresh token that was already rotated came back: its whole family is revoked."""
+
+    loader = "refresh_token_reused_loader"
+    code = "refresh_token_reused"
+    default_message = "Refresh token has already been used"
+
+
 class CSRFError(JWTWSGIError):
     """A cookie token on a state-changing request without the matching CSRF value."""
 

@@ -146,7 +146,20 @@ def check_together(s: Settings) -> None:
     if s.leeway > LEEWAY_WARNING:
         warn_security(f"leeway={s.leeway:g} accepts tokens that expired {s.leeway:g} seconds "
                       "ago; clocks kept by NTP need a few seconds")
+    if s.oidc_issuer is not None:
+        _check_oidc_issuer(s)
     if s.jwks_url is not None and s.jwks_url.startswith("http://") and not is_loopback_url(
             s.jwks_url):
         warn_security("jwks_url is plain http://: anyone on the path can swap the keys; "
                       "use https://")
+
+
+def _check_oidc_issuer(s: Settings) -> None:
+    """``oidc_issuer`` finds the keys and names the issuer: nothing may say otherwise."""
+    if s.jwks_url is not None or s.jwks is not None:
+        raise ConfigError("oidc_issuer finds the JWKS URL itself: leave jwks_url and jwks "
+                          "out, or set jwks_url instead of oidc_issuer")
+    if s.issuer is not None and s.issuer != s.oidc_issuer:
+        raise ConfigError(f"issuer {s.issuer!r} differs from oidc_issuer {s.oidc_issuer!r}; "
+                          "tokens of an OpenID provider carry its issuer URL: leave issuer out")
+    object.__setattr__(s, "issuer", s.oidc_issuer)  # tokens must name the provider exactly

@@ -38,6 +38,7 @@ RESPONDER_ARGS: dict[str, tuple[tuple[str, ...], ...]] = {
     "expired_token_loader": ((), TOKEN),
     "needs_fresh_token_loader": ((), TOKEN),
     "revoked_token_loader": ((), TOKEN),
+    "refresh_token_reused_loader": ((), TOKEN),
     "user_lookup_error_loader": (TOKEN,),
 }
 _STATUS_TEXT = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",

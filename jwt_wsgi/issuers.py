@@ -47,7 +47,7 @@ from .tokens import _COMPACT, KeyLookup, Token, TokenCodec, b64decode, parse_jso
 if TYPE_CHECKING:
     from .jwks import JWKSFetcher
 
-KEY_SETTINGS = ("secret_key", "private_key", "public_key", "jwks", "jwks_url")
+KEY_SETTINGS = ("secret_key", "private_key", "public_key", "jwks", "jwks_url", "oidc_issuer")
 ISSUER_KEYS = frozenset({"secret_key", "public_key", "jwks", "jwks_url", "audience",
                          "algorithms"})
 
@@ -80,9 +80,10 @@ def load_keys(settings: Settings) -> KeyMaterial:
     material = KeyMaterial(KeySet())
     keys = material.keys
     if family(s.algorithm) == "HMAC" or all(a in HMAC_ALGORITHMS for a in algorithms):
-        if s.private_key is not None or s.public_key is not None or s.jwks or s.jwks_url:
-            raise ConfigError("public_key, private_key and JWKS settings need an RS*, PS* or "
-                              "ES* algorithm; HMAC algorithms use secret_key")
+        if (s.private_key is not None or s.public_key is not None or s.jwks or s.jwks_url
+                or s.oidc_issuer):
+            raise ConfigError("public_key, private_key and JWKS settings need an RS*, PS*, "
+                              "ES* or EdDSA algorithm; HMAC algorithms use secret_key")
         secret = hmac_secret(s.secret_key)
         for alg in algorithms:
             keys.add(verifier(secret, alg), alg)
@@ -112,9 +113,15 @@ def load_keys(settings: Settings) -> KeyMaterial:
         material.fetcher = JWKSFetcher(
             s.jwks_url, keys, algorithms, cache_seconds=s.jwks_cache_seconds,
             refetch_seconds=s.jwks_refetch_seconds, timeout=s.jwks_timeout)
+    elif s.oidc_issuer:
+        from .discovery import DiscoveryFetcher
+
+        material.fetcher = DiscoveryFetcher(
+            s.oidc_issuer, keys, algorithms, cache_seconds=s.jwks_cache_seconds,
+            refetch_seconds=s.jwks_refetch_seconds, timeout=s.jwks_timeout)
     elif not keys:
         raise ConfigError(f"{s.algorithm} needs a key to verify with: set public_key, "
-                          "private_key, jwks or jwks_url")
+                          "private_key, jwks, jwks_url or oidc_issuer")
     return material
 
 

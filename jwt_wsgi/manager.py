@@ -22,6 +22,7 @@ from .handlers import Responders, Signature
 from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
 from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey, Signer, public_jwk, thumbprint
 from .renewal import own_codec
+from .rotation import FAMILY_CLAIM, FAMILY_KEY, ledger_for, revoke_family, rotate
 from .settings import Settings
 from .tokens import Token, TokenCodec, new_jti
 from .wiring import (
@@ -71,6 +72,8 @@ class JWTManager:
             raise ConfigError("clock must be a callable returning seconds since the epoch")
         self.settings = settings if settings is not None else Settings.build(**options)
         self.blocklist: Blocklist = blocklist if blocklist is not None else MemoryBlocklist()
+        #: Where :meth:`rotate_refresh` remembers used refresh tokens: the blocklist's reach.
+        self.refresh_ledger = ledger_for(self.blocklist)
         if not (callable(getattr(self.blocklist, "add", None))
                 and callable(getattr(self.blocklist, "contains", None))):
             raise ConfigError("blocklist must have add(jti, expires_at) and contains(jti) methods")
@@ -166,7 +169,8 @@ class JWTManager:
             cannot sign at all.
         """
         if self._public_jwk is None:
-            raise RuntimeError("jwks() needs private_key with an RS*, PS* or ES* algorithm; "
+            raise RuntimeError("jwks() needs private_key with an RS*, PS*, ES* or EdDSA "
+                               "algorithm; "
                                "an HMAC secret_key is never published")
         return {"keys": [dict(self._public_jwk)]}
 
@@ -192,6 +196,7 @@ class JWTManager:
     insufficient_scope_loader = _responder("insufficient_scope_loader")
     service_unavailable_loader = _responder("service_unavailable_loader")
     user_lookup_error_loader = _responder("user_lookup_error_loader")
+    refresh_token_reused_loader = _responder("refresh_token_reused_loader")
     del _responder
 
     def token_in_blocklist_loader(self, func: F | None = None) -> F:
@@ -285,9 +290,12 @@ class JWTManager:
                 expires_delta: datetime.timedelta | int | bool | None,
                 default_expiry: datetime.timedelta | None,
                 additional_claims: Mapping[str, Any] | None,
-                additional_headers: Mapping[str, Any] | None) -> str:
+                additional_headers: Mapping[str, Any] | None, *, loaders: bool = True) -> str:
+        """Mint one token; ``loaders=False`` when ``identity`` is already the claim's value
+        (a token minted from a verified one), so no loader sees it as a user object."""
         s = self.settings
-        if self._identity_loader is not None:
+        user = identity  # what the claims and headers loaders get, as in flask-jwt-extended
+        if loaders and self._identity_loader is not None:
             identity = self._identity_loader(identity)
         if s.verify_sub and s.identity_claim == "sub" and not isinstance(identity, str):
             raise TypeError("identity must be a string, as sub is one (or set verify_sub=False, "
@@ -314,11 +322,11 @@ class JWTManager:
         lifetime = _lifetime(expires_delta, default_expiry)
         if lifetime is not None:
             claims["exp"] = now + lifetime
-        if self._claims_loader is not None:
-            claims.update(self._claims_loader(identity))
+        if loaders and self._claims_loader is not None:
+            claims.update(self._claims_loader(user))
         if additional_claims:
             claims.update(additional_claims)
-        headers = dict(self._headers_loader(identity)) if self._headers_loader else {}
+        headers = dict(self._headers_loader(user)) if loaders and self._headers_loader else {}
         headers.update(additional_headers or {})
         return self.codec.encode(claims, headers)
 
@@ -394,10 +402,13 @@ class JWTManager:
         """
         try:
             jti, parent = claims.get("jti"), claims.get(REFRESH_JTI_CLAIM)
-            if parent is None:  # the usual token: one store lookup at most
+            family = claims.get(FAMILY_CLAIM)
+            if parent is None and family is None:  # the usual token: one lookup at most
                 revoked = isinstance(jti, str) and bool(self.blocklist.contains(jti))
             else:
                 jtis = [j for j in (jti, parent) if isinstance(j, str)]
+                if isinstance(family, str):
+                    jtis.append(FAMILY_KEY + family)
                 if len(jtis) > 1 and callable(getattr(self.blocklist, "contains_any", None)):
                     revoked = bool(self.blocklist.contains_any(jtis))  # type: ignore[attr-defined]
                 else:
@@ -420,7 +431,8 @@ class JWTManager:
         until its ``exp`` plus the ``leeway``.
 
         Revoking a refresh token also refuses every access token minted from it with
-        ``additional_claims={"refresh_jti": <the refresh token's jti>}``.
+        ``additional_claims={"refresh_jti": <the refresh token's jti>}``, and, when it
+        belongs to a rotation family (:meth:`rotate_refresh`), every token of the family.
 
         :param token_or_claims: an encoded token (verified first; an expired one is
             accepted) or its decoded claims.
@@ -438,8 +450,49 @@ class JWTManager:
         until = float(exp) + self.settings.leeway if isinstance(exp, (int, float)) else None
         try:
             self.blocklist.add(jti, until)
+            family = claims.get(FAMILY_CLAIM)
+            if claims.get("type") == "refresh" and isinstance(family, str):
+                revoke_family(self, family)
         except Exception as exc:
             raise ServiceUnavailableError("Revocation store unavailable") from exc
+
+    # -- rotation -------------------------------------------------------------------
+
+    def create_token_pair(self, identity: Any, fresh: bool | float | datetime.timedelta = True,
+                          additional_claims: Mapping[str, Any] | None = None,
+                          ) -> tuple[str, str]:
+        """Mint a login's ``(access, refresh)`` pair as one rotation family.
+
+        The access token names the refresh token (``refresh_jti``) and both name the
+        family, so revoking the refresh token, or a reuse that :meth:`rotate_refresh`
+        detects, refuses the access token too.
+        """
+        refresh_jti = new_jti()
+        family = {FAMILY_CLAIM: refresh_jti}
+        extra = dict(additional_claims or {})
+        refresh = self.create_refresh_token(identity, additional_claims={
+            **extra, **family, "jti": refresh_jti})
+        access = self.create_access_token(identity, fresh=fresh, additional_claims={
+            **extra, **family, REFRESH_JTI_CLAIM: refresh_jti})
+        return access, refresh
+
+    def rotate_refresh(self, refresh_token: str | bytes) -> tuple[str, str]:
+        """Trade a refresh token for a new ``(access, refresh)`` pair of the same family.
+
+        The old token is consumed exactly once, atomically across every worker that
+        shares the blocklist (Redis ``SET NX`` with :class:`RedisBlocklist`, a lock in
+        memory). A second use revokes the whole family, access tokens included, and
+        raises :class:`RefreshTokenReusedError` (answered by
+        ``refresh_token_reused_loader``, 401). A refresh token minted without a family
+        (before rotation was used, or by flask-jwt-extended) starts one. Only tokens
+        this manager signed are rotated; custom claims carry over, and no loader runs
+        (the identity is already the claim's value).
+
+        :raises jwt_wsgi.errors.JWTWSGIError: the token does not verify, is not a refresh
+            token, is revoked or was used before; answer it with
+            ``jwt.responders.respond(error, environ)``.
+        """
+        return rotate(self, _token_text(refresh_token))
 
 
     # -- log out everywhere (revoke_all) ------------------------------------------------

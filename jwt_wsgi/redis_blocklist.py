@@ -128,6 +128,16 @@ class RedisBlocklist:
         self.replica.note_mark(identity, before, until)
         self.replica.start()
 
+    def contains_now(self, jti: str) -> bool:
+        """Ask Redis itself, not the replica: for rare decisions that must not wait for a
+        push (rotating a refresh token whose family another worker just ended)."""
+        return bool(self._client.exists(self._prefix + jti))
+
+    @property
+    def redis_client(self) -> Any:
+        """The Redis client, shared with what else needs this store's Redis (rotation)."""
+        return self._client
+
     def start(self) -> None:
         """Start following Redis now (otherwise it starts with the first check)."""
         self.replica.start()

@@ -162,6 +162,9 @@ class Settings:
                                    "URL of a JWKS to verify with (https)", flask=False)
     jwks: Mapping[str, Any] | None = setting(None, c.to_jwks, "a JWKS to verify with",
                                              flask=False)
+    oidc_issuer: str | None = setting(
+        None, c.to_oidc_issuer, "OpenID provider whose discovery document names the JWKS",
+        flask=False)
     jwks_cache_seconds: float = setting(600.0, d.seconds(0, 86400, above=True),
                                         "how long a fetched JWKS is used", flask=False)
     jwks_refetch_seconds: float = setting(

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "jwt_wsgi"
-ADD_ONS = frozenset({"proxy", "forward_auth", "cookies", "config", "paste", "cli", "demo"})
+ADD_ONS = frozenset({"proxy", "proxy_request", "proxy_response", "forward_auth", "cookies",
+                     "config", "paste", "cli", "cliargs", "keytool", "demo"})
 #: The package's face: it re-exports add-ons on purpose, and nothing imports it.
 FACE = frozenset({"__init__", "__main__"})
 NAMED_CORE = ("settings", "tokens", "keys", "keyshapes", "routes", "readings", "rules",

@@ -60,17 +60,20 @@ def test_user_loaders_shape_minted_tokens(jwt: JWTManager) -> None:
     def identity(user: dict[str, str]) -> str:
         return user["name"]
 
+    # As in flask-jwt-extended 4.x, these get what was passed to create_*_token (the
+    # user object), not the identity the identity loader made of it.
     @jwt.user_claims_loader
-    def claims(identity: str) -> dict[str, str]:
-        return {"team": "blue-" + identity}
+    def claims(user: dict[str, str]) -> dict[str, str]:
+        return {"team": "blue-" + user["name"]}
 
     @jwt.additional_headers_loader
-    def headers(identity: str) -> dict[str, str]:
-        return {"kid": "k1"}
+    def headers(user: dict[str, str]) -> dict[str, str]:
+        return {"kid": "k-" + user["name"]}
 
     token = jwt.create_access_token({"name": "bob"})
     assert jwt.decode_token(token)["team"] == "blue-bob"
-    assert pyjwt.get_unverified_header(token)["kid"] == "k1"
+    assert jwt.decode_token(token)["sub"] == "bob"
+    assert pyjwt.get_unverified_header(token)["kid"] == "k-bob"
 
 
 def test_additional_headers_cannot_change_alg(jwt: JWTManager) -> None:
