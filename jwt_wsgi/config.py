@@ -45,7 +45,7 @@ from .errors import ConfigError
 from .manager import JWTManager
 from .middleware import JWTMiddleware
 from .policy import Policy
-from .routes import RouteTable
+from .rules import Rule
 from .settings import Settings, _to_bool, _to_number
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
     table: dict[str, Any] = {}
     for key, value in routes.items():
         try:
-            RouteTable({key: value})
+            Rule.parse(key, value)
         except ConfigError as exc:
             raise ConfigError(f"{where('routes', key)}: {exc}") from None
         table[key] = value
