@@ -15,9 +15,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
-Part = Union[str, "re.Pattern[str]"]
+
+class Dynamic(NamedTuple):
+    """A segment with variables: its regex, and the static text any match contains (looked
+    for first: a segment without it is no match, however long)."""
+
+    regex: re.Pattern[str]
+    needs: tuple[str, ...]
+
+
+Part = str | Dynamic
 
 #: What may stand between a rule's head and tail.
 EXACT = 0          # nothing: the path has exactly the rule's segments
@@ -77,7 +86,10 @@ def match(shape: Shape, parts: Sequence[str]) -> list[re.Match[str]] | None:
 def _part(part: Part, segment: str, found: list[re.Match[str]]) -> bool:
     if isinstance(part, str):
         return part == segment
-    matched = part.fullmatch(segment)
+    for text in part.needs:
+        if text not in segment:
+            return False
+    matched = part.regex.fullmatch(segment)
     if matched is None:
         return False
     found.append(matched)

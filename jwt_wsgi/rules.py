@@ -30,7 +30,7 @@ from werkzeug.routing.converters import (
 from werkzeug.routing.rules import parse_converter_args
 
 from .errors import ConfigError
-from .matcher import ANY_PATH, BELOW, BELOW_WERKZEUG, EXACT, PATH, Part, Shape, match
+from .matcher import ANY_PATH, BELOW, BELOW_WERKZEUG, EXACT, PATH, Dynamic, Part, Shape, match
 from .patterns import VARIABLE, split_key
 from .policy import Policy
 
@@ -40,7 +40,10 @@ _PATH_REGEX = DEFAULT_CONVERTERS["path"].regex
 _MAP = Map()
 # What Python's int() takes besides digits: a lenient router's int reads these (Bottle "-1",
 # Falcon "1_0"); anything else it refuses, so a narrower regex loses no reading.
-_LENIENT_INT = r"[\d\s_+-]+"
+_LENIENT_INT = r"\s*[+-]?[\d_]+\s*"
+# A string of at most this many characters is short enough to rescan at every place.
+_SHORT = 64
+_BOUNDED = re.compile(r"\[\^/\]\{(?:\d*,)?(\d+)\}")
 _ANY_VALUE = ("[^/]+", "[^/]{1,}", "[^/]*", "[^/]{0,}")
 _CONVERTER_HINTS = {"str": "<name> or <string:name>", "slug": "<name> (or register a slug "
                     "converter with converters=)", "integer": "<int:name>",
@@ -255,9 +258,11 @@ class Rule:
             text = "".join(segment)
             return _latin1(text) if pep3333 else text
         regex = []
+        needs = []
         for position, item in enumerate(segment):
             if isinstance(item, str):
-                regex.append(re.escape(_latin1(item) if pep3333 else item))
+                needs.append(_latin1(item) if pep3333 else item)
+                regex.append(re.escape(needs[-1]))
                 continue
             value = item.converter.regex
             if pep3333:
@@ -266,7 +271,7 @@ class Rule:
                 value = _lenient_form(item.converter, final and position == len(segment) - 1) \
                     or value
             regex.append(f"(?P<{item.name}>{value})")
-        return re.compile("".join(regex), re.DOTALL)
+        return Dynamic(re.compile("".join(regex), re.DOTALL), tuple(needs))
 
     def _weight(self, segment: Segment) -> tuple[int, ...]:
         """Lower is more specific: static text; then, as werkzeug ranks them, a segment
@@ -311,22 +316,20 @@ def _is_path(variable: Variable) -> bool:
 
 
 def _may_hold(variable: Variable, char: str, lenient: bool) -> bool:
-    """Whether a value of the variable's regex may contain ``char`` (when unsure: yes)."""
+    """Whether a value of the variable's regex may hold ``char`` past its first character
+    (when unsure: yes). A number's sign is its first character only."""
     converter = variable.converter
     kind = type(converter)
-    if lenient and kind is IntegerConverter:
-        return re.fullmatch(_LENIENT_INT, char) is not None
+    if kind is IntegerConverter:
+        return char.isdecimal() or (lenient and (char == "_" or char.isspace()))
     if lenient and isinstance(converter, (NumberConverter, UUIDConverter)):
         return True
-    if kind is IntegerConverter:
-        return char.isdecimal() or (char == "-" and bool(getattr(converter, "signed", False)))
     if kind is FloatConverter:
-        return char.isdecimal() or char == "." or (
-            char == "-" and bool(getattr(converter, "signed", False)))
+        return char.isdecimal() or char == "."
     if kind is UUIDConverter:
         return char in "0123456789abcdefABCDEF-"
     if isinstance(converter, AnyConverter):
-        return any(char in item for item in converter.items)
+        return any(char in item[1:] for item in converter.items)
     return True  # strings, custom converters: anything
 
 
@@ -335,8 +338,10 @@ def _ends_anyhow(variable: Variable, lenient: bool) -> bool:
     plain string) or gives up after a few characters (``any``, ``uuid``)."""
     converter = variable.converter
     regex = (_lenient_form(converter) if lenient else None) or converter.regex
+    bounded = _BOUNDED.fullmatch(regex)
     return regex in _ANY_VALUE or isinstance(converter, AnyConverter) or (
-        type(converter) is UUIDConverter and not lenient)
+        type(converter) is UUIDConverter and not lenient) or (
+        bounded is not None and int(bounded.group(1)) <= _SHORT)
 
 
 def _lenient_form(converter: BaseConverter, last: bool = True) -> str | None:
