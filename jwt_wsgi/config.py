@@ -75,9 +75,22 @@ class Config:
     source: str = "<config>"
 
     def wrap(self, app: WSGIApplication, **extra: Any) -> JWTMiddleware:
-        """Protect ``app`` with these settings; ``extra`` adds middleware keyword options."""
-        return JWTMiddleware(app, self.manager, routes=self.routes, default=self.default,
-                             **{**self.options, **extra})
+        """Protect ``app`` with these settings; ``extra`` adds middleware keyword options.
+
+        :raises ConfigError: naming the file, for what only the whole can tell (route
+            locations against ``token_location``, a table that protects nothing).
+        """
+        try:
+            return JWTMiddleware(app, self.manager, routes=self.routes, default=self.default,
+                                 **{**self.options, **extra})
+        except ConfigError as exc:
+            raise ConfigError(f"{self.source}: {exc}") from None
+
+    @property
+    def routing(self) -> bool:
+        """Whether the file routes at all (a ``[routes]`` table or a ``default``): a file
+        without either only serves the token commands, and :meth:`wrap` refuses it."""
+        return bool(self.routes) or self.default != "public"
 
     def reverse_proxy(self, upstream: str | None = None) -> ReverseProxy:
         """The :class:`~jwt_wsgi.proxy.ReverseProxy` the ``[proxy]`` table describes."""
@@ -171,10 +184,8 @@ def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
 
     proxy_options = _proxy_options(proxy or {}, where, manager)
     config = Config(manager, table, default, options, proxy_options, source)
-    try:  # what only the whole can tell: route locations against token_location
+    if config.routing:  # what only the whole can tell, told when the file is read
         config.wrap(_no_app)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
     return config
 
 
