@@ -73,8 +73,9 @@ def _paths(size: int) -> dict[str, str]:
     }
 
 
-def cases(size: int = SIZE) -> Iterable[tuple[str, str, Callable[[], object]]]:
-    """(table, path, call) for every table and path: call sends one request."""
+def cases(size: int = SIZE) -> Iterable[tuple[str, str, Callable[[], str]]]:
+    """(table, path, call) for every table and path: call sends one request and returns
+    the status line."""
     from jwt_wsgi import JWTManager, JWTMiddleware
 
     manager = JWTManager(secret_key="path-dos-benchmark-" + "x" * 32)
@@ -86,8 +87,15 @@ def cases(size: int = SIZE) -> Iterable[tuple[str, str, Callable[[], object]]]:
                        "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
                        "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http"}
 
-            def call(middleware: Any = middleware, environ: dict[str, Any] = environ) -> object:
-                return b"".join(middleware(dict(environ), _start_response))
+            def call(middleware: Any = middleware, environ: dict[str, Any] = environ) -> str:
+                statuses: list[str] = []
+
+                def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+                    statuses.append(status)
+                    return lambda data: None
+
+                b"".join(middleware(dict(environ), start_response))
+                return statuses[0]
 
             yield table_name, path_name, call
 
@@ -106,10 +114,6 @@ def cpu_time(call: Callable[[], object], repeat: int = 3) -> float:
 def _app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
-
-
-def _start_response(status: str, headers: Any, exc_info: Any = None) -> Callable[..., Any]:
-    return lambda data: None
 
 
 def main(argv: list[str] | None = None) -> int:
