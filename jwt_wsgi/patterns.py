@@ -20,7 +20,7 @@ VARIABLE = re.compile(
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BRACES = re.compile(r"\{(?P<name>[^{}:]*)(?::(?P<converter>[^{}]*))?\}")
 _COLON = re.compile(r"(?:^|/):(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\([^)]*\))?\??")
-_REGEX = re.compile(r"^\^|\$$|\\|\[|\]|\(\?|\.[*+]|[)\]][*+?]|\([^)]*\|[^)]*\)")
+_REGEX = re.compile(r"^\^|\$$|\\|\[|\]|\(\?|\.[*+]|[)\]][*+?]|\||<[^<>]*>")
 _DOT_SEGMENT = re.compile(r"/\.\.?(?:/|$)")
 _WERKZEUG_CONVERTER = {"int": "int", "integer": "int", "float": "float", "uuid": "uuid",
                        "path": "path", "str": "", "string": "", "": ""}
@@ -67,24 +67,28 @@ def _refuse_foreign_syntax(key: str, pattern: str) -> None:
     braces = _BRACES.search(text)
     if braces or "{" in text or "}" in text:
         raise ConfigError(f"route {key!r}: '{{name}}' is FastAPI/Falcon/OpenAPI syntax, "
-                          f"read here as literal text; write {_spelled(pattern)!r} "
-                          f"({_HINT})")
+                          f"read here as literal text; {_write(pattern)} ({_HINT})")
     if _REGEX.search(text):
         raise ConfigError(f"route {key!r}: this looks like a regular expression (Django's "
-                          f"re_path, nginx location ~), read here as literal text; write "
-                          f"{_spelled(pattern)!r} ({_HINT})")
+                          f"re_path, nginx location ~), read here as literal text; "
+                          f"{_write(pattern)} ({_HINT})")
     if _COLON.search(text):
         raise ConfigError(f"route {key!r}: ':name' is Express/Rails syntax, read here as "
-                          f"literal text; write {_spelled(pattern)!r} ({_HINT})")
+                          f"literal text; {_write(pattern)} ({_HINT})")
     stars = text[:-2] if text == "/*" or text.endswith("/*") else text
     if "**" in text:
         raise ConfigError(f"route {key!r}: '**' is glob syntax; a trailing '/*' already "
-                          f"covers everything below: write {_spelled(pattern)!r}")
+                          f"covers everything below: {_write(pattern)}")
     if "*" in stars:
         raise ConfigError(f"route {key!r}: '*' is only allowed as a whole trailing '/*' "
                           "segment ('/admin/*' covers /admin and everything below); for a "
                           "part of a segment use a variable ('/files/<name>.json', "
                           "'/api<rest>' is not a prefix: write '/api/*')")
+
+
+def _write(pattern: str) -> str:
+    spelled = _spelled(pattern)
+    return f"write {spelled!r}" if spelled != pattern else "write it"
 
 
 def _spelled(pattern: str) -> str:
@@ -95,14 +99,14 @@ def _spelled(pattern: str) -> str:
         return f"<{converter}:{name}>" if converter else f"<{name}>"
 
     spelled = _BRACES.sub(braces, pattern)
-    spelled = re.sub(r"\(\?P<(\w+)>\\d\+\)|\(\?P<(\w+)>\[0-9\]\+\)",
-                     lambda m: f"<int:{m.group(1) or m.group(2)}>", spelled)
+    spelled = re.sub(r"(^|/):(\w+)\((?:\\d|\[0-9\])\+\)\??", r"\1<int:\2>", spelled)
+    spelled = re.sub(r"(^|/):(\w+)(?:\([^)]*\))?\??", r"\1<\2>", spelled)
+    spelled = re.sub(r"\(\?P<(\w+)>(?:\\d|\[0-9\])\+\)", r"<int:\1>", spelled)
     spelled = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"<\1>", spelled)
     spelled = re.sub(r"\((?:\\d|\[0-9\])\+\)|\\d\+|\[0-9\]\+", "<int:id>", spelled)
-    spelled = re.sub(r"(^|/):(\w+)(?:\(\\d\+\))\??", r"\1<int:\2>", spelled)
-    spelled = re.sub(r"(^|/):(\w+)(?:\([^)]*\))?\??", r"\1<\2>", spelled)
     spelled = spelled.lstrip("^").rstrip("$")
-    spelled = re.sub(r"\.\*$|\(\.\*\)$|\*\*$", "*", spelled)
+    spelled = re.sub(r"<[^<>\w]*>$|\.\*$|\(\.\*\)$|\*\*$", "*", spelled)  # "anything" at the end
+    spelled = re.sub(r"\[[^\]]*\][+*]?|\([^)]*\)|<[^<>\w]*>", "<name>", spelled)
     spelled = re.sub(r"/\*\*/?", "/*", spelled)
     if not spelled.startswith("/"):
         spelled = "/" + spelled
