@@ -125,22 +125,13 @@ class RouteTable:
         if self._fast_lane and is_plain(path_info):
             # The fast lane: a path in canonical ASCII form is its only reading; where it
             # stops in the tree only static "/prefix/*" rules (or none) apply, and they
-            # answer by the method alone. Nothing to remember: this is as quick as the memo.
-            parts = path_info[1:].split("/")
-            node = self._node(parts)
-            if not node.candidates:
-                return self.default
-            if node.settled:
-                policy = self._one(self._matches(method, parts, node.candidates, "latin-1"))
-                if method == "HEAD":
-                    get = self._one(self._matches("GET", parts, node.candidates, "latin-1"))
-                    policy = policy if policy == get else merge([policy, get])
-                return policy
-        if method == "HEAD":
+            # answer by the method alone.
+            policy = self._settled(method, path_info[1:].split("/"))
+        if policy is None and method == "HEAD":
             # HEAD runs the GET view (werkzeug, Django): it must pass the GET rules too.
             head, get = self._resolve("HEAD", path_info), self.resolve("GET", path_info)
             policy = head if head == get else merge([head, get])
-        else:
+        elif policy is None:
             policy = self._resolve(method, path_info)
         # The answer depends on nothing but the table, the method and the path: keep it
         # (refusals are not kept; they raise above). Full means start again, not grow.
@@ -173,6 +164,19 @@ class RouteTable:
         for path in paths:
             found += self._policies(method, path)
         return self._one(found)
+
+    def _settled(self, method: str, parts: list[str]) -> Policy | None:
+        """The policy for a plain path that stops at a settled node, or ``None``."""
+        node = self._node(parts)
+        if not node.candidates:
+            return self.default
+        if not node.settled:
+            return None
+        policy = self._one(self._matches(method, parts, node.candidates, "latin-1"))
+        if method == "HEAD":
+            get = self._one(self._matches("GET", parts, node.candidates, "latin-1"))
+            policy = policy if policy == get else merge([policy, get])
+        return policy
 
     @staticmethod
     def _one(found: list[Policy]) -> Policy:
