@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from jwt_wsgi import JWTManager, JWTMiddleware
+from jwt_wsgi import JWTManager
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -50,7 +50,9 @@ def make_issuer(private_key_pem: str, issuer: str) -> tuple[WSGIApplication, JWT
             return reply(start_response, "200 OK", json.dumps(body).encode())
         return reply(start_response, "404 Not Found", b'{"msg": "Not found"}')
 
-    return JWTMiddleware(app, jwt, routes={"/*": "public"}), jwt
+    # Nothing here asks for a token, so no JWTMiddleware wraps it (one with every route
+    # public is refused: it would protect nothing).
+    return app, jwt
 
 
 if __name__ == "__main__":

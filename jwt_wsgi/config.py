@@ -53,7 +53,7 @@ from .fields import unknown
 from .manager import JWTManager
 from .middleware import JWTMiddleware
 from .policy import Policy
-from .routes import RouteTable
+from .rules import Rule
 from .settings import KEYS
 
 if TYPE_CHECKING:
@@ -86,9 +86,22 @@ class Config:
     forward_auth: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def wrap(self, app: WSGIApplication, **extra: Any) -> JWTMiddleware:
-        """Protect ``app`` with these settings; ``extra`` adds middleware keyword options."""
-        return JWTMiddleware(app, self.manager, routes=self.routes, default=self.default,
-                             **{**self.options, **extra})
+        """Protect ``app`` with these settings; ``extra`` adds middleware keyword options.
+
+        :raises ConfigError: naming the file, for what only the whole can tell (route
+            locations against ``token_location``, a table that protects nothing).
+        """
+        try:
+            return JWTMiddleware(app, self.manager, routes=self.routes, default=self.default,
+                                 **{**self.options, **extra})
+        except ConfigError as exc:
+            raise ConfigError(f"{self.source}: {exc}") from None
+
+    @property
+    def routing(self) -> bool:
+        """Whether the file routes at all (a ``[routes]`` table or a ``default``): a file
+        without either only serves the token commands, and :meth:`wrap` refuses it."""
+        return bool(self.routes) or self.default != "public"
 
     def reverse_proxy(self, upstream: str | None = None) -> ReverseProxy:
         """The :class:`~jwt_wsgi.proxy.ReverseProxy` the ``[proxy]`` table describes."""
@@ -182,7 +195,7 @@ def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
     table: dict[str, Any] = {}
     for key, value in routes.items():
         try:
-            RouteTable({key: value})
+            Rule.parse(key, value)
         except ConfigError as exc:
             raise ConfigError(f"{where('routes', key)}: {exc}") from None
         table[key] = value
@@ -190,12 +203,13 @@ def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
     proxy_options = _proxy_options(proxy or {}, where, manager)
     config = Config(manager, table, default, options, proxy_options, source,
                     _forward_auth_options(forward_auth or {}, where))
-    try:  # what only the whole can tell: route locations against token_location
-        config.wrap(_no_app)
-        if forward_auth:
+    if config.routing:  # what only the whole can tell, told when the file is read
+        config.wrap(_no_app)  # names the file itself
+    if forward_auth:
+        try:
             config.forward_auth_app()
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
     return config
 
 

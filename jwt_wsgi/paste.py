@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import MIDDLEWARE_OPTIONS, build_config
+from .config import MIDDLEWARE_OPTIONS, _no_app, build_config
 from .errors import ConfigError
 from .middleware import JWTMiddleware
 
@@ -85,6 +85,7 @@ def filter_factory(global_conf: Mapping[str, Any],
 
     config = build_config(jwt, routes, middleware, None, blocklist, source=source,
                           base_dir=global_conf.get("here") or ".", where=where)
+    config.wrap(_no_app)  # a filter wraps: refuse now what wrapping would refuse
 
     def wrap(app: WSGIApplication) -> JWTMiddleware:
         return config.wrap(app)

@@ -178,7 +178,8 @@ def test_redis_going_away_mid_run_fails_closed() -> None:
         with pytest.raises(ServiceUnavailableError):
             jwt.revoke(token)
         # Public routes never ask Redis.
-        open_client = Client(JWTMiddleware(Recorder(), jwt, routes={"/p": "public"}))
+        open_client = Client(JWTMiddleware(Recorder(), jwt, routes={"/p": "public"},
+                                           default="required"))
         assert open_client.get("/p").status_code == 200
         server.start()  # back on the same port: the replica and the pool recover by themselves
         wait_until(lambda: client.get("/", headers=bearer(token)).status_code == 200, 5,

@@ -135,6 +135,26 @@ def test_rule_tree_agrees_with_scanning_every_rule(routes: dict[str, str], segme
     assert table.lookup(method, path) == scan_every_rule(table, method, path)
 
 
+@settings(max_examples=400, deadline=None)
+@given(tables(), st.lists(st.sampled_from(SEGMENTS), max_size=5),
+       st.sampled_from(["GET", "HEAD", "POST", "DELETE", "PURGE"]))
+def test_the_fast_lane_answers_as_every_reading_would(routes: dict[str, str],
+                                                      segments: list[str], method: str) -> None:
+    """A canonical ASCII path skips the readings, and a path that stops where only static
+    "/prefix/*" rules apply skips the matcher: the answer must be the slow way's."""
+    routes = {**routes, "/never/*": "required"}  # a table that protects something
+    fast, slow = RouteTable(routes, default="optional"), RouteTable(routes, default="optional")
+    slow._fast_lane = False
+    path = "/" + "/".join(segments)
+    try:
+        expected = slow.resolve(method, path)
+    except JWTWSGIError as error:
+        with pytest.raises(type(error)):
+            fast.resolve(method, path)
+        return
+    assert fast.resolve(method, path) == expected
+
+
 def test_rule_tree_skips_rules_under_other_prefixes() -> None:
     routes = {f"/api/v1/res{i}/<int:item_id>": "required" for i in range(1000)}
     routes["/api/*"] = "optional"

@@ -355,7 +355,8 @@ FILE_ERRORS = [
 @pytest.mark.parametrize(("text", "message"), FILE_ERRORS)
 def test_forward_auth_table_errors_name_the_file(tmp_path: Path, text: str, message: str) -> None:
     file = tmp_path / "jwt.toml"
-    file.write_text(f'[jwt]\nsecret_key = "{SECRET}"\n' + text.replace("[jwt]\n", ""))
+    file.write_text(f'[jwt]\nsecret_key = "{SECRET}"\n' + text.replace("[jwt]\n", "")
+                    + '[routes]\n"/api/*" = "required"\n')
     with pytest.raises(ConfigError, match=message) as info:
         load_config(file)
     assert str(file) in str(info.value)

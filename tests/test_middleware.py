@@ -164,7 +164,7 @@ def test_client_cannot_set_our_environ_keys_or_remote_user(recorder: Recorder,
 
 
 def test_remote_user_can_be_left_alone(jwt: JWTManager, recorder: Recorder) -> None:
-    app = Client(JWTMiddleware(recorder, jwt, routes={}, remote_user=False))
+    app = Client(JWTMiddleware(recorder, jwt, routes={"/admin/*": "required"}, remote_user=False))
     app.get("/", environ_overrides={"REMOTE_USER": "from-apache"})
     assert recorder.calls[-1]["REMOTE_USER"] == "from-apache"
 
@@ -297,7 +297,7 @@ def test_app_exceptions_are_not_swallowed(jwt: JWTManager) -> None:
         raise KeyError("app bug")
 
     with pytest.raises(KeyError):
-        Client(JWTMiddleware(app, jwt, routes={})).get("/")
+        Client(JWTMiddleware(app, jwt, routes={"/admin/*": "required"})).get("/")
 
 
 def test_route_locations_must_be_configured(jwt: JWTManager, recorder: Recorder) -> None:

@@ -121,5 +121,5 @@ def test_a_failing_hook_is_logged_and_ignored(jwt: JWTManager, recorder: Recorde
                                   pytest.param(42, id="number")])
 def test_on_outcome_must_be_callable(jwt: JWTManager, recorder: Recorder, hook: Any) -> None:
     with pytest.raises(ConfigError, match="on_outcome"):
-        JWTMiddleware(recorder, jwt, on_outcome=hook)
+        JWTMiddleware(recorder, jwt, routes={"/admin/*": "required"}, on_outcome=hook)
 

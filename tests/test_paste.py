@@ -161,7 +161,8 @@ def test_filter_reads_a_key_file_relative_to_here(tmp_path: Path, recorder: Reco
 
 def test_filter_blocklist_keys_build_a_redis_blocklist() -> None:
     wrap = filter_factory(GLOBAL, **conf(blocklist_redis_url="redis://127.0.0.1:1/0",
-                                         blocklist_prefix="app:", blocklist_timeout="0.5"))
+                                         blocklist_prefix="app:", blocklist_timeout="0.5",
+                                         routes="/api/* = required"))
     blocklist = wrap(Recorder()).manager.blocklist
     assert isinstance(blocklist, RedisBlocklist) and blocklist._prefix == "app:"
 

@@ -246,7 +246,8 @@ def test_bodies_both_ways(front: tuple[str, int], manager: JWTManager) -> None:
 
 
 def test_status_without_a_reason_phrase_gets_one(upstream: str, manager: JWTManager) -> None:
-    response = Client(JWTMiddleware(ReverseProxy(upstream), manager)).get("/no-reason")
+    response = Client(JWTMiddleware(ReverseProxy(upstream), manager, routes={"/admin/*": "required"})).get(
+        "/no-reason")
     assert response.status == "404 Not Found" and response.get_data() == b""
 
 
@@ -256,7 +257,8 @@ def test_unreachable_upstream_is_a_json_502(manager: JWTManager) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = Client(JWTMiddleware(ReverseProxy(f"http://127.0.0.1:{port}"), manager))
+    client = Client(JWTMiddleware(ReverseProxy(f"http://127.0.0.1:{port}"), manager,
+                                  routes={"/admin/*": "required"}))
     response = client.get("/anything")
     assert response.status_code == 502 and response.json == {"msg": "Bad gateway"}
 
@@ -352,7 +354,8 @@ def test_forward_authorization_false_keeps_every_token_copy_away(
 def test_forward_authorization_true_passes_cookies_and_query_on(upstream: str) -> None:
     jwt = JWTManager(secret_key=SECRET, token_location=["cookies", "query_string"])
     token = jwt.create_access_token("dan")
-    client = Client(JWTMiddleware(ReverseProxy(upstream, manager=jwt), jwt), use_cookies=False)
+    client = Client(JWTMiddleware(ReverseProxy(upstream, manager=jwt), jwt, routes={"/admin/*": "required"}),
+                    use_cookies=False)
     cookie = {"Cookie": f"access_token_cookie={token}"}
     record = seen(client.get(f"/x?jwt={token}", headers=cookie).get_data())
     assert record["path"] == f"/base/x?jwt={token}"
@@ -382,7 +385,7 @@ def test_the_middleware_gives_a_bare_proxy_its_manager(upstream: str) -> None:
     from jwt_wsgi.config import build_config
 
     config = build_config({"secret_key": SECRET, "query_string_name": "tok",
-                           "token_location": ["query_string"]}, {}, {})
+                           "token_location": ["query_string"]}, {"/admin/*": "required"}, {})
     proxy = ReverseProxy(upstream, forward_authorization=False)
     token = config.manager.create_access_token("erin")
     record = seen(Client(config.wrap(proxy)).get(f"/x?tok={token}&k=v").get_data())
@@ -396,7 +399,7 @@ def test_the_middleware_gives_a_bare_proxy_its_manager(upstream: str) -> None:
     assert proxy.manager is jwt and values(record, "Cookie") == ["a=b"]
     with pytest.raises(ConfigError, match="remove 'json'"):
         JWTMiddleware(ReverseProxy(upstream, forward_authorization=False),
-                      JWTManager(secret_key=SECRET, token_location=["json"]))
+                      JWTManager(secret_key=SECRET, token_location=["json"]), routes={"/admin/*": "required"})
 
 
 @contextmanager
@@ -417,7 +420,8 @@ def serving(app: Any) -> Any:
 
 def test_request_bodies_are_held_to_max_body_size(upstream: str) -> None:
     jwt = JWTManager(secret_key=SECRET, max_body_size=1000, error_message_key="error")
-    with serving(JWTMiddleware(ReverseProxy(upstream), jwt, default="public")) as front:
+    with serving(JWTMiddleware(ReverseProxy(upstream), jwt, routes={"/admin/*": "required"},
+                               default="public")) as front:
         before = len(Echo.received)
         # a declared length over the limit: 413 before the proxy reads or connects
         status, _, raw = request(front, "POST", "/up", body=b"x" * 1001)

@@ -457,7 +457,8 @@ def _counting_checks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
                                                      'leeway = 5\ntoken_location = '
                                                      '["headers"]\n')), id="toml"),
     pytest.param(lambda tmp: filter_factory({}, jwt_secret_key=SECRET, jwt_leeway="5",
-                                            jwt_token_location="headers"), id="ini"),
+                                            jwt_token_location="headers",
+                                            routes="/api/* = required"), id="ini"),
 ])
 def test_settings_are_validated_once_per_construction(
         build: Callable[[Path], object], monkeypatch: pytest.MonkeyPatch,

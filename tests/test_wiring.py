@@ -181,7 +181,7 @@ def test_any_app_calling_its_middleware_back_gets_a_500(caplog: pytest.LogCaptur
     def loops(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return middleware[0](environ, start_response)
 
-    middleware.append(JWTMiddleware(loops, jwt))
+    middleware.append(JWTMiddleware(loops, jwt, {"/never-requested": "required"}))
     with caplog.at_level(logging.ERROR, logger="jwt_wsgi"):
         assert Client(middleware[0]).get("/").status_code == 500
     assert "called again for the same request" in caplog.text
@@ -199,7 +199,8 @@ def test_two_middlewares_stacked_and_a_copied_environ_are_no_loop() -> None:
             return outer[0](inner, start_response)
         return _ok(environ, start_response)
 
-    stacked = JWTMiddleware(JWTMiddleware(subrequest, jwt, {"/*": "required"}), jwt)
+    stacked = JWTMiddleware(JWTMiddleware(subrequest, jwt, {"/*": "required"}), jwt,
+                            {"/never-requested": "required"})
     outer.append(stacked)
     token = bearer(jwt.create_access_token("alice"))
     assert Client(stacked).get("/outer", headers=token).get_json() == {"sub": "alice"}
