@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.proxies import EXAMPLES, _process, free_port, nginx  # noqa: E402
+from tests.harness.proxies import EXAMPLES, _process, nginx  # noqa: E402
+from tests.harness.servers import free_port  # noqa: E402
 
 SECRET = "forward-auth-benchmark-" + "x" * 32
 APP = "benchmarks.forward_auth:application"

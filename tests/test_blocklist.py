@@ -7,14 +7,11 @@ gunicorn) running ``examples/redis_revocation.py``.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,17 +28,10 @@ from jwt_wsgi import (
     RedisBlocklist,
     ServiceUnavailableError,
 )
-from tests.conftest import SECRET, Recorder, bearer, free_port, wait_for_port
-from tests.redis_servers import RedisServer, wait_until
+from tests.harness import SECRET, Recorder, ask, bearer, free_port, wait_for_port
+from tests.harness.redis import RedisServer, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -220,19 +210,6 @@ def _env(redis_url: str) -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
-def call(port: int, method: str, path: str, token: str | None = None,
-         body: Any = None) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 @pytest.fixture
 def two_workers(redis_server: RedisServer) -> Iterator[tuple[int, int]]:
     redis.Redis.from_url(redis_server.url).flushdb()
@@ -251,27 +228,27 @@ def two_workers(redis_server: RedisServer) -> Iterator[tuple[int, int]]:
 
 def test_revoke_in_one_worker_refused_in_the_other(two_workers: tuple[int, int]) -> None:
     a, b = two_workers
-    status, tokens = call(a, "POST", "/login", body={"username": "alice"})
+    status, tokens = ask(a, "POST", "/login", body={"username": "alice"})
     assert status == 200
     access, refresh = tokens["access_token"], tokens["refresh_token"]
-    status_a, who_a = call(a, "GET", "/whoami", access)
-    status_b, who_b = call(b, "GET", "/whoami", access)
+    status_a, who_a = ask(a, "GET", "/whoami", access)
+    status_b, who_b = ask(b, "GET", "/whoami", access)
     assert (status_a, status_b) == (200, 200)
     assert who_a["worker"] != who_b["worker"]
-    assert call(a, "POST", "/logout", access) == (200, {"msg": "revoked"})
+    assert ask(a, "POST", "/logout", access) == (200, {"msg": "revoked"})
     # B's replica hears of it through Redis within milliseconds (the bound is 100 ms).
-    wait_until(lambda: call(b, "GET", "/whoami", access)[0] == 401, 2, "B refuses")
-    assert call(b, "GET", "/whoami", access) == (401, {"msg": "Token has been revoked"})
+    wait_until(lambda: ask(b, "GET", "/whoami", access)[0] == 401, 2, "B refuses")
+    assert ask(b, "GET", "/whoami", access) == (401, {"msg": "Token has been revoked"})
     # Refresh in B, log out everywhere in A: the access token minted in B is refused in B.
-    status, minted = call(b, "POST", "/refresh", refresh)
+    status, minted = ask(b, "POST", "/refresh", refresh)
     assert status == 200
-    assert call(b, "GET", "/whoami", minted["access_token"])[0] == 200
-    assert call(a, "POST", "/logout/everywhere", refresh)[0] == 200
-    wait_until(lambda: call(b, "GET", "/whoami", minted["access_token"])[0] == 401, 2,
+    assert ask(b, "GET", "/whoami", minted["access_token"])[0] == 200
+    assert ask(a, "POST", "/logout/everywhere", refresh)[0] == 200
+    wait_until(lambda: ask(b, "GET", "/whoami", minted["access_token"])[0] == 401, 2,
                "B refuses the minted token")
-    assert call(b, "GET", "/whoami", minted["access_token"]) == (
+    assert ask(b, "GET", "/whoami", minted["access_token"]) == (
         401, {"msg": "Token has been revoked"})
-    assert call(b, "POST", "/refresh", refresh)[0] == 401
+    assert ask(b, "POST", "/refresh", refresh)[0] == 401
 
 
 def test_gunicorn_two_workers_share_revocations(redis_server: RedisServer) -> None:
@@ -283,23 +260,23 @@ def test_gunicorn_two_workers_share_revocations(redis_server: RedisServer) -> No
         cwd=ROOT, env=_env(redis_server.url))
     try:
         wait_for_port(port, proc)
-        _, tokens = call(port, "POST", "/login", body={"username": "bob"})
+        _, tokens = ask(port, "POST", "/login", body={"username": "bob"})
         access = tokens["access_token"]
         workers = set()
         # The second worker may still be booting on a busy machine: ask until both answered.
         deadline = time.monotonic() + 30
         while len(workers) < 2 and time.monotonic() < deadline:
-            status, who = call(port, "GET", "/whoami", access)
+            status, who = ask(port, "GET", "/whoami", access)
             assert status == 200
             workers.add(who["worker"])
             time.sleep(0.01)
         assert len(workers) == 2, "both gunicorn workers should have answered"
-        assert call(port, "POST", "/logout", access)[0] == 200
+        assert ask(port, "POST", "/logout", access)[0] == 200
         # Both workers' replicas hear of it through Redis within milliseconds.
-        wait_until(lambda: all(call(port, "GET", "/whoami", access)[0] == 401
+        wait_until(lambda: all(ask(port, "GET", "/whoami", access)[0] == 401
                                for _ in range(4)), 2, "both workers refuse")
         for _ in range(20):
-            assert call(port, "GET", "/whoami", access) == (401, {"msg": "Token has been revoked"})
+            assert ask(port, "GET", "/whoami", access) == (401, {"msg": "Token has been revoked"})
     finally:
         proc.terminate()
         proc.wait(15)

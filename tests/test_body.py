@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
 import json
@@ -15,12 +16,10 @@ from werkzeug.serving import make_server
 from werkzeug.test import Client, EnvironBuilder
 
 from jwt_wsgi import JWTManager, JWTMiddleware
-from tests.conftest import SECRET, Clock
+from tests import harness
+from tests.harness import free_port
 
-
-def manager(**options: Any) -> JWTManager:
-    options.setdefault("token_location", ["headers", "json"])
-    return JWTManager(secret_key=SECRET, clock=Clock(), **options)
+manager = functools.partial(harness.manager, token_location=["headers", "json"])
 
 
 class Echo:
@@ -269,9 +268,7 @@ def test_gunicorn_chunked_body(tmp_path: Any) -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
          "--log-level", "warning", "tests.test_body:served_app()"], cwd=root)

@@ -14,15 +14,11 @@ from werkzeug.test import Client
 from jwt_wsgi import JWTManager, JWTMiddleware
 from jwt_wsgi.cache import TokenCache, copy_json
 from jwt_wsgi.keys import verifier
-from tests.conftest import NOW, SECRET, Clock, Recorder, bearer
+from tests.harness import NOW, SECRET, Clock, Recorder, bearer, manager
 from tests.test_jwks import JWKSServer, jwk_of, mint, protected
 
 ROUTES = {"/protected": "required", "/fresh": "fresh", "/refresh": "refresh"}
 MakeToken = Callable[..., str]
-
-
-def manager(**options: Any) -> JWTManager:
-    return JWTManager(secret_key=SECRET, clock=Clock(), **options)
 
 
 def cache_of(jwt: JWTManager) -> TokenCache:
@@ -58,7 +54,7 @@ def test_kept_on_its_second_verification_then_a_hit_with_the_same_claims(
     assert (cache.hits, cache.misses, len(cache)) == (0, 2, 1)
     assert client.get("/protected", headers=bearer(token)).status_code == 200
     assert (cache.hits, cache.misses, len(cache)) == (1, 2, 1)
-    first, _, second = recorder.calls
+    first, _, second = recorder.environs
     assert first["jwt_wsgi.claims"] == second["jwt_wsgi.claims"]
     assert second["jwt_wsgi.claims"]["role"] == "admin"
     assert second["jwt_wsgi.header"] == first["jwt_wsgi.header"]
@@ -127,7 +123,7 @@ def test_store_failure_on_a_hit_fails_closed(recorder: Recorder) -> None:
     response = client.get("/protected", headers=bearer(token))
     assert response.status_code == 503
     assert cache_of(jwt).hits == 1
-    assert len(recorder.calls) == 2
+    assert recorder.calls == 2
 
 
 def test_expiry_after_caching_is_honoured(client: Client, jwt: JWTManager, clock: Clock,
@@ -333,8 +329,8 @@ def test_blocklist_loader_mutation_does_not_reach_the_cache(client: Client, jwt:
     token = jwt.create_access_token("alice", additional_claims={"roles": ["user"]})
     for _ in range(3):
         assert client.get("/protected", headers=bearer(token)).status_code == 200
-    assert [c["jwt_wsgi.claims"]["roles"] for c in recorder.calls] == [["user"]] * 3
-    assert [c["REMOTE_USER"] for c in recorder.calls] == ["alice"] * 3
+    assert [c["jwt_wsgi.claims"]["roles"] for c in recorder.environs] == [["user"]] * 3
+    assert [c["REMOTE_USER"] for c in recorder.environs] == ["alice"] * 3
 
 
 def test_copy_json_shares_nothing_mutable() -> None:
@@ -411,7 +407,7 @@ def test_many_threads_share_the_cache_safely(recorder: Recorder) -> None:
     assert len(cache) <= 8
     assert cache.hits + cache.misses == 16 * (60 + 6)
     assert cache.hits > 0
-    ok = [c for c in recorder.calls if c["jwt_wsgi.claims"]["tags"] != [c["REMOTE_USER"]]]
+    ok = [c for c in recorder.environs if c["jwt_wsgi.claims"]["tags"] != [c["REMOTE_USER"]]]
     assert ok == []
 
 

@@ -11,8 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ import pytest
 
 from jwt_wsgi import JWTManager
 from jwt_wsgi.cli import main
-from tests.conftest import SECRET, forge, need
+from tests.harness import SECRET, fetch, forge, need
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -222,15 +220,6 @@ def stop(process: subprocess.Popen[str]) -> str:
     assert process.returncode == 0, err
     assert "stopped" in out and "Traceback" not in err
     return err
-
-
-def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 @pytest.mark.parametrize("server", ["waitress", "werkzeug", "auto-without-waitress"])

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from jwt_wsgi import JWTManager
 from jwt_wsgi.cli import main
 from jwt_wsgi.cliargs import lifetime_text, parse_route
-from tests.conftest import SECRET
-from tests.test_cli import fetch, run, start, stop
+from tests.harness import SECRET, fetch
+from tests.test_cli import run, start, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ from werkzeug.test import Client
 
 from jwt_wsgi import ConfigError, JWTMiddleware
 from jwt_wsgi.config import find_line, load_config
-from tests.conftest import SECRET, Recorder, bearer
+from tests.harness import SECRET, Recorder, bearer
 
 GOOD = """
 [jwt]
@@ -63,7 +63,7 @@ def test_a_full_file_builds_manager_routes_and_options(tmp_path: Path, recorder:
     assert client.get("/elsewhere").status_code == 401  # default = "required"
     token = config.manager.create_access_token("alice", additional_claims={"scope": "users:read"})
     assert client.get("/users/7", headers=bearer(token)).status_code == 200
-    assert "REMOTE_USER" not in recorder.calls[-1]
+    assert "REMOTE_USER" not in recorder.environs[-1]
     assert app.routes.resolve("GET", "/qs").locations == ("headers",)
     proxy = config.reverse_proxy()
     assert proxy.claim_headers == {"sub": "X-User", "role": "X-Role"}
@@ -156,7 +156,7 @@ def test_find_line() -> None:
 def test_blocklist_table_shares_revocations_between_managers(tmp_path: Path,
                                                              recorder: Recorder) -> None:
     """Two managers built from one file (two worker processes) see each other's revocations."""
-    from tests.redis_servers import RedisServer, wait_until
+    from tests.harness.redis import RedisServer, wait_until
 
     server = RedisServer()
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 from collections.abc import Callable, Iterable
 from http.cookies import Morsel, SimpleCookie
@@ -25,13 +26,10 @@ from jwt_wsgi import (
     unset_jwt_cookies,
     unset_refresh_cookies,
 )
-from tests.conftest import NOW, SECRET, Clock
+from tests import harness
+from tests.harness import NOW, SECRET, Clock
 
-
-def manager(**options: Any) -> JWTManager:
-    options.setdefault("token_location", ["cookies"])
-    options.setdefault("clock", Clock())
-    return JWTManager(secret_key=SECRET, **options)
+manager = functools.partial(harness.manager, token_location=["cookies"])
 
 
 def set_cookie_values(response: Any) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from typing import Any
@@ -10,14 +11,13 @@ import pytest
 from werkzeug.test import Client
 
 from jwt_wsgi import JWTManager, JWTMiddleware
-from tests.conftest import NOW, SECRET, Clock, Recorder, sign_hs256
+from tests import harness
+from tests.harness import NOW, Recorder, sign_hs256
 
 ROUTES = {"/api/*": "required", "/token/refresh": "refresh", "/feed": "optional"}
 
 
-def manager(**options: Any) -> JWTManager:
-    options.setdefault("token_location", ["cookies", "headers"])
-    return JWTManager(secret_key=SECRET, clock=Clock(), **options)
+manager = functools.partial(harness.manager, token_location=["cookies", "headers"])
 
 
 def client_for(jwt: JWTManager, recorder: Recorder) -> Client:
@@ -57,9 +57,9 @@ def test_state_changing_methods_need_the_csrf_header(method: str, jwt: JWTManage
     assert 'error="invalid_token"' in missing.headers["WWW-Authenticate"]
     wrong = cookie_request(client, method, token, csrf[:-1] + ("0" if csrf[-1] != "0" else "1"))
     assert wrong.status_code == 401 and msg(wrong) == "CSRF double submit tokens do not match"
-    assert recorder.calls == []
+    assert recorder.calls == 0
     ok = cookie_request(client, method, token, csrf)
-    assert ok.status_code == 200 and recorder.calls[-1]["jwt_wsgi.identity"] == "alice"
+    assert ok.status_code == 200 and recorder.environs[-1]["jwt_wsgi.identity"] == "alice"
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS"])
@@ -132,7 +132,7 @@ def test_form_field(recorder: Recorder) -> None:
     ok = client.post("/api/x", headers=headers, data={"csrf_token": csrf, "note": "hi"})
     assert ok.status_code == 200
     # The app can still read the form it was sent.
-    environ = recorder.calls[-1]
+    environ = recorder.environs[-1]
     assert environ["wsgi.input"].read() == f"csrf_token={csrf}&note=hi".encode()
     multipart = client.post("/api/x", headers=headers,
                             data={"csrf_token": csrf, "file": (io.BytesIO(b"x"),
@@ -183,4 +183,4 @@ def test_lone_surrogates_are_compared_not_crashed_on(claim: str, submitted: str,
     assert response.status_code == status, response.get_data(as_text=True)
     if status == 401:
         assert msg(response) == "CSRF double submit tokens do not match"
-        assert recorder.calls == []
+        assert recorder.calls == 0

@@ -24,7 +24,7 @@ from werkzeug.test import Client
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
 from jwt_wsgi.discovery import discovery_url
 from jwt_wsgi.jwk import public_jwk
-from tests.conftest import Recorder, bearer
+from tests.harness import Recorder, bearer
 
 REALM = "/realms/shop"
 

@@ -13,7 +13,7 @@ from werkzeug.test import Client
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
 from jwt_wsgi.jwk import public_jwk, thumbprint
-from tests.conftest import Recorder, bearer, forge, need
+from tests.harness import Recorder, bearer, forge, need
 
 CURVES = {"Ed25519": ed25519.Ed25519PrivateKey, "Ed448": ed448.Ed448PrivateKey}
 
@@ -105,7 +105,7 @@ def test_algorithm_confusion_with_the_public_key_is_refused() -> None:
     import hashlib
     import hmac
 
-    from tests.conftest import b64
+    from tests.harness import b64
 
     _, public = _pems("Ed25519")
     manager = JWTManager(algorithm="EdDSA", public_key=public)

@@ -20,10 +20,9 @@ import pytest
 from jwt_wsgi import ConfigError, ForwardAuth, JWTManager, SecurityWarning
 from jwt_wsgi.cli import main
 from jwt_wsgi.config import load_config
-from tests.conftest import NOW, SECRET
+from tests.harness import NOW, SECRET, Answer, Recorder, call, manager, wrap
 from tests.security import test_paths_methods as paths
 from tests.security import test_router_readings as readings
-from tests.security.conftest import Answer, CountingApp, call, manager, protect
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "forward_auth"
 PEER = {"REMOTE_ADDR": "127.0.0.1"}
@@ -296,7 +295,7 @@ def middleware_and_forward_auth(routes: dict[str, Any], path: str, method: str =
                                 environ: dict[str, Any] | None = None,
                                 **options: Any) -> tuple[tuple[int, int], tuple[int, int]]:
     _, delivered = as_uri(path)
-    middleware = protect(CountingApp(), manager(), routes, **options)
+    middleware = wrap(Recorder(), manager(), routes, **options)
     forward = ForwardAuth(manager(), routes, **options)
     return (verdicts(middleware, delivered, method, environ or {}, False),
             verdicts(forward, path, method, environ or {}, True))
@@ -427,7 +426,7 @@ def test_jwt_wsgi_serve_forward_auth_answers_over_http(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from tests.proxies import raw_request
+    from tests.harness import raw_request
 
     file = tmp_path / "jwt.toml"
     file.write_text(f'[jwt]\nsecret_key = "{SECRET}"\n[routes]\n"/admin/*" = "required"\n'

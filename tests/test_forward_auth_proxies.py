@@ -20,7 +20,8 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from jwt_wsgi import JWTManager
 from jwt_wsgi.config import Config, load_config
-from tests.proxies import EXAMPLES, Upstream, caddy, nginx, raw_request, upstream, wsgi_server
+from tests.harness import Upstream, raw_request, upstream, wsgi_server
+from tests.harness.proxies import EXAMPLES, caddy, nginx
 
 SECRET = "forward-auth-proxies-" + "k" * 32
 PROXIES = {"nginx": nginx, "caddy": caddy}

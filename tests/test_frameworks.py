@@ -19,7 +19,7 @@ import pytest
 from werkzeug.test import Client
 
 from jwt_wsgi import JWTManager
-from tests.conftest import bearer, need
+from tests.harness import bearer, need
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PAST = datetime.timedelta(seconds=-60)

@@ -13,7 +13,7 @@ import werkzeug
 from werkzeug.test import Client
 
 from jwt_wsgi import JWTManager, JWTMiddleware
-from tests.conftest import SECRET, Recorder, bearer
+from tests.harness import SECRET, Recorder, bearer
 
 MakeToken = Callable[..., str]
 
@@ -126,7 +126,7 @@ def test_broken_responder_falls_back_to_default(jwt: JWTManager, client: Client,
     assert response.status_code == 401
     assert json.loads(response.get_data()) == {"msg": "Invalid header"}
     assert "Set-Cookie" not in response.headers
-    assert recorder.calls == []
+    assert recorder.calls == 0
     assert any("invalid_token_loader" in r.getMessage() for r in caplog.records)
 
 
@@ -202,7 +202,7 @@ def test_broken_wsgi_responder_falls_back_to_default(jwt: JWTManager, client: Cl
     assert response.headers["WWW-Authenticate"] == (
         'Bearer error="invalid_token", error_description="Invalid header"')
     assert "Set-Cookie" not in response.headers
-    assert recorder.calls == []
+    assert recorder.calls == 0
     assert any("invalid_token_loader" in r.getMessage() for r in caplog.records)
     assert not any("a.b.c" in r.getMessage() for r in caplog.records)
 
@@ -227,7 +227,7 @@ def test_broken_wsgi_responder_keeps_the_error_status(
     assert response.status_code == status
     assert json.loads(response.get_data()) == body
     assert response.headers["WWW-Authenticate"] == challenge
-    assert recorder.calls == []
+    assert recorder.calls == 0
 
 
 @pytest.mark.parametrize(("chunk", "most"), [(b"x" * 1024, 65), (b"", 65 * 1024 + 1)])
@@ -255,7 +255,7 @@ def test_endless_wsgi_responder_body_is_cut_and_closed(jwt: JWTManager, client: 
     assert json.loads(response.get_data()) == {"msg": "Invalid header"}
     assert len(produced) <= most
     assert closed == [True]
-    assert recorder.calls == []
+    assert recorder.calls == 0
 
 
 def test_valid_wsgi_responders_still_answer(jwt: JWTManager, client: Client) -> None:

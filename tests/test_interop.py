@@ -17,7 +17,7 @@ from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 from werkzeug.test import Client
 
 from jwt_wsgi import JWTManager, JWTMiddleware
-from tests.conftest import SECRET, Recorder, bearer
+from tests.harness import SECRET, Recorder, bearer
 
 ALGORITHMS = ("RS256", "PS256", "ES256", "HS256")
 
@@ -232,8 +232,8 @@ def test_non_string_identities_pass_both_ways_with_flask_jwt_extended(identity: 
     assert manager.decode_token(theirs)["identity"] == identity
     response = client.get("/", headers=bearer(theirs))
     assert response.status_code == 200, response.json
-    assert recorder.calls[-1]["jwt_wsgi.identity"] == identity
-    assert recorder.calls[-1]["REMOTE_USER"] == remote_user  # JSON text, never a Python repr
+    assert recorder.environs[-1]["jwt_wsgi.identity"] == identity
+    assert recorder.environs[-1]["REMOTE_USER"] == remote_user  # JSON text, never a Python repr
 
     ours = manager.create_access_token(identity)
     response = app.test_client().get("/me", headers=bearer(ours))

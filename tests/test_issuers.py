@@ -12,7 +12,7 @@ from werkzeug.test import Client
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
 from jwt_wsgi.keys import public_jwk
-from tests.conftest import SECRET, Recorder, bearer, sign_hs256
+from tests.harness import SECRET, Recorder, bearer, sign_hs256
 from tests.test_jwks import JWKSServer
 
 API = "https://api.example.com"

@@ -26,7 +26,7 @@ from jwt_wsgi import (
 )
 from jwt_wsgi.jwks import cache_lifetime
 from jwt_wsgi.keys import public_jwk, thumbprint
-from tests.conftest import Recorder, bearer, forge
+from tests.harness import Clock, Recorder, bearer, forge
 
 
 def _pem(key: Any) -> bytes:
@@ -114,17 +114,9 @@ def server() -> Iterator[JWKSServer]:
     srv.stop()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def protected(url: str, **options: Any) -> tuple[JWTManager, Client, Clock]:
     manager = JWTManager(algorithm="RS256", jwks_url=url, **options)
-    clock = Clock()
+    clock = Clock(1000.0)
     assert manager.jwks_fetcher is not None
     manager.jwks_fetcher.clock = clock
     # The refresher sleeps in real time: these tests move a clock of their own and check
@@ -333,7 +325,7 @@ def test_a_cached_token_is_refused_once_the_set_is_emptied(server: JWKSServer,
 
 def test_an_issuers_set_without_a_usable_key_withdraws_its_keys(
         server: JWKSServer, rsa_keys: dict[str, Any]) -> None:
-    from tests.conftest import SECRET
+    from tests.harness import SECRET
     from tests.test_issuers import API, IDP, idp_token, jwks
 
     server.jwks = jwks(rsa_keys["a"], "idp-1")

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.test import Client
 
 from jwt_wsgi import JWTManager, JWTMiddleware
-from tests.conftest import Recorder, bearer
+from tests.harness import Recorder, bearer
 from tests.test_jwks import JWKSServer, jwk_of, mint
 
 

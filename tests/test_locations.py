@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -11,7 +12,8 @@ from hypothesis import strategies as st
 from werkzeug.test import Client, EnvironBuilder
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, Settings, get_jwt_request_location
-from tests.conftest import SECRET, Clock, Recorder
+from tests import harness
+from tests.harness import Recorder
 
 ALL = ["headers", "cookies", "query_string", "json"]
 ROUTES: dict[str, Any] = {
@@ -22,9 +24,7 @@ ROUTES: dict[str, Any] = {
 }
 
 
-def manager(**options: Any) -> JWTManager:
-    options.setdefault("token_location", ALL)
-    return JWTManager(secret_key=SECRET, clock=Clock(), **options)
+manager = functools.partial(harness.manager, token_location=ALL)
 
 
 def client_for(jwt: JWTManager, recorder: Recorder) -> Client:
@@ -53,7 +53,7 @@ def test_each_location_alone(location: str, recorder: Recorder) -> None:
     jwt = manager()
     response = offer(client_for(jwt, recorder), location, jwt.create_access_token("alice"))
     assert response.status_code == 200, response.get_data()
-    environ = recorder.calls[-1]
+    environ = recorder.environs[-1]
     assert environ["jwt_wsgi.identity"] == "alice"
     assert get_jwt_request_location(environ) == location
 
@@ -120,7 +120,7 @@ def test_two_locations_are_rejected(first: str, second: str, recorder: Recorder)
     assert response.status_code == 400
     assert json.loads(response.get_data()) == {"msg": "Token provided in more than one location"}
     assert 'error="invalid_request"' in response.headers["WWW-Authenticate"]
-    assert recorder.calls == []
+    assert recorder.calls == 0
 
 
 @pytest.mark.parametrize(("first", "second"), PAIRS, ids=[f"{a}+{b}" for a, b in PAIRS])
@@ -130,7 +130,7 @@ def test_first_location_wins_when_configured(first: str, second: str,
     response = offer_two(client_for(jwt, recorder), first, second,
                          jwt.create_access_token("alice"))
     assert response.status_code == 200
-    assert get_jwt_request_location(recorder.calls[-1]) == second
+    assert get_jwt_request_location(recorder.environs[-1]) == second
 
 
 def test_first_location_ignores_a_bad_later_token(recorder: Recorder) -> None:
@@ -140,12 +140,12 @@ def test_first_location_ignores_a_bad_later_token(recorder: Recorder) -> None:
     response = client.get("/api/x", headers={"Authorization": f"Bearer {token}",
                                              "Cookie": "access_token_cookie=garbage"})
     assert response.status_code == 200
-    assert get_jwt_request_location(recorder.calls[-1]) == "headers"
+    assert get_jwt_request_location(recorder.environs[-1]) == "headers"
     # ... and a later JSON body is not even read: the app gets it untouched, malformed or not.
     response = client.post("/api/x", headers={"Authorization": f"Bearer {token}"},
                            data=b"{not json", content_type="application/json")
     assert response.status_code == 200
-    assert "jwt_wsgi.body" not in recorder.calls[-1]
+    assert "jwt_wsgi.body" not in recorder.environs[-1]
 
 
 def test_first_location_rejects_a_bad_first_token(recorder: Recorder) -> None:
@@ -154,7 +154,7 @@ def test_first_location_rejects_a_bad_first_token(recorder: Recorder) -> None:
         "/api/x", headers={"Authorization": "Bearer garbage"},
         query_string={"jwt": jwt.create_access_token("alice")})
     assert response.status_code == 401  # the header wins, and its token is bad
-    assert recorder.calls == []
+    assert recorder.calls == 0
 
 
 def test_route_locations_narrow_the_search(recorder: Recorder) -> None:
@@ -191,7 +191,7 @@ def test_two_tokens_in_one_location_are_rejected(kwargs: dict[str, Any], message
     response = client_for(manager(), recorder).post("/api/x", **kwargs)
     assert response.status_code == 400
     assert json.loads(response.get_data()) == {"msg": message}
-    assert recorder.calls == []
+    assert recorder.calls == 0
 
 
 @pytest.mark.parametrize(
@@ -372,4 +372,4 @@ def test_token_with_another_scheme_is_not_called_a_missing_header(
         assert json.loads(response.get_data()) == {"msg": message}
     jwt.unauthorized_loader(lambda msg: (seen.append(msg) or {"custom": msg}, 401))
     assert client.get("/api/x", headers={"Authorization": header}).status_code == 401
-    assert seen == [message] and recorder.calls == []
+    assert seen == [message] and recorder.calls == 0

@@ -12,7 +12,7 @@ import webob
 from werkzeug.test import Client
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, get_jwt, get_jwt_header, get_jwt_identity
-from tests.conftest import NOW, SECRET, Recorder, bearer, sign_hs256
+from tests.harness import NOW, SECRET, Recorder, bearer, sign_hs256
 
 ROUTES = {
     "/protected": "required",
@@ -40,7 +40,7 @@ def test_valid_token_reaches_the_app_with_claims(client: Client, recorder: Recor
                                                  make_token: MakeToken) -> None:
     response = client.get("/protected", headers=bearer(make_token("alice")))
     assert response.status_code == 200
-    environ = recorder.calls[-1]
+    environ = recorder.environs[-1]
     assert environ["jwt_wsgi.claims"]["sub"] == "alice"
     assert environ["jwt_wsgi.header"]["alg"] == "HS256"
     assert environ["jwt_wsgi.identity"] == "alice" == environ["REMOTE_USER"]
@@ -54,7 +54,7 @@ def test_missing_token_is_401_with_seed_message(client: Client, recorder: Record
     assert body(response) == {"msg": "Missing Authorization Header"}
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert response.headers["Content-Type"] == "application/json"
-    assert recorder.calls == []
+    assert recorder.calls == 0
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_policy_refusals(client: Client, recorder: Recorder, make_token: MakeTok
     response = client.get(path, headers=bearer(make_token("alice", **token_kwargs)))
     assert response.status_code == status
     assert f'error="{error}"' in response.headers["WWW-Authenticate"]
-    assert recorder.calls == []
+    assert recorder.calls == 0
 
 
 def test_scope_sources_and_challenge(client: Client, make_token: MakeToken) -> None:
@@ -102,9 +102,9 @@ def test_fresh_routes(client: Client, make_token: MakeToken) -> None:
 
 def test_optional_route(client: Client, recorder: Recorder, make_token: MakeToken) -> None:
     assert client.get("/feed").status_code == 200
-    assert "jwt_wsgi.claims" not in recorder.calls[-1]
+    assert "jwt_wsgi.claims" not in recorder.environs[-1]
     assert client.get("/feed", headers=bearer(make_token())).status_code == 200
-    assert recorder.calls[-1]["jwt_wsgi.identity"] == "alice"
+    assert recorder.environs[-1]["jwt_wsgi.identity"] == "alice"
     assert client.get("/feed", headers=bearer("garbage")).status_code == 401
     assert client.get("/feed", headers={"Authorization": "Basic Zm9vOmJhcg=="}).status_code == 200
 
@@ -134,7 +134,7 @@ def test_authorization_header_shapes(client: Client, recorder: Recorder, header:
                                      status: int) -> None:
     response = client.get("/protected", headers={"Authorization": header})
     assert response.status_code == status
-    assert recorder.calls == []
+    assert recorder.calls == 0
 
 
 def test_scheme_is_case_insensitive(client: Client, make_token: MakeToken) -> None:
@@ -158,7 +158,7 @@ def test_client_cannot_set_our_environ_keys_or_remote_user(recorder: Recorder,
     client.get("/health", environ_overrides={"REMOTE_USER": "admin",
                                              "jwt_wsgi.claims": {"sub": "admin"},
                                              "jwt_wsgi.identity": "admin"})
-    environ = recorder.calls[-1]
+    environ = recorder.environs[-1]
     assert "REMOTE_USER" not in environ and "jwt_wsgi.claims" not in environ
     assert "jwt_wsgi.identity" not in environ
 
@@ -166,18 +166,18 @@ def test_client_cannot_set_our_environ_keys_or_remote_user(recorder: Recorder,
 def test_remote_user_can_be_left_alone(jwt: JWTManager, recorder: Recorder) -> None:
     app = Client(JWTMiddleware(recorder, jwt, routes={"/admin/*": "required"}, remote_user=False))
     app.get("/", environ_overrides={"REMOTE_USER": "from-apache"})
-    assert recorder.calls[-1]["REMOTE_USER"] == "from-apache"
+    assert recorder.environs[-1]["REMOTE_USER"] == "from-apache"
 
 
 def test_claims_are_a_fresh_copy_each_request(client: Client, recorder: Recorder,
                                               make_token: MakeToken) -> None:
     token = make_token(additional_claims={"roles": ["user"]})
     client.get("/protected", headers=bearer(token))
-    recorder.calls[-1]["jwt_wsgi.claims"]["roles"].append("admin")
-    recorder.calls[-1]["jwt_wsgi.claims"]["sub"] = "mallory"
+    recorder.environs[-1]["jwt_wsgi.claims"]["roles"].append("admin")
+    recorder.environs[-1]["jwt_wsgi.claims"]["sub"] = "mallory"
     client.get("/protected", headers=bearer(token))
-    assert recorder.calls[-1]["jwt_wsgi.claims"]["roles"] == ["user"]
-    assert recorder.calls[-1]["jwt_wsgi.identity"] == "alice"
+    assert recorder.environs[-1]["jwt_wsgi.claims"]["roles"] == ["user"]
+    assert recorder.environs[-1]["jwt_wsgi.identity"] == "alice"
 
 
 def test_head_is_checked_like_get(protect: Callable[..., Client]) -> None:
@@ -251,7 +251,7 @@ def test_control_character_path_is_400(client: Client, recorder: Recorder) -> No
     response = client.get("/protected%00")  # werkzeug decodes to a NUL in PATH_INFO
     assert response.status_code == 400
     assert 'error="invalid_request"' in response.headers["WWW-Authenticate"]
-    assert recorder.calls == []
+    assert recorder.calls == 0
 
 
 def test_webob_request_blank_drives_the_middleware(jwt: JWTManager, recorder: Recorder,
@@ -289,7 +289,7 @@ def test_unexpected_error_is_a_bare_500_and_app_not_called(jwt: JWTManager, reco
     app.routes = None  # type: ignore[assignment]  # any internal failure
     response = Client(app).get("/protected", headers=bearer(make_token()))
     assert response.status_code == 500 and body(response) == {"msg": "Internal server error"}
-    assert recorder.calls == []
+    assert recorder.calls == 0
 
 
 def test_app_exceptions_are_not_swallowed(jwt: JWTManager) -> None:

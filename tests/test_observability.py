@@ -10,7 +10,7 @@ import pytest
 from werkzeug.test import Client
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
-from tests.conftest import NOW, SECRET, Recorder, bearer, forge, sign_hs256
+from tests.harness import NOW, SECRET, Recorder, bearer, forge, sign_hs256
 
 ROUTES = {"/api/*": "required", "/feed": "optional", "/admin": "fresh",
           "/scoped": {"require": "required", "scopes": ["x"]}}
@@ -99,7 +99,7 @@ def test_on_outcome_sees_claims_before_the_app(jwt: JWTManager, recorder: Record
     seen: list[Any] = []
     app = JWTMiddleware(recorder, jwt, routes=ROUTES,
                         on_outcome=lambda outcome, environ: seen.append(
-                            (outcome, environ.get("jwt_wsgi.identity"), len(recorder.calls))))
+                            (outcome, environ.get("jwt_wsgi.identity"), recorder.calls)))
     Client(app).get("/api/x", headers=bearer(jwt.create_access_token("bob")))
     assert seen == [("authenticated", "bob", 0)]
 

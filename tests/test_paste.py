@@ -14,7 +14,7 @@ from werkzeug.test import Client
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, RedisBlocklist
 from jwt_wsgi.paste import filter_factory, parse_routes, proxy_app_factory
-from tests.conftest import SECRET, Recorder, bearer, need
+from tests.harness import SECRET, Recorder, bearer, need
 
 loadwsgi = need("paste.deploy.loadwsgi")
 

@@ -20,8 +20,8 @@ from werkzeug.test import Client
 
 from jwt_wsgi import JWTManager, JWTMiddleware, MemoryBlocklist, RedisBlocklist
 from jwt_wsgi.blocklist import StaleReplicaError
-from tests.conftest import SECRET, Recorder, bearer
-from tests.redis_servers import Cluster, RedisServer, SentinelSet, wait_until
+from tests.harness import SECRET, Recorder, bearer
+from tests.harness.redis import Cluster, RedisServer, SentinelSet, wait_until
 
 PREFIX = "jwt_wsgi:revoked:"
 
@@ -215,7 +215,7 @@ def test_a_flush_is_data_loss_too(own_server: RedisServer,
 
 
 def test_a_worker_that_cannot_load_refuses_at_once(stores: Callable[..., RedisBlocklist]) -> None:
-    from tests.conftest import free_port
+    from tests.harness import free_port
 
     store = stores(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
     started = time.monotonic()

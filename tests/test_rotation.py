@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,8 @@ from jwt_wsgi import (
     WrongTokenTypeError,
 )
 from jwt_wsgi.errors import InvalidTokenError, JWTWSGIError
-from tests.conftest import NOW, SECRET, Recorder, bearer, free_port, wait_for_port
-from tests.redis_servers import wait_until
-from tests.test_blocklist import RedisServer, call
+from tests.harness import NOW, SECRET, Recorder, ask, bearer, free_port, wait_for_port
+from tests.harness.redis import RedisServer, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -173,13 +171,6 @@ def test_threads_racing_one_token_one_wins(jwt: JWTManager) -> None:
         assert results.count("reused") >= 1
 
 
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    yield server
-    server.close()
-
-
 def test_redis_consumes_once_across_managers(redis_server: RedisServer) -> None:
     """Two managers with their own pools, as two workers have: SET NX decides."""
     redis.Redis.from_url(redis_server.url).flushdb()
@@ -218,14 +209,14 @@ def test_gunicorn_workers_race_one_refresh_token(redis_server: RedisServer) -> N
         with ThreadPoolExecutor(2) as pool:
             for _ in range(100):
                 assert time.monotonic() < deadline
-                _, tokens = call(port, "POST", "/login")
+                _, tokens = ask(port, "POST", "/login")
                 refresh = tokens["refresh_token"]
                 barrier = threading.Barrier(2)
 
                 def rotate(token: str = refresh, gate: threading.Barrier = barrier
                            ) -> tuple[int, dict[str, Any]]:
                     gate.wait()
-                    return call(port, "POST", "/token/rotate", token)
+                    return ask(port, "POST", "/token/rotate", token)
 
                 results = list(pool.map(lambda _: rotate(), range(2)))
                 statuses = sorted(status for status, _ in results)
@@ -236,8 +227,8 @@ def test_gunicorn_workers_race_one_refresh_token(redis_server: RedisServer) -> N
                 winners.add(won["worker"])
                 # The loser's reuse ended the winner's family: rotating is refused at once,
                 # the access token as soon as the revocation reaches the worker's replica.
-                assert call(port, "POST", "/token/rotate", won["refresh_token"])[0] == 401
-                wait_until(lambda token=won["access_token"]: call(
+                assert ask(port, "POST", "/token/rotate", won["refresh_token"])[0] == 401
+                wait_until(lambda token=won["access_token"]: ask(
                     port, "GET", "/whoami", token)[0] == 401, 2, "the family ends everywhere")
         assert len(winners) == 2, "both workers should have won some races"
     finally:

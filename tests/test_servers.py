@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from jwt_wsgi import JWTManager
-from tests.conftest import free_port, need, wait_for_port
+from tests.harness import free_port, need, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "server-test-secret-" + "z" * 40

@@ -19,7 +19,7 @@ from jwt_wsgi.config import load_config
 from jwt_wsgi.durations import duration_problem
 from jwt_wsgi.paste import filter_factory
 from jwt_wsgi.settings import KEYS, SPECS, reference_rows
-from tests.conftest import SECRET, Recorder, bearer
+from tests.harness import SECRET, Recorder, bearer
 
 
 def test_defaults_follow_flask_jwt_extended() -> None:

@@ -17,7 +17,7 @@ import pytest
 from werkzeug.test import Client
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, get_jwt_identity
-from tests.conftest import SECRET, bearer, need
+from tests.harness import SECRET, bearer, need
 
 # -- the manager -------------------------------------------------------------------------
 

@@ -3,15 +3,12 @@ only. It must say so, once per process, where an operator looks (the server's lo
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
 import sys
 import time
 import types
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +16,7 @@ import pytest
 
 from jwt_wsgi import JWTManager, MemoryBlocklist
 from jwt_wsgi.workers import reset_after_fork, several_workers
-from tests.conftest import SECRET, free_port, wait_for_port
+from tests.harness import SECRET, ask, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,13 +43,8 @@ def fresh_process_state() -> Iterator[None]:
 
 
 def call(port: int, path: str, token: str) -> tuple[int, int | None]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                     headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())["pid"]
-    except urllib.error.HTTPError as error:
-        return error.code, None
+    status, body = ask(port, "GET", path, token)
+    return status, body["pid"] if status == 200 else None
 
 
 @pytest.mark.parametrize(("argv", "warned"), [

@@ -20,7 +20,7 @@ from jwt_wsgi import (
     unset_jwt_cookies,
     unset_refresh_cookies,
 )
-from tests.conftest import SECRET
+from tests.harness import SECRET
 
 
 @pytest.fixture

@@ -23,21 +23,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from jwt_wsgi import ConfigError, JWTManager
-from tests.conftest import NOW, SECRET, sign_hs256
-from tests.security.conftest import CountingApp, bearer_call, keys, manager, protect, sign
+from tests.harness import NOW, SECRET, Recorder, b64, bearer_call, keys, manager, sign, sign_hs256, wrap
 
 CLAIMS = {"sub": "alice", "iat": NOW, "jti": "j-1", "type": "access", "fresh": False,
           "exp": NOW + 600}
 JOSE_350 = jose.__version__ == "3.5.0"
 
 
-def b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def refused(jwt: JWTManager, token: str) -> bool:
-    app = CountingApp()
-    answer = bearer_call(protect(app, jwt), token)
+    app = Recorder()
+    answer = bearer_call(wrap(app, jwt), token)
     assert answer.status != 500 and token not in answer.body.decode("latin-1")
     return answer.status == 401 and app.calls == 0
 
@@ -148,8 +143,8 @@ def test_cve_2024_33664_jwe_is_refused_outright(make: Any) -> None:
 
 
 def test_jwe_message_names_no_decryption() -> None:
-    app = CountingApp()
-    answer = bearer_call(protect(app, manager(max_token_size=1 << 20)),
+    app = Recorder()
+    answer = bearer_call(wrap(app, manager(max_token_size=1 << 20)),
                          _jwe_token({"alg": "dir", "enc": "A128GCM", "zip": "DEF"}))
     assert answer.json == {"msg": "Invalid token format"}
 

@@ -14,8 +14,7 @@ import pytest
 from jwt_wsgi import InvalidRequestError, JWTManager, JWTMiddleware
 from jwt_wsgi.readings import readings
 from jwt_wsgi.routes import RouteTable
-from tests.conftest import SECRET
-from tests.security.conftest import CountingApp, call
+from tests.harness import SECRET, Recorder, call
 
 ROUTES = {"/admin/*": "required", "/public/*": "public", "/files/*": "public"}
 
@@ -51,7 +50,7 @@ NOT_DOT_PARAMS = [
 
 @pytest.mark.parametrize("path", DOT_PARAMS)
 def test_a_dot_segment_with_parameters_is_a_400(path: str) -> None:
-    app = CountingApp()
+    app = Recorder()
     middleware = JWTMiddleware(app, JWTManager(secret_key=SECRET), routes=ROUTES)
     answer = call(middleware, path)
     assert answer.status == 400 and "msg" in answer.json, (answer.status, answer.body)
@@ -67,7 +66,7 @@ def test_refused_with_a_token_too_and_every_method(path: str) -> None:
     for method in ("GET", "HEAD", "POST", "OPTIONS"):
         with pytest.raises(InvalidRequestError):
             table.resolve(method, path)
-    app = CountingApp()
+    app = Recorder()
     token = jwt.create_access_token("alice")
     answer = call(JWTMiddleware(app, jwt, routes=ROUTES), path,
                   headers={"Authorization": f"Bearer {token}"})
@@ -76,6 +75,6 @@ def test_refused_with_a_token_too_and_every_method(path: str) -> None:
 
 @pytest.mark.parametrize("path", NOT_DOT_PARAMS)
 def test_other_semicolons_are_paths_like_any(path: str) -> None:
-    app = CountingApp()
+    app = Recorder()
     answer = call(JWTMiddleware(app, JWTManager(secret_key=SECRET), routes=ROUTES), path)
     assert answer.status == 200 and app.calls == 1

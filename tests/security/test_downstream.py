@@ -13,8 +13,7 @@ import pytest
 import webob
 
 from jwt_wsgi import get_jwt, get_jwt_header, get_jwt_identity
-from tests.conftest import NOW, SECRET
-from tests.security.conftest import CountingApp, call, manager, protect, sign
+from tests.harness import NOW, SECRET, Recorder, call, manager, sign, wrap
 
 ROUTES = {"/public": "public", "/optional": "optional", "/required": "required"}
 CLAIMS = {"sub": "alice", "iat": NOW, "jti": "j-1", "type": "access", "exp": NOW + 600,
@@ -40,12 +39,12 @@ CASES = [
 @pytest.mark.parametrize("spoof", ["environ", "headers", "both"])
 def test_client_cannot_set_trusted_values(path: str, with_token: bool, identity: str | None,
                                           spoof: str) -> None:
-    app = CountingApp()
+    app = Recorder()
     headers = dict(SPOOFED_HEADERS) if spoof in ("headers", "both") else {}
     if with_token:
         headers["Authorization"] = f"Bearer {TOKEN}"
     environ = dict(SPOOFED_ENVIRON) if spoof in ("environ", "both") else {}
-    answer = call(protect(app, manager(), ROUTES), path, headers=headers, **environ)
+    answer = call(wrap(app, manager(), ROUTES), path, headers=headers, **environ)
     assert answer.status == 200 and app.calls == 1
     seen = app.environs[0]
     request = webob.Request(seen)
@@ -65,11 +64,11 @@ def test_spoofed_cached_body_cannot_supply_a_token() -> None:
     from jwt_wsgi.body import BODY_KEY
 
     jwt = manager(token_location=["json"])
-    app = CountingApp()
+    app = Recorder()
     forged = {"access_token": sign({"alg": "HS256"}, CLAIMS, b"x" * 40)}
     valid = {"access_token": TOKEN}
     for spoof in (forged, valid, json_bytes(valid)):
-        answer = call(protect(app, jwt, ROUTES), "/required", "POST",
+        answer = call(wrap(app, jwt, ROUTES), "/required", "POST",
                       {"Content-Type": "application/json"}, b"{}", **{BODY_KEY: spoof})
         assert (answer.status, app.calls) == (401, 0)
 
@@ -81,14 +80,14 @@ def json_bytes(value: Any) -> bytes:
 
 
 def test_refused_request_never_reaches_the_app_with_spoofed_values() -> None:
-    app = CountingApp()
-    answer = call(protect(app, manager(), ROUTES), "/required", **SPOOFED_ENVIRON)
+    app = Recorder()
+    answer = call(wrap(app, manager(), ROUTES), "/required", **SPOOFED_ENVIRON)
     assert (answer.status, app.calls) == (401, 0)
 
 
 def test_remote_user_left_alone_only_when_turned_off() -> None:
-    app = CountingApp()
-    middleware = protect(app, manager(), ROUTES, remote_user=False)
+    app = Recorder()
+    middleware = wrap(app, manager(), ROUTES, remote_user=False)
     call(middleware, "/required", headers={"Authorization": f"Bearer {TOKEN}"},
          REMOTE_USER="from-the-server")
     environ = app.environs[0]
@@ -97,10 +96,10 @@ def test_remote_user_left_alone_only_when_turned_off() -> None:
 
 
 def test_non_string_identity_becomes_a_string_remote_user() -> None:
-    app = CountingApp()
+    app = Recorder()
     jwt = manager(verify_sub=False)
     token = sign({"alg": "HS256"}, {**CLAIMS, "sub": 42}, SECRET.encode())
-    call(protect(app, jwt, ROUTES), "/required", headers={"Authorization": f"Bearer {token}"})
+    call(wrap(app, jwt, ROUTES), "/required", headers={"Authorization": f"Bearer {token}"})
     assert app.environs[0]["REMOTE_USER"] == "42" and app.environs[0]["jwt_wsgi.identity"] == 42
 
 
@@ -111,8 +110,8 @@ def test_non_string_identity_becomes_a_string_remote_user() -> None:
     pytest.param(lambda c, h: c.clear(), id="cleared"),
 ])
 def test_claims_are_never_shared_between_requests(mutate: Any) -> None:
-    app = CountingApp()
-    middleware = protect(app, manager(), ROUTES)
+    app = Recorder()
+    middleware = wrap(app, manager(), ROUTES)
     for _ in range(3):
         call(middleware, "/required", headers={"Authorization": f"Bearer {TOKEN}"})
         environ = app.environs[-1]
@@ -148,7 +147,7 @@ def test_forwarded_claim_headers_cannot_be_forged(path: str, with_token: bool, s
     from jwt_wsgi.proxy import ReverseProxy
 
     proxy = ReverseProxy(upstream.url, {"sub": "X-Jwt-Sub", "role": "X-Jwt-Role"}, timeout=5)
-    middleware = protect(proxy, manager(), ROUTES)  # type: ignore[arg-type]
+    middleware = wrap(proxy, manager(), ROUTES)  # type: ignore[arg-type]
     sent = dict(headers)
     if with_token:
         sent["Authorization"] = f"Bearer {TOKEN}"
@@ -171,9 +170,9 @@ def test_refusals_are_logged_without_the_token(authorization: str,
                                                caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    app = CountingApp()
+    app = Recorder()
     with caplog.at_level(logging.DEBUG, logger="jwt_wsgi"):
-        answer = call(protect(app, manager(), ROUTES), "/required",
+        answer = call(wrap(app, manager(), ROUTES), "/required",
                       headers={"Authorization": authorization})
     assert answer.status in (400, 401) and app.calls == 0
     assert caplog.records, "a refusal leaves a log line"
@@ -194,10 +193,10 @@ def test_loader_that_raises_is_logged_without_the_token(caplog: pytest.LogCaptur
     def broken(msg: str) -> Any:
         raise RuntimeError("loader bug")
 
-    app = CountingApp()
+    app = Recorder()
     bad = TOKEN[:-3] + "xyz"
     with caplog.at_level(logging.DEBUG, logger="jwt_wsgi"):
-        answer = call(protect(app, jwt, ROUTES), "/required", headers={"Authorization": f"Bearer {bad}"})
+        answer = call(wrap(app, jwt, ROUTES), "/required", headers={"Authorization": f"Bearer {bad}"})
     assert answer.status == 401 and "loader bug" in caplog.text
     assert bad not in caplog.text and bad.split(".")[1] not in caplog.text
 
@@ -214,7 +213,7 @@ def test_claim_values_cannot_inject_headers_upstream(sub: str, upstream: Any) ->
 
     token = sign({"alg": "HS256", "typ": "JWT"}, {**CLAIMS, "sub": sub}, SECRET.encode())
     proxy = ReverseProxy(upstream.url, {"sub": "X-Jwt-Sub", "role": "X-Jwt-Role"}, timeout=5)
-    answer = call(protect(proxy, manager(), ROUTES), "/required",  # type: ignore[arg-type]
+    answer = call(wrap(proxy, manager(), ROUTES), "/required",  # type: ignore[arg-type]
                   headers={"Authorization": f"Bearer {token}"})
     assert answer.status == 200
     seen = upstream.headers[-1]
@@ -250,7 +249,7 @@ def test_forwarded_claims_read_back_exactly(claim: Any, upstream: Any) -> None:
 
     token = sign({"alg": "HS256", "typ": "JWT"}, {**CLAIMS, "role": claim}, SECRET.encode())
     proxy = ReverseProxy(upstream.url, {"sub": "X-Jwt-Sub", "role": "X-Jwt-Role"}, timeout=5)
-    answer = call(protect(proxy, manager(), ROUTES), "/required",  # type: ignore[arg-type]
+    answer = call(wrap(proxy, manager(), ROUTES), "/required",  # type: ignore[arg-type]
                   headers={"Authorization": f"Bearer {token}"})
     assert answer.status == 200
     (value,) = upstream.headers[-1]["x-jwt-role"]
@@ -279,7 +278,7 @@ def test_token_is_not_forwarded_when_turned_off(headers: dict[str, str], query: 
     jwt = manager(token_location=["headers", "cookies", "query_string"], cookie_csrf_protect=False)
     token = jwt.create_access_token("alice")
     proxy = ReverseProxy(upstream.url, {"sub": "X-Jwt-Sub"}, forward_authorization=False, timeout=5)
-    answer = call(protect(proxy, jwt, ROUTES), "/required",  # type: ignore[arg-type]
+    answer = call(wrap(proxy, jwt, ROUTES), "/required",  # type: ignore[arg-type]
                   headers={k: v.replace("{t}", token) for k, v in headers.items()},
                   QUERY_STRING=query.replace("{t}", token))
     assert answer.status == 200

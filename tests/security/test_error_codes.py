@@ -17,8 +17,7 @@ from werkzeug.test import Client
 from jwt_wsgi import InvalidTokenError, JWTManager, JWTMiddleware
 from jwt_wsgi.errors import JWTWSGIError, error_table, refusals
 from jwt_wsgi.keys import public_jwk
-from tests.conftest import NOW, Recorder, forge, sign_hs256
-from tests.security.conftest import keys, manager, sign
+from tests.harness import NOW, Recorder, forge, keys, manager, sign, sign_hs256
 
 API = "https://api.example"
 APP = "https://app.example"

@@ -23,8 +23,7 @@ from hypothesis import strategies as st
 from jwt_wsgi import JWTManager, JWTMiddleware
 from jwt_wsgi.errors import JWTWSGIError
 from jwt_wsgi.policy import PUBLIC
-from tests.conftest import NOW, SECRET, b64, sign_hs256
-from tests.security.conftest import CountingApp, call
+from tests.harness import NOW, SECRET, Recorder, b64, call, sign_hs256
 
 FUZZ = settings(max_examples=300, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -162,7 +161,7 @@ class LogText(logging.Handler):
 
 
 LOGS = LogText()
-MIDDLEWARE_APP = CountingApp()
+MIDDLEWARE_APP = Recorder()
 MIDDLEWARE = JWTMiddleware(MIDDLEWARE_APP, JWT, routes=ROUTES, default="required")
 
 

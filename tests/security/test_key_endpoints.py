@@ -18,8 +18,8 @@ from werkzeug.test import Client
 from jwt_wsgi import JWTManager, JWTMiddleware
 from jwt_wsgi.jwks import JWKSFetcher, loggable
 from jwt_wsgi.keys import KeySet
-from tests.conftest import SECRET, Recorder, bearer
-from tests.rawserver import RawServer, established_to, trickle
+from tests.harness import SECRET, Recorder, bearer
+from tests.harness.rawserver import RawServer, established_to, trickle
 from tests.test_issuers import API, IDP, idp_token, jwks
 from tests.test_jwks import JWKSServer, mint
 

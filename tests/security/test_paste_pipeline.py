@@ -13,7 +13,7 @@ import pytest
 from werkzeug.test import Client
 
 from jwt_wsgi import JWTManager
-from tests.conftest import SECRET, need
+from tests.harness import SECRET, need
 
 loadwsgi = need("paste.deploy.loadwsgi")
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"

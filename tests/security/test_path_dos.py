@@ -16,7 +16,7 @@ import pytest
 from benchmarks.path_dos import SIZE, TABLES, cases, cpu_time
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
 from jwt_wsgi.routes import RouteTable
-from tests.conftest import SECRET
+from tests.harness import SECRET
 
 BOUND = 0.050  # seconds of CPU for one 256 KiB request, the slowest of its cases
 CASES = list(cases(SIZE))

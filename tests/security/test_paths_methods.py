@@ -18,8 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import NOW, SECRET
-from tests.security.conftest import CountingApp, call, manager, protect, sign
+from tests.harness import NOW, SECRET, Recorder, call, manager, sign, wrap
 
 ROUTES = {
     "/admin/*": "required",
@@ -45,8 +44,8 @@ def latin1(text: str) -> str:
 
 def attempt(path: str, method: str = "GET", with_token: bool = False,
             environ: dict[str, Any] | None = None, **options: Any) -> tuple[int, int]:
-    app = CountingApp()
-    middleware = protect(app, manager(), ROUTES, **options)
+    app = Recorder()
+    middleware = wrap(app, manager(), ROUTES, **options)
     headers = {"Authorization": f"Bearer {TOKEN}"} if with_token else {}
     answer = call(middleware, path, method, headers, **(environ or {}))
     return answer.status, app.calls
@@ -208,8 +207,8 @@ def test_methods(expected: str, method: str, path: str, environ: dict[str, Any] 
 
 def test_deny_by_default_covers_empty_and_odd_paths() -> None:
     for path in ("", "/", "//", "/.", "/%2e", "/anything"):
-        app = CountingApp()
-        answer = call(protect(app, manager(), {"/health": "public"}, default="required"), path)
+        app = Recorder()
+        answer = call(wrap(app, manager(), {"/health": "public"}, default="required"), path)
         assert (answer.status, app.calls) == (401, 0), path
 
 
@@ -259,8 +258,8 @@ def oracle_protected(path: str) -> bool:
 def test_property_no_protected_reading_reaches_the_app_without_a_token(
         segments: list[str], lead: str) -> None:
     path = lead + "/".join(segments)
-    app = CountingApp()
-    answer = call(protect(app, manager(), ROUTES), path)
+    app = Recorder()
+    answer = call(wrap(app, manager(), ROUTES), path)
     assert answer.status != 500
     if oracle_protected(path):
         assert app.calls == 0 and answer.status in (400, 401), path
@@ -321,8 +320,8 @@ def _raw_get(port: int, target: str, token: str | None) -> int:
 
 @pytest.mark.parametrize("server_kind", ["wsgiref", "werkzeug"])
 def test_real_servers_never_let_a_protected_path_through(server_kind: str) -> None:
-    app = CountingApp()
-    server = _serve(server_kind, protect(app, manager(), ROUTES))
+    app = Recorder()
+    server = _serve(server_kind, wrap(app, manager(), ROUTES))
     port = server.server_address[1] if server_kind == "wsgiref" else server.port
     try:
         for param in RAW_TARGETS:
@@ -364,16 +363,16 @@ def test_cookie_tokens_need_csrf_proof_on_state_changing_methods(method: str, pr
     headers = {"Cookie": f"access_token_cookie={token}"}
     if proof is not None:
         headers["X-CSRF-TOKEN"] = proof.format(csrf=csrf)
-    app = CountingApp()
-    answer = call(protect(app, jwt, {"/p": "required"}), "/p", method, headers)
+    app = Recorder()
+    answer = call(wrap(app, jwt, {"/p": "required"}), "/p", method, headers)
     assert (answer.status, app.calls) == (status, 1 if status == 200 else 0)
     assert csrf not in answer.body.decode() and token not in answer.body.decode()
 
 
 def test_csrf_proof_is_not_needed_for_header_tokens() -> None:
     jwt = manager(token_location=["headers", "cookies"])
-    app = CountingApp()
-    answer = call(protect(app, jwt, {"/p": "required"}), "/p", "POST",
+    app = Recorder()
+    answer = call(wrap(app, jwt, {"/p": "required"}), "/p", "POST",
                   {"Authorization": f"Bearer {jwt.create_access_token('alice')}"})
     assert (answer.status, app.calls) == (200, 1)
 
@@ -448,7 +447,7 @@ def test_csrf_applies_to_an_overridden_state_changing_method(override: str) -> N
 
     from jwt_wsgi import JWTManager, JWTMiddleware
 
-    app = CountingApp()
+    app = Recorder()
     jwt = JWTManager(secret_key=SECRET, token_location=["cookies"])
     client = Client(JWTMiddleware(app, jwt, routes={"/transfer": "required"}))
     client.set_cookie("access_token_cookie", jwt.create_access_token("alice"))

@@ -20,7 +20,7 @@ from werkzeug.test import Client
 
 from jwt_wsgi import JWTManager, JWTMiddleware, refresh_expiring_access_cookie
 from jwt_wsgi.keys import public_jwk
-from tests.conftest import NOW, SECRET, Clock, sign_hs256
+from tests.harness import NOW, SECRET, Clock, sign_hs256
 
 API = "https://api.example"
 PARTNER = "https://partner.example"

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from jwt_wsgi import JWTManager
-from tests.conftest import NOW, SECRET, Clock
-from tests.security.conftest import Answer, CountingApp, call, manager, protect, sign
+from tests.harness import NOW, SECRET, Answer, Clock, Recorder, call, manager, sign, wrap
 
 CLAIMS = {"sub": "alice", "iat": NOW, "jti": "j-1", "type": "access", "fresh": False,
           "exp": NOW + 600}
@@ -38,11 +37,11 @@ def params(challenge: str) -> dict[str, str]:
 
 
 def ask(path: str, authorization: str | None, jwt: JWTManager | None = None, **kwargs: Any
-        ) -> tuple[Answer, CountingApp]:
-    app = CountingApp()
+        ) -> tuple[Answer, Recorder]:
+    app = Recorder()
     jwt = jwt or manager()
     headers = {"Authorization": authorization} if authorization is not None else {}
-    return call(protect(app, jwt, ROUTES, **kwargs), path, headers=headers), app
+    return call(wrap(app, jwt, ROUTES, **kwargs), path, headers=headers), app
 
 
 def _revoked() -> JWTManager:
@@ -133,10 +132,10 @@ def test_no_header_injection_through_challenge_parameters(text: str, where: str)
     jwt = manager(realm=text) if where == "realm" else (
         manager(identity_claim="u" + text) if where == "identity-claim-message" else manager())
     routes = {"/p": {"require": "required", "scopes": [text]}} if where == "scope" else {"/p": "required"}
-    app = CountingApp()
+    app = Recorder()
     # A realm shows on every challenge; the other two need a token that gets refused.
     headers = {} if where == "realm" else {"Authorization": "Bearer " + token(scope="")}
-    answer = call(protect(app, jwt, routes), "/p", headers=headers)
+    answer = call(wrap(app, jwt, routes), "/p", headers=headers)
     assert answer.status in (401, 403) and app.calls == 0
     challenge = answer.header("WWW-Authenticate") or ""
     params(challenge)  # parses: nothing broke out of its quotes
@@ -214,8 +213,8 @@ def test_one_token_in_one_place(headers: dict[str, str], query: str, body: str |
                                 status: int) -> None:
     jwt = manager(token_location=LOCATIONS, cookie_csrf_protect=False)
     t = token()
-    app = CountingApp()
-    answer = call(protect(app, jwt, {"/p": "required"}), "/p", "POST",
+    app = Recorder()
+    answer = call(wrap(app, jwt, {"/p": "required"}), "/p", "POST",
                   {k: v.format(t=t) for k, v in headers.items()},
                   body.format(t=t).encode() if body else None, QUERY_STRING=query.format(t=t))
     assert answer.status == status and app.calls == (1 if status == 200 else 0)
@@ -225,8 +224,8 @@ def test_one_token_in_one_place(headers: dict[str, str], query: str, body: str |
 
 
 def test_query_string_is_off_by_default() -> None:
-    app = CountingApp()
-    answer = call(protect(app, manager(), {"/p": "required"}), "/p", QUERY_STRING="jwt=" + token())
+    app = Recorder()
+    answer = call(wrap(app, manager(), {"/p": "required"}), "/p", QUERY_STRING="jwt=" + token())
     assert (answer.status, app.calls) == (401, 0)
 
 
@@ -262,8 +261,8 @@ SHAPE_CASES = [
 def test_location_shapes(headers: dict[str, str], body: bytes | None, query: str, status: int) -> None:
     jwt = manager(token_location=LOCATIONS, cookie_csrf_protect=False)
     t = token()
-    app = CountingApp()
-    answer = call(protect(app, jwt, {"/p": "required"}), "/p", "POST",
+    app = Recorder()
+    answer = call(wrap(app, jwt, {"/p": "required"}), "/p", "POST",
                   {k: v.replace(T, t) for k, v in headers.items()},
                   body.replace(T.encode(), t.encode()) if body else None,
                   QUERY_STRING=query.replace(T, t))

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from jwt_wsgi.tokens import MAX_NUMERIC_DATE
-from tests.conftest import NOW, sign_hs256
-from tests.security.conftest import CountingApp, call, manager, protect
+from tests.harness import NOW, Recorder, call, manager, sign_hs256, wrap
 
 HEADER = {"alg": "HS256", "typ": "JWT"}
 CLAIMS = {"sub": "alice", "iat": NOW, "nbf": NOW, "jti": "j-1", "type": "access",
@@ -40,8 +39,8 @@ def signed_text(header_text: str, payload_text: str) -> str:
 
 
 def refused(token: str, **settings: Any) -> tuple[int, str, int]:
-    app = CountingApp()
-    answer = call(protect(app, manager(**settings)), "/p",
+    app = Recorder()
+    answer = call(wrap(app, manager(**settings)), "/p",
                   headers={"Authorization": f"Bearer {token}"})
     assert token not in answer.body.decode("latin-1")
     message = answer.json.get("msg", "") if answer.status != 200 else ""
@@ -318,6 +317,6 @@ def test_claims_are_not_judged_before_the_signature(changes: dict[str, Any]) -> 
     token = sign_hs256(HEADER, claims(**changes), "another-secret-" + "x" * 40)
     jwt = manager()
     jwt.revoke({"jti": "revoked-jti", "exp": NOW + 600})
-    app = CountingApp()
-    answer = call(protect(app, jwt), "/p", headers={"Authorization": f"Bearer {token}"})
+    app = Recorder()
+    answer = call(wrap(app, jwt), "/p", headers={"Authorization": f"Bearer {token}"})
     assert (answer.status, answer.json, app.calls) == (401, {"msg": "Signature verification failed"}, 0)

@@ -24,8 +24,7 @@ from cryptography.x509.oid import NameOID
 from jwt_wsgi import ConfigError, JWTManager
 from jwt_wsgi.errors import SecurityWarning
 from jwt_wsgi.keys import public_jwk
-from tests.conftest import NOW, SECRET, Clock
-from tests.security.conftest import CountingApp, Upstream, bearer_call, keys, manager, protect, sign
+from tests.harness import NOW, SECRET, Clock, Recorder, Upstream, bearer_call, keys, manager, sign, wrap
 
 CLAIMS = {"sub": "alice", "iat": NOW, "jti": "j-1", "type": "access", "fresh": False,
           "exp": NOW + 600}
@@ -34,8 +33,8 @@ SECRET_BYTES = SECRET.encode()
 
 def outcome(jwt: JWTManager, token: str, routes: dict[str, Any] | None = None,
             path: str = "/p") -> tuple[int, int]:
-    app = CountingApp()
-    answer = bearer_call(protect(app, jwt, routes), token, path)
+    app = Recorder()
+    answer = bearer_call(wrap(app, jwt, routes), token, path)
     assert token not in answer.body.decode("latin-1")
     return answer.status, app.calls
 
@@ -614,8 +613,8 @@ def test_clock_rules_apply_to_every_use_of_a_cached_token(cache_size: int) -> No
     clock = Clock()
     jwt = manager(token_cache_size=cache_size, clock=clock)
     token = sign({"alg": "HS256"}, {**CLAIMS, "nbf": NOW + 5}, SECRET_BYTES)
-    app = CountingApp()
-    middleware = protect(app, jwt)
+    app = Recorder()
+    middleware = wrap(app, jwt)
     assert bearer_call(middleware, token).status == 401  # not yet valid
     clock.now = NOW + 5
     assert bearer_call(middleware, token).status == 200

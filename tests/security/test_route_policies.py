@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import NOW, SECRET
-from tests.security.conftest import CountingApp, call, manager, protect, sign
+from tests.harness import NOW, SECRET, Recorder, call, manager, sign, wrap
 
 BASE = {"sub": "alice", "iat": NOW, "exp": NOW + 600, "jti": "j-1", "type": "access"}
 ROUTES = {
@@ -28,9 +27,9 @@ ROUTES = {
 
 
 def ask(path: str, claims_json: str) -> tuple[int, int]:
-    app = CountingApp()
+    app = Recorder()
     token = sign({"alg": "HS256", "typ": "JWT"}, claims_json, SECRET.encode())
-    answer = call(protect(app, manager(), ROUTES), path,
+    answer = call(wrap(app, manager(), ROUTES), path,
                   headers={"Authorization": f"Bearer {token}"})
     return answer.status, app.calls
 

@@ -17,8 +17,7 @@ from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
 from jwt_wsgi.config import build_config, load_config
 from jwt_wsgi.paste import filter_factory
 from jwt_wsgi.routes import RouteTable
-from tests.conftest import SECRET
-from tests.security.conftest import CountingApp, call
+from tests.harness import SECRET, Recorder, call
 
 
 @pytest.mark.parametrize(("pattern", "says"), [
@@ -57,7 +56,7 @@ def test_foreign_route_syntax_is_refused_with_the_werkzeug_spelling(pattern: str
 
 def test_a_foreign_pattern_would_have_let_the_path_through() -> None:
     """What the refusal prevents: read literally, "/users/{id}" protects nothing real."""
-    app = CountingApp()
+    app = Recorder()
     literal = JWTMiddleware(app, JWTManager(secret_key=SECRET),
                             routes={"/users/<x>": "required"})
     assert call(literal, "/users/5").status == 401
@@ -94,7 +93,7 @@ def test_a_table_that_protects_nothing_is_refused(routes: Any, default: Any) -> 
     with pytest.raises(ConfigError, match=r"protects nothing.*default='required'"):
         RouteTable(routes, default=default)
     with pytest.raises(ConfigError, match="protects nothing"):
-        JWTMiddleware(CountingApp(), JWTManager(secret_key=SECRET), routes=routes,
+        JWTMiddleware(Recorder(), JWTManager(secret_key=SECRET), routes=routes,
                       default=default)
 
 
@@ -128,7 +127,7 @@ def test_a_toml_file_without_routes_serves_the_token_commands_but_never_wraps(
     config = load_config(path)
     assert config.manager.create_access_token("alice")
     with pytest.raises(ConfigError, match=r"jwt\.toml: the routes table protects nothing"):
-        config.wrap(CountingApp())
+        config.wrap(Recorder())
     with pytest.raises(ConfigError, match="protects nothing"):
         build_config({"secret_key": SECRET}, {"/x": "public"}, {})
 

@@ -24,7 +24,7 @@ from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
 from jwt_wsgi.routes import RouteTable
-from tests.conftest import SECRET
+from tests.harness import SECRET
 
 ROUTES = {
     "/users/<int:uid>": "required",

@@ -21,7 +21,7 @@ from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware, SecurityWarning, Se
 from jwt_wsgi.config import load_config
 from jwt_wsgi.paste import filter_factory
 from jwt_wsgi.settings import reference_rows
-from tests.conftest import SECRET, Recorder
+from tests.harness import SECRET, Recorder
 
 OTHER_SECRET = "other-secret-" + "o" * 40
 JWT_KEY = {row.keyword: row.key for row in reference_rows()}  # flask-jwt-extended's names
@@ -207,7 +207,7 @@ def test_csrf_methods_as_a_string_in_prebuilt_settings_still_check_csrf(
     client = Client(JWTMiddleware(recorder, jwt, default="required"), use_cookies=False)
     token = jwt.create_access_token("alice")
     answer = client.post("/", headers={"Cookie": f"access_token_cookie={token}"})
-    assert answer.status_code == 401 and recorder.calls == []
+    assert answer.status_code == 401 and recorder.calls == 0
 
 
 def test_only_a_settings_object_is_taken_as_prebuilt_settings() -> None:

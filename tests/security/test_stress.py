@@ -21,8 +21,7 @@ import pytest
 
 from jwt_wsgi import JWTManager, JWTMiddleware
 from jwt_wsgi.keys import public_jwk
-from tests.conftest import NOW, SECRET, Clock
-from tests.security.conftest import bearer_call, keys, manager, sign
+from tests.harness import NOW, SECRET, Clock, bearer_call, keys, manager, sign
 
 THREADS = 16
 REQUESTS = 200

@@ -16,8 +16,7 @@ import pytest
 from werkzeug.test import Client
 
 from jwt_wsgi import JWTManager, JWTMiddleware, SecurityWarning
-from tests.conftest import NOW, Recorder, sign_hs256
-from tests.security.conftest import manager
+from tests.harness import NOW, Recorder, manager, sign_hs256
 
 IDP = "https://idp.example/realms/main"
 IDP_SECRET = "idp-secret-" + "i" * 40
@@ -40,7 +39,7 @@ def outcome(jwt: JWTManager, header: dict[str, Any], claims: dict[str, Any]) -> 
     token = sign_hs256({"alg": "HS256", **header}, claims, IDP_SECRET)
     response = client.get("/p", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == (200 if recorder.calls else 401)
-    return outcomes[0], len(recorder.calls)
+    return outcomes[0], recorder.calls
 
 
 ACCEPTED = ("authenticated", 1)

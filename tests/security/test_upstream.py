@@ -18,7 +18,7 @@ from werkzeug.test import Client
 
 from jwt_wsgi.proxy import ReverseProxy
 from jwt_wsgi.proxy_response import UpstreamBodyCut
-from tests.rawserver import RawServer, established_to, reply, trickle
+from tests.harness.rawserver import RawServer, established_to, reply, trickle
 
 OK = b"HTTP/1.1 200 OK\r\n"
 HELLO = b"Content-Length: 5\r\n\r\nhello"

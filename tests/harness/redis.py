@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from tests.conftest import free_port, wait_for_port
+from .servers import free_port, wait_for_port
 
 
 def binary(name: str) -> str:

@@ -61,7 +61,7 @@ class RawServer:
                         if not block:
                             break
                         head += block
-                    self.requests.append(head)
+                    self.requests.append(head.partition(b"\r\n\r\n")[0])
                     self.answer(conn, self.stop)
                 except OSError:
                     pass
