@@ -18,6 +18,8 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from werkzeug.http import parse_options_header
+
 from .errors import BodyTooLargeError, InvalidRequestError
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ _CHUNK = 64 * 1024
 
 def media_type(environ: WSGIEnvironment) -> str:
     """The request's media type, lower-cased, without parameters."""
-    return str(environ.get("CONTENT_TYPE", "")).split(";", 1)[0].strip().lower()
+    return parse_options_header(str(environ.get("CONTENT_TYPE", "")))[0].lower()
 
 
 def is_json(environ: WSGIEnvironment) -> bool:
@@ -43,6 +45,9 @@ def is_json(environ: WSGIEnvironment) -> bool:
 
 def read_body(environ: WSGIEnvironment, max_size: int) -> bytes:
     """The request body, read once and put back for the app.
+
+    Hand-written, not webob's ``make_body_seekable``/``copy_body``: those read a body
+    without ``Content-Length`` to its end, with no bound on its size.
 
     :raises BodyTooLargeError: when the body is, or says it is, over ``max_size`` bytes.
     :raises InvalidRequestError: for a bad ``CONTENT_LENGTH`` or a body shorter than it.
