@@ -1,7 +1,8 @@
 """Responders: the pluggable loaders, registered once, and the answers they produce.
 
 A loader's signature is inspected when it is registered, never per request: that
-decides which arguments it gets (the seed's or flask-jwt-extended 4.x's) and whether it
+decides which arguments it gets (the seed's or flask-jwt-extended 4.x's, listed in
+:data:`jwt_wsgi.compat.RESPONDER_ARGS`) and whether it
 takes the WSGI ``environ`` as a keyword-only parameter. Whatever it returns becomes a
 WSGI response; a loader that raises or returns something unusable is logged and the
 default answer is sent instead. A WSGI app it returns (a webob or werkzeug ``Response``
@@ -17,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .compat import RESPONDER_ARGS
 from .errors import InsufficientScopeError, JWTWSGIError
 from .settings import HTTP_TOKEN
 
@@ -25,22 +27,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("jwt_wsgi")
 
-MSG = ("msg",)
-TOKEN = ("jwt_header", "jwt_payload")
-#: Each responder loader and the argument lists it may take, by arity.
-RESPONDER_ARGS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "unauthorized_loader": (MSG,),
-    "invalid_token_loader": (MSG,),
-    "invalid_request_loader": (MSG,),
-    "csrf_error_loader": (MSG,),
-    "service_unavailable_loader": (MSG,),
-    "insufficient_scope_loader": (MSG, TOKEN),
-    "expired_token_loader": ((), TOKEN),
-    "needs_fresh_token_loader": ((), TOKEN),
-    "revoked_token_loader": ((), TOKEN),
-    "refresh_token_reused_loader": ((), TOKEN),
-    "user_lookup_error_loader": (TOKEN,),
-}
 _STATUS_TEXT = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
                 500: "Internal Server Error", 503: "Service Unavailable"}
 _HEADER_VALUE_OK = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
