@@ -7,8 +7,6 @@ import http.server
 import ipaddress
 import json
 import logging
-import ssl
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +22,7 @@ from werkzeug.test import Client
 from jwt_wsgi import ConfigError, JWTManager, JWTMiddleware
 from jwt_wsgi.discovery import discovery_url
 from jwt_wsgi.jwk import public_jwk
-from tests.harness import Recorder, bearer
+from tests.harness import HTTPServerThread, Recorder, bearer
 
 REALM = "/realms/shop"
 
@@ -75,17 +73,9 @@ class Provider:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        scheme = "http"
-        if tls is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*tls)
-            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-            scheme = "https"
-        self.base = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+        self.server = HTTPServerThread(Handler, tls)
+        self.base = self.server.url
         self.issuer = self.base + REALM
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
     def correct(self) -> dict[str, Any]:
         return {"issuer": self.issuer, "jwks_uri": self.issuer + "/certs",
@@ -100,8 +90,7 @@ class Provider:
                                           additional_claims=claims)
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
 
 @pytest.fixture
