@@ -124,6 +124,22 @@ class _HMACVerifier:
         return hmac.compare_digest(outer.digest(), sig)
 
 
+class AnyOf:
+    """Verify with any of a few keys (a rotation: the current key and the previous ones).
+
+    Tried in order, each once: the work a forged token causes is bounded by the number of
+    keys kept, which the settings cap.
+    """
+
+    __slots__ = ("_verifiers",)
+
+    def __init__(self, verifiers: list[Any]) -> None:
+        self._verifiers = tuple(verifiers)
+
+    def verify(self, msg: bytes, sig: bytes) -> bool:
+        return any(v.verify(msg, sig) for v in self._verifiers)
+
+
 class _SafeVerifier:
     """Wrap a library verifier so that any exception means "not verified", never a crash."""
 

@@ -209,6 +209,40 @@ def to_jwks_url(name: str, value: Any) -> str | None:
     return url
 
 
+#: Keys kept for a rotation: a few, never a store of every key ever used.
+MAX_ROTATION_KEYS = 8
+
+
+def _key_list(name: str, value: Any, what: str) -> tuple[str | bytes, ...]:
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            value = json.loads(value)  # a list given as JSON text (INI, environment)
+        except ValueError:
+            raise SettingError(name, f"is not a JSON list of {what}") from None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or isinstance(
+            value, Mapping):
+        raise SettingError(name, f"must be a list of {what} (one key is still a list: [key])")
+    items = tuple(value)
+    if not all(isinstance(item, (str, bytes)) and item.strip() for item in items):
+        raise SettingError(name, f"must be a list of non-empty {what}")
+    if len(items) > MAX_ROTATION_KEYS:
+        raise SettingError(name, f"holds {len(items)} keys; keep at most {MAX_ROTATION_KEYS} "
+                                 "(the next, the current and the previous ones)")
+    if len(set(items)) != len(items):
+        raise SettingError(name, "lists a key twice")
+    return items
+
+
+def to_pem_list(name: str, value: Any) -> tuple[str | bytes, ...]:
+    """``signing_keys``: PEM keys, the first a private key (checked with the algorithm)."""
+    return _key_list(name, value, "PEM keys")
+
+
+def to_secret_list(name: str, value: Any) -> tuple[str | bytes, ...]:
+    """``secret_key_fallbacks``: earlier HMAC secrets, each checked like ``secret_key``."""
+    return _key_list(name, value, "secrets")
+
+
 def to_oidc_issuer(name: str, value: Any) -> str | None:
     """An issuer URL whose discovery document can be fetched safely: https (http only on
     a loopback address), a host, no credentials."""

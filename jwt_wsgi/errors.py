@@ -171,6 +171,14 @@ class TokenNotYetValidError(InvalidTokenError):
     default_message = "The token is not yet valid (nbf)"
 
 
+class TokenLifetimeTooLongError(InvalidTokenError):
+    """An access token whose ``exp - iat`` is over ``max_token_lifetime`` (or that lacks
+    one of them while the bound is set)."""
+
+    code = "token_lifetime_too_long"
+    default_message = "Token lifetime too long"
+
+
 class WrongTokenTypeError(InvalidTokenError):
     """A refresh token used as an access token, or the reverse."""
 

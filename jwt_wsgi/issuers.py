@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, IssuerInvalidError, TokenMalformedError, TokenTooLargeError
+from .keyring import hmac_keys, signing_keys
 from .keys import (
     HMAC_ALGORITHMS,
     KeySet,
@@ -35,7 +36,6 @@ from .keys import (
     check_algorithms,
     check_key_fits,
     family,
-    hmac_secret,
     load_private_pem,
     load_public_pem,
     signer,
@@ -47,7 +47,8 @@ from .tokens import _COMPACT, KeyLookup, Token, TokenCodec, b64decode, parse_jso
 if TYPE_CHECKING:
     from .jwks import JWKSFetcher
 
-KEY_SETTINGS = ("secret_key", "private_key", "public_key", "jwks", "jwks_url", "oidc_issuer")
+KEY_SETTINGS = ("secret_key", "private_key", "public_key", "jwks", "jwks_url", "oidc_issuer",
+                "signing_keys")
 ISSUER_KEYS = frozenset({"secret_key", "public_key", "jwks", "jwks_url", "audience",
                          "algorithms"})
 
@@ -59,6 +60,8 @@ class KeyMaterial:
     keys: KeySet
     signer: Signer | None = None
     signing_public_key: PublicKey | None = None
+    #: The JWKs to publish (``signing_keys``), the signing one first.
+    published: list[dict[str, str]] = dataclasses.field(default_factory=list)
     fetcher: JWKSFetcher | None = None  # when jwks_url is set
 
     @property
@@ -67,7 +70,7 @@ class KeyMaterial:
 
 
 def has_keys(settings: Settings) -> bool:
-    return any(getattr(settings, name) is not None for name in KEY_SETTINGS)
+    return any(getattr(settings, name) not in (None, ()) for name in KEY_SETTINGS)
 
 
 def load_keys(settings: Settings) -> KeyMaterial:
@@ -81,16 +84,20 @@ def load_keys(settings: Settings) -> KeyMaterial:
     keys = material.keys
     if family(s.algorithm) == "HMAC" or all(a in HMAC_ALGORITHMS for a in algorithms):
         if (s.private_key is not None or s.public_key is not None or s.jwks or s.jwks_url
-                or s.oidc_issuer):
-            raise ConfigError("public_key, private_key and JWKS settings need an RS*, PS*, "
-                              "ES* or EdDSA algorithm; HMAC algorithms use secret_key")
-        secret = hmac_secret(s.secret_key)
-        for alg in algorithms:
-            keys.add(verifier(secret, alg), alg)
+                or s.oidc_issuer or s.signing_keys):
+            raise ConfigError("public_key, private_key, signing_keys and JWKS settings need an "
+                              "RS*, PS*, ES* or EdDSA algorithm; HMAC algorithms use secret_key")
+        secret = hmac_keys(s, algorithms, keys)
         if s.algorithm in HMAC_ALGORITHMS:
             material.signer = signer(secret, s.algorithm)
         return material
+    if s.secret_key_fallbacks:
+        raise ConfigError("secret_key_fallbacks are HMAC secrets; with public-key algorithms "
+                          "rotate keys with signing_keys")
     public = load_public_pem(s.public_key) if s.public_key is not None else None
+    if s.signing_keys:
+        material.signer, material.signing_public_key, material.published = signing_keys(
+            s, algorithms, keys, _fits)
     if s.private_key is not None:
         private = load_private_pem(s.private_key)
         check_key_fits(private, s.algorithm, "private_key")

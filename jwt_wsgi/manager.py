@@ -135,6 +135,7 @@ class JWTManager:
     def _setup_keys(self) -> None:
         s = self.settings
         self.issuers = parse_issuers(s)
+        self._published: list[dict[str, str]] = []  # signing_keys' JWKs, when given
         if self.issuers and not has_keys(s):
             # Only other issuers: this manager verifies but cannot mint.
             self.keys, self.jwks_fetcher = KeySet(), None
@@ -143,6 +144,7 @@ class JWTManager:
             material = load_keys(s)
             self.keys, self._signer = material.keys, material.signer
             self.signing_public_key = material.signing_public_key
+            self._published = material.published
             #: The :class:`~jwt_wsgi.jwks.JWKSFetcher` when ``jwks_url`` is set.
             self.jwks_fetcher = material.fetcher
             self._find_key = material.find
@@ -159,7 +161,8 @@ class JWTManager:
         return jwk
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
-        """The public JWKS of the private key this manager signs with.
+        """The public JWKS of the private key this manager signs with (with
+        ``signing_keys``: of every key, the signing one first).
 
         Serve it (for example at ``/.well-known/jwks.json``) so that other services can
         verify this manager's tokens with ``jwks_url``. The ``kid`` is the key's RFC 7638
@@ -172,7 +175,8 @@ class JWTManager:
             raise RuntimeError("jwks() needs private_key with an RS*, PS*, ES* or EdDSA "
                                "algorithm; "
                                "an HMAC secret_key is never published")
-        return {"keys": [dict(self._public_jwk)]}
+        published = self._published or [self._public_jwk]
+        return {"keys": [dict(jwk) for jwk in published]}
 
     # -- loaders --------------------------------------------------------------------
 

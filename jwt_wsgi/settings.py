@@ -76,6 +76,9 @@ class Settings:
     refresh_token_expires: datetime.timedelta | None = setting(  # noqa: RUF009 (a Field)
         _REFRESH_LIFETIME, d.to_lifetime,
         "lifetime of refresh tokens, or never", none="never")
+    max_token_lifetime: datetime.timedelta | None = setting(  # noqa: RUF009 (a Field)
+        None, d.to_lifetime, "longest exp - iat an access token may have; unset: no bound",
+        flask=False)
     token_location: tuple[str, ...] = setting(
         ("headers",), c.to_locations,
         "where tokens are looked for: headers, cookies, query_string, json",
@@ -162,6 +165,12 @@ class Settings:
                                    "URL of a JWKS to verify with (https)", flask=False)
     jwks: Mapping[str, Any] | None = setting(None, c.to_jwks, "a JWKS to verify with",
                                              flask=False)
+    signing_keys: tuple[str | bytes, ...] = setting(
+        (), c.to_pem_list, "PEM keys: the first signs, all verify and are published",
+        flask=False, none="default", repr=False)
+    secret_key_fallbacks: tuple[str | bytes, ...] = setting(
+        (), c.to_secret_list, "older HMAC secrets that verify and never sign", flask=False,
+        none="default", repr=False)
     oidc_issuer: str | None = setting(
         None, c.to_oidc_issuer, "OpenID provider whose discovery document names the JWKS",
         flask=False)

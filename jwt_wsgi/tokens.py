@@ -27,6 +27,7 @@ from .errors import (
     IssuerInvalidError,
     KeyUnknownError,
     SignatureInvalidError,
+    TokenLifetimeTooLongError,
     TokenMalformedError,
     TokenNotYetValidError,
     TokenTooLargeError,
@@ -249,6 +250,19 @@ class TokenCodec:
             raise KeyUnknownError()
         return verifier
 
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """``max_token_lifetime``, as Kong's ``maximum_expiration``: an access token may not
+        be valid for longer than the bound, whoever minted it. Without ``exp`` or ``iat``
+        the lifetime is unknown, so such a token is refused while the bound is set."""
+        bound = self.settings.max_token_lifetime
+        if bound is None or claims.get("type") == "refresh":
+            return
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if exp is None or iat is None:
+            raise TokenLifetimeTooLongError("Token lifetime unknown (exp and iat required)")
+        if exp - iat > bound.total_seconds():
+            raise TokenLifetimeTooLongError()
+
     def _check_claims(self, claims: dict[str, Any]) -> None:
         for name in TIME_CLAIMS:
             if name in claims and not is_numeric_date(claims[name]):
@@ -273,6 +287,7 @@ class TokenCodec:
             raise ClaimInvalidError("Invalid claim: scp must be a list of strings or a string",
                                     "scp")
         self._check_type(claims)
+        self._check_lifetime(claims)
         fresh = claims.get("fresh", False)
         if not (isinstance(fresh, bool) or is_numeric_date(fresh)):
             raise ClaimInvalidError("Invalid claim: fresh", "fresh")
