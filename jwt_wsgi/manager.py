@@ -3,33 +3,29 @@
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .blocklist import Blocklist, MemoryBlocklist
-from .cache import TokenCache, copy_json
+from .cache import TokenCache
 from .errors import (
     ConfigError,
     JWTWSGIError,
-    RevokedTokenError,
-    ServiceUnavailableError,
     TokenMalformedError,
 )
-from .handlers import Responders, Signature
+from .handlers import Responders
 from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
 from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey, Signer, public_jwk, thumbprint
+from .loaders import Loaders
 from .renewal import own_codec
-from .rotation import FAMILY_CLAIM, FAMILY_KEY, ledger_for, revoke_family, rotate
+from .revoking import REFRESH_JTI_CLAIM, Revoking
+from .rotation import FAMILY_CLAIM, ledger_for, rotate
 from .settings import Settings
 from .tokens import Token, TokenCodec, new_jti
 from .wiring import (
     check_settings_argument,
-    init_app_message,
-    loader_function,
-    unknown_loader_message,
 )
 
 if TYPE_CHECKING:
@@ -38,12 +34,9 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("jwt_wsgi")
 
-#: The claim linking an access token to the refresh token it was minted from; revoking
-#: that refresh token revokes the access token too.
-REFRESH_JTI_CLAIM = "refresh_jti"
 
 
-class JWTManager:
+class JWTManager(Loaders, Revoking):
     """Settings, keys and loaders for one token issuer/verifier.
 
     :param settings: a prebuilt :class:`Settings`; otherwise the keyword options build one.
@@ -178,94 +171,6 @@ class JWTManager:
         published = self._published or [self._public_jwk]
         return {"keys": [dict(jwk) for jwk in published]}
 
-    # -- loaders --------------------------------------------------------------------
-
-    def _responder(name: str) -> Callable[[JWTManager, F], F]:  # type: ignore[misc]
-        def register(self: JWTManager, func: F | None = None) -> F:
-            func = loader_function(name, func)
-            self.responders.register(name, func)
-            return func
-
-        register.__name__ = name
-        register.__doc__ = f"Register the ``{name}`` responder (a decorator)."
-        return register
-
-    unauthorized_loader = _responder("unauthorized_loader")
-    invalid_token_loader = _responder("invalid_token_loader")
-    invalid_request_loader = _responder("invalid_request_loader")
-    expired_token_loader = _responder("expired_token_loader")
-    needs_fresh_token_loader = _responder("needs_fresh_token_loader")
-    revoked_token_loader = _responder("revoked_token_loader")
-    csrf_error_loader = _responder("csrf_error_loader")
-    insufficient_scope_loader = _responder("insufficient_scope_loader")
-    service_unavailable_loader = _responder("service_unavailable_loader")
-    user_lookup_error_loader = _responder("user_lookup_error_loader")
-    refresh_token_reused_loader = _responder("refresh_token_reused_loader")
-    del _responder
-
-    def token_in_blocklist_loader(self, func: F | None = None) -> F:
-        """Register ``func(jwt_header, jwt_payload) -> bool``: True means revoked."""
-        func = loader_function("token_in_blocklist_loader", func)
-        Signature(func, (("jwt_header", "jwt_payload"),), "token_in_blocklist_loader")
-        self._blocklist_loader = func
-        return func
-
-    def user_lookup_loader(self, func: F | None = None) -> F:
-        """Register ``func(jwt_header, jwt_payload) -> user`` (flask-jwt-extended 4.x's name).
-
-        It runs once per authenticated request, after the route's policy passed; the user
-        is put in ``environ["jwt_wsgi.user"]`` (read it with
-        :func:`~jwt_wsgi.context.get_current_user`). ``None`` answers through
-        ``user_lookup_error_loader`` (401); an exception is a 500 and the app is not
-        called. Nothing is cached between requests: wrap the function in a cache of your
-        own if looking users up is costly and a stale user is acceptable.
-        """
-        func = loader_function("user_lookup_loader", func)
-        Signature(func, (("jwt_header", "jwt_payload"),), "user_lookup_loader")
-        self.lookup_user = func
-        return func
-
-    def user_claims_loader(self, func: F | None = None) -> F:
-        """Register ``func(identity) -> dict`` of extra claims for every minted token."""
-        func = loader_function("user_claims_loader", func)
-        Signature(func, (("identity",),), "user_claims_loader")
-        self._claims_loader = func
-        return func
-
-    additional_claims_loader = user_claims_loader
-
-    def additional_headers_loader(self, func: F | None = None) -> F:
-        """Register ``func(identity) -> dict`` of extra JOSE header fields for minted tokens."""
-        func = loader_function("additional_headers_loader", func)
-        Signature(func, (("identity",),), "additional_headers_loader")
-        self._headers_loader = func
-        return func
-
-    def user_identity_loader(self, func: F | None = None) -> F:
-        """Register ``func(user) -> identity``: turns what you pass to ``create_*`` into ``sub``."""
-        func = loader_function("user_identity_loader", func)
-        Signature(func, (("user",),), "user_identity_loader")
-        self._identity_loader = func
-        return func
-
-    def register_loaders(self, loaders: Mapping[str, Callable[..., Any]]) -> None:
-        """Register loaders by name: ``{"expired_token_loader": func, ...}``."""
-        for name, func in loaders.items():
-            method = getattr(self, name, None)
-            if not name.endswith("_loader") or method is None:
-                raise TypeError(unknown_loader_message(name, (
-                    known for known in dir(self) if known.endswith("_loader")
-                    and not known.startswith("_"))))
-            method(func)
-
-    def init_app(self, app: object, *args: object, **kwargs: object) -> None:
-        """Not jwt_wsgi's form: raises a TypeError that shows the middleware line to write.
-
-        flask-jwt-extended's ``jwt.init_app(app)`` hooks into Flask; jwt_wsgi wraps the
-        app's ``wsgi_app`` with :class:`~jwt_wsgi.JWTMiddleware` and a routes table.
-        """
-        raise TypeError(init_app_message())
-
     # -- minting --------------------------------------------------------------------
 
     def create_access_token(self, identity: Any, fresh: bool | float | datetime.timedelta = False,
@@ -398,68 +303,6 @@ class JWTManager:
         except JWTWSGIError as error:
             raise error.with_token(header, claims) from None
 
-    def check_revoked(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
-        """Raise :class:`RevokedTokenError` if revoked; fail closed if the store cannot say.
-
-        A token that carries a ``refresh_jti`` claim (an access token minted from a refresh
-        token, see :data:`REFRESH_JTI_CLAIM`) is revoked too when that refresh token is.
-        """
-        try:
-            jti, parent = claims.get("jti"), claims.get(REFRESH_JTI_CLAIM)
-            family = claims.get(FAMILY_CLAIM)
-            if parent is None and family is None:  # the usual token: one lookup at most
-                revoked = isinstance(jti, str) and bool(self.blocklist.contains(jti))
-            else:
-                jtis = [j for j in (jti, parent) if isinstance(j, str)]
-                if isinstance(family, str):
-                    jtis.append(FAMILY_KEY + family)
-                if len(jtis) > 1 and callable(getattr(self.blocklist, "contains_any", None)):
-                    revoked = bool(self.blocklist.contains_any(jtis))  # type: ignore[attr-defined]
-                else:
-                    revoked = any(self.blocklist.contains(j) for j in jtis)
-            if not revoked:
-                revoked = self._issued_before_watermark(claims)
-            if not revoked and self._blocklist_loader is not None:
-                # Any truthy answer revokes, as in flask-jwt-extended: redis.exists() gives 1,
-                # an ORM lookup gives a row. Reading only ``True`` would fail open. Deep
-                # copies: what the loader does to them must not reach the token cache.
-                revoked = bool(self._blocklist_loader(copy_json(header), copy_json(claims)))
-        except Exception as exc:
-            logger.warning("revocation store failed (%s); refusing with 503", type(exc).__name__)
-            raise ServiceUnavailableError("Token revocation status unavailable") from exc
-        if revoked:
-            raise RevokedTokenError()
-
-    def revoke(self, token_or_claims: str | bytes | Mapping[str, Any]) -> None:
-        """Add a token's ``jti`` to the blocklist for as long as it could still verify:
-        until its ``exp`` plus the ``leeway``.
-
-        Revoking a refresh token also refuses every access token minted from it with
-        ``additional_claims={"refresh_jti": <the refresh token's jti>}``, and, when it
-        belongs to a rotation family (:meth:`rotate_refresh`), every token of the family.
-
-        :param token_or_claims: an encoded token (verified first; an expired one is
-            accepted) or its decoded claims.
-        :raises ServiceUnavailableError: the store cannot be reached (nothing was revoked).
-        """
-        if isinstance(token_or_claims, (str, bytes, bytearray)):
-            claims: Mapping[str, Any] = self.decode_token(token_or_claims, allow_expired=True)
-        else:
-            claims = token_or_claims
-        jti = claims.get("jti")
-        if not isinstance(jti, str):
-            raise ValueError("the token has no jti claim and cannot be revoked")
-        exp = claims.get("exp")
-        # The verifier accepts a token until exp + leeway; the entry must outlive that.
-        until = float(exp) + self.settings.leeway if isinstance(exp, (int, float)) else None
-        try:
-            self.blocklist.add(jti, until)
-            family = claims.get(FAMILY_CLAIM)
-            if claims.get("type") == "refresh" and isinstance(family, str):
-                revoke_family(self, family)
-        except Exception as exc:
-            raise ServiceUnavailableError("Revocation store unavailable") from exc
-
     # -- rotation -------------------------------------------------------------------
 
     def create_token_pair(self, identity: Any, fresh: bool | float | datetime.timedelta = True,
@@ -497,61 +340,6 @@ class JWTManager:
             ``jwt.responders.respond(error, environ)``.
         """
         return rotate(self, _token_text(refresh_token))
-
-
-    # -- log out everywhere (revoke_all) ------------------------------------------------
-
-    def revoke_all(self, identity: Any, before: float | datetime.datetime | None = None) -> float:
-        """Log out everywhere: refuse every token of ``identity`` issued before ``before``.
-
-        A watermark is stored for the identity (through the same store, so every worker
-        sees it as it sees a revocation); a token whose ``iat`` is earlier is refused, and
-        a token without ``iat`` is refused whenever its identity has a watermark (its age
-        cannot be told). ``iat`` is in whole seconds: a token minted in the same second
-        as the watermark, even just after it, is refused too. The watermark lasts as long
-        as the longest configured token lifetime plus the leeway (for good when tokens do
-        not expire).
-
-        :param before: a Unix time or an aware ``datetime``; now by default.
-        :returns: the watermark, as a Unix time.
-        :raises TypeError: the blocklist has no ``revoke_all``.
-        :raises ServiceUnavailableError: the store cannot be reached (nothing was stored).
-        """
-        store_revoke_all = getattr(self.blocklist, "revoke_all", None)
-        if not callable(store_revoke_all):
-            raise TypeError(f"{type(self.blocklist).__name__} has no revoke_all(identity, "
-                            "before, expires_at); MemoryBlocklist and RedisBlocklist have")
-        if before is None:
-            before = self.codec.clock()
-        elif isinstance(before, datetime.datetime):
-            before = before.timestamp()
-        before = float(before)
-        lifetimes = (self.settings.access_token_expires, self.settings.refresh_token_expires)
-        until = None if None in lifetimes else before + self.settings.leeway + max(
-            lifetime.total_seconds() for lifetime in lifetimes if lifetime is not None)
-        try:
-            store_revoke_all(identity_key(identity), before, until)
-        except Exception as exc:
-            raise ServiceUnavailableError("Revocation store unavailable") from exc
-        return before
-
-    def _issued_before_watermark(self, claims: Mapping[str, Any]) -> bool:
-        revoked_before = getattr(self.blocklist, "revoked_before", None)
-        identity = claims.get(self.settings.identity_claim)
-        if revoked_before is None or identity is None:
-            return False
-        before = revoked_before(identity_key(identity))
-        if before is None:
-            return False
-        iat = claims.get("iat")
-        return isinstance(iat, bool) or not isinstance(iat, (int, float)) or iat < before
-
-
-def identity_key(identity: Any) -> str:
-    """The identity as the store keys it: a string as is, anything else as compact JSON."""
-    if isinstance(identity, str):
-        return identity
-    return json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _token_text(token: object) -> str:

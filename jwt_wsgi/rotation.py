@@ -31,6 +31,7 @@ from .tokens import new_jti
 
 if TYPE_CHECKING:
     from .manager import JWTManager
+    from .revoking import Revoking
 
 #: The claim that names a token's family, on the refresh and access tokens of a rotation.
 FAMILY_CLAIM = "family"
@@ -147,7 +148,7 @@ def rotate(manager: JWTManager, token: str) -> tuple[str, str]:
     return access, refresh
 
 
-def revoke_family(manager: JWTManager, family: str) -> None:
+def revoke_family(manager: Revoking, family: str) -> None:
     """Refuse every token of a family for as long as any of them could still verify."""
     lifetime = manager.settings.refresh_token_expires
     until = None if lifetime is None else (

@@ -1,0 +1,154 @@
+"""Revocation on a manager: checking a token against the store, revoking one, and
+logging an identity out everywhere (``revoke_all``).
+
+Mixed into :class:`~jwt_wsgi.JWTManager`. A store that cannot answer fails closed: the
+check raises :class:`~jwt_wsgi.errors.ServiceUnavailableError` (503), never lets a token in.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .blocklist import Blocklist
+from .cache import copy_json
+from .errors import RevokedTokenError, ServiceUnavailableError
+from .rotation import FAMILY_CLAIM, FAMILY_KEY, revoke_family
+from .settings import Settings
+from .tokens import TokenCodec
+
+logger = logging.getLogger("jwt_wsgi")
+
+#: The claim linking an access token to the refresh token it was minted from; revoking
+#: that refresh token revokes the access token too.
+REFRESH_JTI_CLAIM = "refresh_jti"
+
+
+class Revoking:
+    """``check_revoked``, ``revoke`` and ``revoke_all`` of :class:`~jwt_wsgi.JWTManager`."""
+
+    settings: Settings
+    blocklist: Blocklist
+    codec: TokenCodec
+    _blocklist_loader: Callable[[dict[str, Any], dict[str, Any]], bool] | None
+
+    if TYPE_CHECKING:  # the manager's own
+        def decode_token(self, token: str | bytes,
+                         allow_expired: bool = False) -> dict[str, Any]: ...
+
+    def check_revoked(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
+        """Raise :class:`RevokedTokenError` if revoked; fail closed if the store cannot say.
+
+        A token that carries a ``refresh_jti`` claim (an access token minted from a refresh
+        token, see :data:`REFRESH_JTI_CLAIM`) is revoked too when that refresh token is.
+        """
+        try:
+            jti, parent = claims.get("jti"), claims.get(REFRESH_JTI_CLAIM)
+            family = claims.get(FAMILY_CLAIM)
+            if parent is None and family is None:  # the usual token: one lookup at most
+                revoked = isinstance(jti, str) and bool(self.blocklist.contains(jti))
+            else:
+                jtis = [j for j in (jti, parent) if isinstance(j, str)]
+                if isinstance(family, str):
+                    jtis.append(FAMILY_KEY + family)
+                if len(jtis) > 1 and callable(getattr(self.blocklist, "contains_any", None)):
+                    revoked = bool(self.blocklist.contains_any(jtis))  # type: ignore[attr-defined]
+                else:
+                    revoked = any(self.blocklist.contains(j) for j in jtis)
+            if not revoked:
+                revoked = self._issued_before_watermark(claims)
+            if not revoked and self._blocklist_loader is not None:
+                # Any truthy answer revokes, as in flask-jwt-extended: redis.exists() gives 1,
+                # an ORM lookup gives a row. Reading only ``True`` would fail open. Deep
+                # copies: what the loader does to them must not reach the token cache.
+                revoked = bool(self._blocklist_loader(copy_json(header), copy_json(claims)))
+        except Exception as exc:
+            logger.warning("revocation store failed (%s); refusing with 503", type(exc).__name__)
+            raise ServiceUnavailableError("Token revocation status unavailable") from exc
+        if revoked:
+            raise RevokedTokenError()
+
+    def revoke(self, token_or_claims: str | bytes | Mapping[str, Any]) -> None:
+        """Add a token's ``jti`` to the blocklist for as long as it could still verify:
+        until its ``exp`` plus the ``leeway``.
+
+        Revoking a refresh token also refuses every access token minted from it with
+        ``additional_claims={"refresh_jti": <the refresh token's jti>}``, and, when it
+        belongs to a rotation family (:meth:`rotate_refresh`), every token of the family.
+
+        :param token_or_claims: an encoded token (verified first; an expired one is
+            accepted) or its decoded claims.
+        :raises ServiceUnavailableError: the store cannot be reached (nothing was revoked).
+        """
+        if isinstance(token_or_claims, (str, bytes, bytearray)):
+            claims: Mapping[str, Any] = self.decode_token(token_or_claims, allow_expired=True)
+        else:
+            claims = token_or_claims
+        jti = claims.get("jti")
+        if not isinstance(jti, str):
+            raise ValueError("the token has no jti claim and cannot be revoked")
+        exp = claims.get("exp")
+        # The verifier accepts a token until exp + leeway; the entry must outlive that.
+        until = float(exp) + self.settings.leeway if isinstance(exp, (int, float)) else None
+        try:
+            self.blocklist.add(jti, until)
+            family = claims.get(FAMILY_CLAIM)
+            if claims.get("type") == "refresh" and isinstance(family, str):
+                revoke_family(self, family)
+        except Exception as exc:
+            raise ServiceUnavailableError("Revocation store unavailable") from exc
+
+    def revoke_all(self, identity: Any, before: float | datetime.datetime | None = None) -> float:
+        """Log out everywhere: refuse every token of ``identity`` issued before ``before``.
+
+        A watermark is stored for the identity (through the same store, so every worker
+        sees it as it sees a revocation); a token whose ``iat`` is earlier is refused, and
+        a token without ``iat`` is refused whenever its identity has a watermark (its age
+        cannot be told). ``iat`` is in whole seconds: a token minted in the same second
+        as the watermark, even just after it, is refused too. The watermark lasts as long
+        as the longest configured token lifetime plus the leeway (for good when tokens do
+        not expire).
+
+        :param before: a Unix time or an aware ``datetime``; now by default.
+        :returns: the watermark, as a Unix time.
+        :raises TypeError: the blocklist has no ``revoke_all``.
+        :raises ServiceUnavailableError: the store cannot be reached (nothing was stored).
+        """
+        store_revoke_all = getattr(self.blocklist, "revoke_all", None)
+        if not callable(store_revoke_all):
+            raise TypeError(f"{type(self.blocklist).__name__} has no revoke_all(identity, "
+                            "before, expires_at); MemoryBlocklist and RedisBlocklist have")
+        if before is None:
+            before = self.codec.clock()
+        elif isinstance(before, datetime.datetime):
+            before = before.timestamp()
+        before = float(before)
+        lifetimes = (self.settings.access_token_expires, self.settings.refresh_token_expires)
+        until = None if None in lifetimes else before + self.settings.leeway + max(
+            lifetime.total_seconds() for lifetime in lifetimes if lifetime is not None)
+        try:
+            store_revoke_all(identity_key(identity), before, until)
+        except Exception as exc:
+            raise ServiceUnavailableError("Revocation store unavailable") from exc
+        return before
+
+    def _issued_before_watermark(self, claims: Mapping[str, Any]) -> bool:
+        revoked_before = getattr(self.blocklist, "revoked_before", None)
+        identity = claims.get(self.settings.identity_claim)
+        if revoked_before is None or identity is None:
+            return False
+        before = revoked_before(identity_key(identity))
+        if before is None:
+            return False
+        iat = claims.get("iat")
+        return isinstance(iat, bool) or not isinstance(iat, (int, float)) or iat < before
+
+
+def identity_key(identity: Any) -> str:
+    """The identity as the store keys it: a string as is, anything else as compact JSON."""
+    if isinstance(identity, str):
+        return identity
+    return json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
