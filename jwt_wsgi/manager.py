@@ -141,6 +141,9 @@ class JWTManager(Loaders, Revoking):
             #: The :class:`~jwt_wsgi.jwks.JWKSFetcher` when ``jwks_url`` is set.
             self.jwks_fetcher = material.fetcher
             self._find_key = material.find
+        #: Whether any key set here is fetched (a cache hit then refreshes its issuer's).
+        self._fetchers = self.jwks_fetcher is not None or any(
+            issuer.material.fetcher is not None for issuer in self.issuers.values())
         # One generation for every key this manager trusts: an issuer's rotation changes it.
         for issuer in self.issuers.values():
             issuer.material.keys.parent = self.keys
@@ -276,7 +279,7 @@ class JWTManager(Loaders, Revoking):
             # A hit skips the key lookup, where a JWKS set is refreshed when it expires: do
             # that here, for this token's issuer only (another's dead endpoint never delays
             # it); a refetch that changed the keys sends the token through full checks.
-            fetcher = self._fetcher_of(found[1])
+            fetcher = self._fetcher_of(found[1]) if self._fetchers else None
             if fetcher is not None:
                 fetcher.refresh_if_expired()
                 if keys.generation != context[1]:  # drops what the old keys verified

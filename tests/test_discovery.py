@@ -239,6 +239,11 @@ def test_https_provider_and_a_redirect_to_http_refused(
         tls_files: tuple[str, str], provider: Provider,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", tls_files[0])  # trust the test's own certificate
+    # The verifying context is built once a process: build this test's from the variable
+    # (monkeypatch puts the process's own back afterwards).
+    from jwt_wsgi import outbound
+
+    monkeypatch.setattr(outbound, "_tls_context", None)
     secure = Provider(tls=tls_files)
     try:
         _, client = _protect(secure.issuer)
