@@ -36,7 +36,7 @@ from .errors import ConfigError, InvalidRequestError, JWTWSGIError, SecurityWarn
 from .handlers import json_response
 from .manager import JWTManager
 from .middleware import JWTMiddleware
-from .proxy import header_value
+from .proxy import check_claim_headers, header_value
 from .settings import HTTP_TOKEN
 
 if TYPE_CHECKING:
@@ -53,7 +53,6 @@ FORMS: Mapping[str, tuple[str, str]] = {
 }
 #: ``form=`` values: one header form, either (``auto``), or Envoy's path form.
 FORM_CHOICES = ("auto", "x-forwarded", "x-original", "envoy")
-_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 # Headers that frame or govern the auth answer itself: a claim may not take their place.
 _RESERVED = frozenset({
     "connection", "content-length", "content-type", "cache-control", "transfer-encoding",
@@ -251,18 +250,4 @@ def _networks(cidrs: Sequence[str]) -> tuple[ipaddress.IPv4Network | ipaddress.I
 
 
 def _claim_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    if not isinstance(headers, Mapping):
-        raise ConfigError("claim_headers must map claim names to header names")
-    seen: set[str] = set()
-    for claim, header in headers.items():
-        if not isinstance(claim, str) or not claim:
-            raise ConfigError("claim_headers: claim names must be non-empty strings")
-        if not isinstance(header, str) or not _HEADER_NAME.fullmatch(header):
-            raise ConfigError(f"claim_headers: {header!r} is not a usable header name "
-                              "(letters, digits and '-')")
-        if header.lower() in _RESERVED:
-            raise ConfigError(f"claim_headers: {header!r} frames the auth answer itself")
-        if header.lower() in seen:
-            raise ConfigError(f"claim_headers: {header!r} is given twice")
-        seen.add(header.lower())
-    return dict(headers)
+    return check_claim_headers(headers, _RESERVED, "frames the auth answer itself")

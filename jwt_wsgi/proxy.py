@@ -136,23 +136,12 @@ class ReverseProxy:
         self._port = port or (443 if self._https else 80)
         self._netloc = parts.netloc
         self._prefix = parts.path.rstrip("/")
-        headers = dict(DEFAULT_CLAIM_HEADERS if claim_headers is None else claim_headers)
-        seen: set[str] = set()
-        for claim, header in headers.items():
-            if not isinstance(claim, str) or not claim:
-                raise ConfigError("claim_headers: claim names must be non-empty strings")
-            if not isinstance(header, str) or not _HEADER_NAME.fullmatch(header):
-                raise ConfigError(f"claim_headers: {header!r} is not a usable header name "
-                                  "(letters, digits and '-')")
-            if header.lower() in _RESERVED:
-                raise ConfigError(f"claim_headers: {header!r} is a header the proxy manages")
-            key = environ_key(header)
-            if key in seen:
-                raise ConfigError(f"claim_headers: {header!r} is given twice")
-            seen.add(key)
+        headers = check_claim_headers(
+            DEFAULT_CLAIM_HEADERS if claim_headers is None else claim_headers, _RESERVED,
+            "is a header the proxy manages")
         self.claim_headers = headers
         #: environ keys never forwarded from the client: our claim headers, in any spelling.
-        self._stripped = frozenset(seen)
+        self._stripped = frozenset(environ_key(header) for header in headers.values())
         if (not isinstance(timeout, (int, float)) or isinstance(timeout, bool)
                 or not 0 < timeout <= MAX_TIMEOUT):  # also refuses nan
             raise ConfigError(f"timeout must be a number of seconds above 0 and at most "
@@ -353,3 +342,28 @@ def _upstream_parts(upstream: Any) -> SplitResult:
         return urlsplit(upstream)
     except ValueError as exc:
         raise ConfigError(f"upstream {upstream!r} is not a valid URL: {exc}") from None
+
+
+def check_claim_headers(headers: Any, reserved: frozenset[str] | set[str],
+                        reserved_why: str) -> dict[str, str]:
+    """``claim_headers`` (claim name -> header name) checked once, for the reverse proxy and
+    for forward auth alike: names a server keeps, none reserved, none given twice in any
+    spelling a WSGI server folds into one name (``X-Auth-User`` and ``X_Auth_User``).
+
+    :raises ConfigError: naming the header at fault.
+    """
+    if not isinstance(headers, Mapping):
+        raise ConfigError("claim_headers must map claim names to header names")
+    seen: set[str] = set()
+    for claim, header in headers.items():
+        if not isinstance(claim, str) or not claim:
+            raise ConfigError("claim_headers: claim names must be non-empty strings")
+        if not isinstance(header, str) or not _HEADER_NAME.fullmatch(header):
+            raise ConfigError(f"claim_headers: {header!r} is not a usable header name "
+                              "(letters, digits and '-')")
+        if header.lower() in reserved:
+            raise ConfigError(f"claim_headers: {header!r} {reserved_why}")
+        if environ_key(header) in seen:
+            raise ConfigError(f"claim_headers: {header!r} is given twice")
+        seen.add(environ_key(header))
+    return dict(headers)
