@@ -234,9 +234,11 @@ class JWTMiddleware:
                start_response: StartResponse) -> Iterable[bytes]:
         """Answer a refusal through the responders (logged and reported as ``error.code``)."""
         jti = error.jwt_payload.get("jti") if error.jwt_payload else None
-        logger.info("refused %s %r: %s%s", environ.get("REQUEST_METHOD"),
+        # Method, path and jti are the client's: each is cut, so a 256 KiB request line
+        # cannot turn into a 256 KiB log line.
+        logger.info("refused %.16r %.200r: %s%s", environ.get("REQUEST_METHOD"),
                     environ.get("PATH_INFO", ""), error.code,
-                    f" jti={jti!r}" if isinstance(jti, str) else "")
+                    f" jti={jti[:64]!r}" if isinstance(jti, str) else "")
         self._report(error.code, environ)
         responders = self.manager.responders
         if self._app_context is None or not responders.has_loader(error):

@@ -38,3 +38,19 @@ def test_unfolding_is_linear(value: str, expected_tail: str) -> None:
 ])
 def test_unfolding_keeps_its_meaning(value: str, folded: str) -> None:
     assert unfold(value) == folded
+
+
+def test_a_refusal_log_line_stays_short(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from werkzeug.test import Client
+
+    from jwt_wsgi import JWTManager, JWTMiddleware
+    from tests.harness import SECRET, Recorder
+
+    client = Client(JWTMiddleware(Recorder(), JWTManager(secret_key=SECRET),
+                                  routes={"/*": "required"}))
+    with caplog.at_level(logging.INFO, logger="jwt_wsgi"):
+        assert client.get("/" + "a" * SIZE).status_code == 401
+    refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert refused and all(len(line) < 400 for line in refused)
