@@ -1,12 +1,16 @@
-"""JWTManager: settings, keys, loaders, and minting, decoding and revoking tokens."""
+"""JWTManager: settings and keys, composed with minting, loaders and revocation.
+
+The jobs live in their own modules: :mod:`~jwt_wsgi.minting` (creating tokens),
+:mod:`~jwt_wsgi.loaders` (registering loaders), :mod:`~jwt_wsgi.revoking` (the blocklist);
+this one builds the keys and reads tokens.
+"""
 
 from __future__ import annotations
 
-import datetime
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from .blocklist import Blocklist, MemoryBlocklist
 from .cache import TokenCache
@@ -19,11 +23,12 @@ from .handlers import Responders
 from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
 from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey, Signer, public_jwk, thumbprint
 from .loaders import Loaders
+from .minting import Minting
 from .renewal import own_codec
-from .revoking import REFRESH_JTI_CLAIM, Revoking
-from .rotation import FAMILY_CLAIM, ledger_for, rotate
+from .revoking import Revoking
+from .rotation import ledger_for, rotate
 from .settings import Settings
-from .tokens import Token, TokenCodec, new_jti
+from .tokens import Token, TokenCodec
 from .wiring import (
     check_settings_argument,
 )
@@ -31,12 +36,10 @@ from .wiring import (
 if TYPE_CHECKING:
     from .jwks import JWKSFetcher
 
-F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("jwt_wsgi")
 
 
-
-class JWTManager(Loaders, Revoking):
+class JWTManager(Minting, Loaders, Revoking):
     """Settings, keys and loaders for one token issuer/verifier.
 
     :param settings: a prebuilt :class:`Settings`; otherwise the keyword options build one.
@@ -174,74 +177,6 @@ class JWTManager(Loaders, Revoking):
         published = self._published or [self._public_jwk]
         return {"keys": [dict(jwk) for jwk in published]}
 
-    # -- minting --------------------------------------------------------------------
-
-    def create_access_token(self, identity: Any, fresh: bool | float | datetime.timedelta = False,
-                            expires_delta: datetime.timedelta | int | bool | None = None,
-                            additional_claims: Mapping[str, Any] | None = None,
-                            additional_headers: Mapping[str, Any] | None = None) -> str:
-        """Mint an access token (claim layout of flask-jwt-extended 4.x).
-
-        :param fresh: ``True``, or a duration/timestamp until which the token is fresh.
-        :param expires_delta: lifetime; ``None`` for the default, ``False`` for none.
-        """
-        return self._create("access", identity, fresh, expires_delta,
-                            self.settings.access_token_expires, additional_claims,
-                            additional_headers)
-
-    def create_refresh_token(self, identity: Any,
-                             expires_delta: datetime.timedelta | int | bool | None = None,
-                             additional_claims: Mapping[str, Any] | None = None,
-                             additional_headers: Mapping[str, Any] | None = None) -> str:
-        """Mint a refresh token (``type: refresh``, never fresh)."""
-        return self._create("refresh", identity, False, expires_delta,
-                            self.settings.refresh_token_expires, additional_claims,
-                            additional_headers)
-
-    def _create(self, token_type: str, identity: Any, fresh: bool | float | datetime.timedelta,
-                expires_delta: datetime.timedelta | int | bool | None,
-                default_expiry: datetime.timedelta | None,
-                additional_claims: Mapping[str, Any] | None,
-                additional_headers: Mapping[str, Any] | None, *, loaders: bool = True) -> str:
-        """Mint one token; ``loaders=False`` when ``identity`` is already the claim's value
-        (a token minted from a verified one), so no loader sees it as a user object."""
-        s = self.settings
-        user = identity  # what the claims and headers loaders get, as in flask-jwt-extended
-        if loaders and self._identity_loader is not None:
-            identity = self._identity_loader(identity)
-        if s.verify_sub and s.identity_claim == "sub" and not isinstance(identity, str):
-            raise TypeError("identity must be a string, as sub is one (or set verify_sub=False, "
-                            "or register a user_identity_loader that returns one)")
-        now = int(self.codec.clock())
-        if isinstance(fresh, datetime.timedelta):
-            fresh = now + int(fresh.total_seconds())
-        elif not isinstance(fresh, (bool, int, float)):
-            raise TypeError("fresh must be a bool, a timedelta or a timestamp")
-        claims: dict[str, Any] = {"fresh": fresh, "iat": now, "jti": new_jti(),
-                                  "type": token_type, s.identity_claim: identity}
-        if s.encode_nbf:
-            claims["nbf"] = now
-        # As flask-jwt-extended 4.x, whatever token_location says: a token minted here may be
-        # set as a cookie by another service (or a later configuration) that checks CSRF.
-        if s.cookie_csrf_protect:
-            claims["csrf"] = new_jti()
-        audience = s.encode_audience or s.audience
-        if audience:
-            claims["aud"] = audience[0] if len(audience) == 1 else list(audience)
-        issuer = s.encode_issuer or s.issuer
-        if issuer:
-            claims["iss"] = issuer
-        lifetime = _lifetime(expires_delta, default_expiry)
-        if lifetime is not None:
-            claims["exp"] = now + lifetime
-        if loaders and self._claims_loader is not None:
-            claims.update(self._claims_loader(user))
-        if additional_claims:
-            claims.update(additional_claims)
-        headers = dict(self._headers_loader(user)) if loaders and self._headers_loader else {}
-        headers.update(additional_headers or {})
-        return self.codec.encode(claims, headers)
-
     # -- reading --------------------------------------------------------------------
 
     def decode_token(self, token: str | bytes, allow_expired: bool = False) -> dict[str, Any]:
@@ -308,24 +243,6 @@ class JWTManager(Loaders, Revoking):
 
     # -- rotation -------------------------------------------------------------------
 
-    def create_token_pair(self, identity: Any, fresh: bool | float | datetime.timedelta = True,
-                          additional_claims: Mapping[str, Any] | None = None,
-                          ) -> tuple[str, str]:
-        """Mint a login's ``(access, refresh)`` pair as one rotation family.
-
-        The access token names the refresh token (``refresh_jti``) and both name the
-        family, so revoking the refresh token, or a reuse that :meth:`rotate_refresh`
-        detects, refuses the access token too.
-        """
-        refresh_jti = new_jti()
-        family = {FAMILY_CLAIM: refresh_jti}
-        extra = dict(additional_claims or {})
-        refresh = self.create_refresh_token(identity, additional_claims={
-            **extra, **family, "jti": refresh_jti})
-        access = self.create_access_token(identity, fresh=fresh, additional_claims={
-            **extra, **family, REFRESH_JTI_CLAIM: refresh_jti})
-        return access, refresh
-
     def rotate_refresh(self, refresh_token: str | bytes) -> tuple[str, str]:
         """Trade a refresh token for a new ``(access, refresh)`` pair of the same family.
 
@@ -355,16 +272,3 @@ def _token_text(token: object) -> str:
         except UnicodeDecodeError:
             raise TokenMalformedError("Invalid token format") from None
     raise TokenMalformedError("Token must be a string")
-
-
-def _lifetime(value: datetime.timedelta | int | bool | None,
-              default: datetime.timedelta | None) -> int | None:
-    if value is None:
-        return None if default is None else int(default.total_seconds())
-    if value is False:
-        return None
-    if isinstance(value, datetime.timedelta):
-        return int(value.total_seconds())
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise TypeError("expires_delta must be a timedelta, seconds, False or None")
