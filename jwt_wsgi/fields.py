@@ -151,6 +151,9 @@ def check_together(s: Settings) -> None:
     if s.signing_keys and s.private_key is not None:
         raise ConfigError("signing_keys replaces private_key: put the private key first in "
                           "signing_keys and leave private_key out")
+    if s.signing_keys and s.public_key is not None:
+        raise ConfigError("signing_keys replaces public_key: list the public key in "
+                          "signing_keys after the key that signs")
     if s.secret_key_fallbacks and s.secret_key is None:
         raise ConfigError("secret_key_fallbacks verify beside secret_key: set secret_key to "
                           "the secret that signs now")

@@ -8,6 +8,7 @@ this one builds the keys and reads tokens.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,11 +21,11 @@ from .errors import (
     TokenMalformedError,
 )
 from .handlers import Responders
-from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
-from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey, Signer, public_jwk, thumbprint
+from .issuers import parse_issuers
+from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey
+from .keystate import KeyState, build_state, replacement
 from .loaders import Loaders
 from .minting import Minting
-from .renewal import own_codec
 from .revoking import Revoking
 from .rotation import ledger_for, rotate
 from .settings import Settings
@@ -73,22 +74,9 @@ class JWTManager(Minting, Loaders, Revoking):
         if not (callable(getattr(self.blocklist, "add", None))
                 and callable(getattr(self.blocklist, "contains", None))):
             raise ConfigError("blocklist must have add(jti, expires_at) and contains(jti) methods")
-        self._signer: Signer | None = None
-        self.signing_public_key: PublicKey | None = None
-        self._setup_keys()
-        self._public_jwk = self._signing_jwk()
-        self.codec = TokenCodec(self.settings, self._find_key, self._signer,
-                                {"kid": self._public_jwk["kid"]} if self._public_jwk else None,
-                                clock=clock or time.time)
-        #: Verifies only tokens this manager's signing key signed (``None``: it cannot
-        #: sign); what :func:`~jwt_wsgi.renewal.renew_access_token` renews.
-        self.own_codec = own_codec(self.settings, self._signer, self.signing_public_key,
-                                   {"kid": self._public_jwk["kid"]} if self._public_jwk else None)
-        self._verify_signature = self.codec.verify
-        if self.issuers:
-            own = self.codec if has_keys(self.settings) else None
-            self._verify_signature = IssuerRouter(
-                self.issuers, own, self.settings.issuer, self.settings.max_token_size).verify
+        self.issuers = parse_issuers(self.settings)
+        self._state = build_state(self.settings, self.issuers, clock or time.time)
+        self._replacing = threading.Lock()
         #: Verified tokens seen before (``None`` when ``token_cache_size`` is 0).
         self.token_cache = TokenCache(self.settings.token_cache_size) \
             if self.settings.token_cache_size else None
@@ -128,36 +116,63 @@ class JWTManager(Minting, Loaders, Revoking):
 
     # -- keys -----------------------------------------------------------------------
 
-    def _setup_keys(self) -> None:
-        s = self.settings
-        self.issuers = parse_issuers(s)
-        self._published: list[dict[str, str]] = []  # signing_keys' JWKs, when given
-        if self.issuers and not has_keys(s):
-            # Only other issuers: this manager verifies but cannot mint.
-            self.keys, self.jwks_fetcher = KeySet(), None
-            self._find_key: Any = self.keys.find
-        else:
-            material = load_keys(s)
-            self.keys, self._signer = material.keys, material.signer
-            self.signing_public_key = material.signing_public_key
-            self._published = material.published
-            #: The :class:`~jwt_wsgi.jwks.JWKSFetcher` when ``jwks_url`` is set.
-            self.jwks_fetcher = material.fetcher
-            self._find_key = material.find
-        #: Whether any key set here is fetched (a cache hit then refreshes its issuer's).
-        self._fetchers = self.jwks_fetcher is not None or any(
-            issuer.material.fetcher is not None for issuer in self.issuers.values())
-        # One generation for every key this manager trusts: an issuer's rotation changes it.
-        for issuer in self.issuers.values():
-            issuer.material.keys.parent = self.keys
+    @property
+    def keys(self) -> KeySet:
+        """The key set that verifies this manager's own tokens (its ``generation`` keys
+        the verified-token cache)."""
+        return self._state.keys
 
-    def _signing_jwk(self) -> dict[str, str] | None:
-        key = self.signing_public_key
-        if key is None:
-            return None
-        jwk = public_jwk(key, "", self.settings.algorithm)
-        jwk["kid"] = thumbprint(jwk)
-        return jwk
+    @property
+    def jwks_fetcher(self) -> JWKSFetcher | None:
+        """The :class:`~jwt_wsgi.jwks.JWKSFetcher` when ``jwks_url`` is set."""
+        return self._state.fetcher
+
+    @property
+    def codec(self) -> TokenCodec:
+        """The codec that signs with the current signing key and verifies with the keys."""
+        return self._state.codec
+
+    @property
+    def own_codec(self) -> TokenCodec | None:
+        """Verifies only tokens this manager's signing key signed (``None``: it cannot
+        sign); what :func:`~jwt_wsgi.renewal.renew_access_token` renews."""
+        return self._state.own_codec
+
+    @property
+    def signing_public_key(self) -> PublicKey | None:
+        """The public half of the signing key (``None`` for HMAC or no signing key)."""
+        return self._state.signing_public_key
+
+    def replace_keys(self, **keys: Any) -> None:
+        """Replace this manager's own keys while it runs; every worker that should follow
+        calls it too (or is restarted with the new settings).
+
+        Takes ``signing_keys``, ``private_key``, ``public_key``, ``secret_key``,
+        ``secret_key_fallbacks`` and ``jwks``, as the constructor does; the settings not
+        named keep their values, and ``None`` clears one. The result is validated as at
+        construction (a :class:`ConfigError` changes nothing), then the signer and the
+        key set are swapped together: the next token is signed by the new first key,
+        and a token of a key no longer listed stops verifying at once, also when it was
+        in the verified-token cache.
+
+        ::
+
+            jwt.replace_keys(signing_keys=[next_pem, current_pem])   # promote the next key
+            jwt.replace_keys(secret_key=new, secret_key_fallbacks=[old])
+
+        :raises ConfigError: another setting, a manager whose own keys come from
+            ``jwks_url`` or ``oidc_issuer``, or keys the constructor would refuse.
+        """
+        with self._replacing:
+            current = self._state
+            settings = replacement(current, keys)
+            state = build_state(settings, self.issuers, current.codec.clock, current.keys)
+            # One assignment: a reader holds the old state or the new one, never a mix.
+            self._state = state
+            self.settings = settings
+        logger.info("jwt_wsgi: keys replaced; %d published, signing kid %s",
+                    len(state.published),
+                    state.published[0]["kid"] if state.published else "(not published)")
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The public JWKS of the private key this manager signs with (with
@@ -170,11 +185,11 @@ class JWTManager(Minting, Loaders, Revoking):
         :raises RuntimeError: the manager signs with an HMAC secret (never published) or
             cannot sign at all.
         """
-        if self._public_jwk is None:
+        published = self._state.published
+        if not published:
             raise RuntimeError("jwks() needs private_key with an RS*, PS*, ES* or EdDSA "
                                "algorithm; "
                                "an HMAC secret_key is never published")
-        published = self._published or [self._public_jwk]
         return {"keys": [dict(jwk) for jwk in published]}
 
     # -- reading --------------------------------------------------------------------
@@ -186,7 +201,7 @@ class JWTManager(Minting, Loaders, Revoking):
         :raises jwt_wsgi.errors.JWTWSGIError: a subclass saying what is wrong, also when
             ``token`` is not a string at all.
         """
-        header, claims = self._verify_signature(_token_text(token))
+        header, claims = self._state.verify(_token_text(token))
         try:
             self.codec.check_times(claims, allow_expired=allow_expired)
         except JWTWSGIError as error:
@@ -201,20 +216,22 @@ class JWTManager(Minting, Loaders, Revoking):
         A token in the verified-token cache skips parsing and the signature check; the
         clock and revocation are checked on every call, and only a success is cached.
         """
+        state = self._state  # read once: keys replaced meanwhile never mix with these
         cache = self.token_cache
         if cache is None:
-            verified = self._verify_signature(token)
+            verified = state.verify(token)
             self.check_now(*verified)
             return verified
         # Taken before verifying: a key change during verification makes the put a no-op.
-        keys = self.keys
+        # Replaced keys are another KeySet, so nothing cached under the old ones is found.
+        keys = state.keys
         context = (keys, keys.generation, self._validation)
         found = cache.get(token, context)
         if found is not None:
             # A hit skips the key lookup, where a JWKS set is refreshed when it expires: do
             # that here, for this token's issuer only (another's dead endpoint never delays
             # it); a refetch that changed the keys sends the token through full checks.
-            fetcher = self._fetcher_of(found[1]) if self._fetchers else None
+            fetcher = self._fetcher_of(state, found[1]) if state.fetchers else None
             if fetcher is not None:
                 fetcher.refresh_if_expired()
                 if keys.generation != context[1]:  # drops what the old keys verified
@@ -223,15 +240,15 @@ class JWTManager(Minting, Loaders, Revoking):
         if found is not None:
             self.check_now(*found)
             return found
-        header, claims = self._verify_signature(token)
+        header, claims = state.verify(token)
         self.check_now(header, claims)
         return cache.put(token, context, header, claims)
 
-    def _fetcher_of(self, claims: dict[str, Any]) -> JWKSFetcher | None:
+    def _fetcher_of(self, state: KeyState, claims: dict[str, Any]) -> JWKSFetcher | None:
         """The JWKS fetcher whose keys verified a token with these claims, if any."""
         iss = claims.get("iss")
         issuer = self.issuers.get(iss) if isinstance(iss, str) else None
-        return issuer.material.fetcher if issuer is not None else self.jwks_fetcher
+        return issuer.material.fetcher if issuer is not None else state.fetcher
 
     def check_now(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
         """What can change after a token was verified: the clock and revocation."""

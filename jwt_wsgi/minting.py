@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .revoking import REFRESH_JTI_CLAIM
 from .rotation import FAMILY_CLAIM
@@ -22,10 +22,13 @@ class Minting:
     :class:`~jwt_wsgi.JWTManager`."""
 
     settings: Settings
-    codec: TokenCodec
     _claims_loader: Callable[[Any], Mapping[str, Any]] | None
     _headers_loader: Callable[[Any], Mapping[str, Any]] | None
     _identity_loader: Callable[[Any], Any] | None
+
+    if TYPE_CHECKING:  # the manager's own
+        @property
+        def codec(self) -> TokenCodec: ...
 
     # -- minting --------------------------------------------------------------------
 

@@ -93,10 +93,34 @@ def test_hmac_fallbacks_verify_and_never_sign() -> None:
 PEM = _private(ec.generate_private_key(ec.SECP256R1()))
 
 
+def _public_of(pem: str) -> str:
+    return _public(serialization.load_pem_private_key(pem.encode(), None))
+
+
 @pytest.mark.parametrize(("options", "message"), [
     pytest.param({"algorithm": "ES256", "signing_keys": PEM}, "list of PEM keys",
                  id="one-key-not-in-a-list"),
-    pytest.param({"algorithm": "ES256", "signing_keys": []}, "needs a key", id="empty-list-is-no-key"),
+    pytest.param({"algorithm": "ES256", "signing_keys": []}, "signing_keys is empty",
+                 id="empty-list"),
+    pytest.param({"algorithm": "ES256", "signing_keys": [], "jwks_url": "https://idp/jwks"},
+                 "signing_keys is empty", id="empty-list-beside-other-keys"),
+    pytest.param({"secret_key": "s" * 40, "secret_key_fallbacks": []},
+                 "secret_key_fallbacks is empty", id="empty-fallbacks"),
+    pytest.param({"algorithm": "ES256", "signing_keys": [PEM], "public_key": _public(
+        ec.generate_private_key(ec.SECP256R1()))}, "replaces public_key",
+        id="with-public-key"),
+    pytest.param({"algorithm": "ES256", "signing_keys": [PEM, _public_of(PEM)]}, "same key",
+                 id="private-and-its-public-half"),
+    pytest.param({"algorithm": "ES256", "signing_keys": ["-----BEGIN PRIVATE KEY-----\nxx\n"
+                                                         "-----END PRIVATE KEY-----\n"]},
+                 r"signing_keys\[0\] is not an unencrypted PEM", id="unreadable-names-entry"),
+    pytest.param({"algorithm": "ES256", "signing_keys": [PEM, "not a key"]},
+                 r"signing_keys\[1\] is not a PEM public key", id="second-not-a-key"),
+    pytest.param({"secret_key": "s" * 40, "secret_key_fallbacks": [PEM]},
+                 r"secret_key_fallbacks\[0\] looks like a public or private key",
+                 id="fallback-is-a-pem-key"),
+    pytest.param({"secret_key": "s" * 40, "secret_key_fallbacks": ["o" * 40] * 9},
+                 "at most 8", id="too-many-fallbacks"),
     pytest.param({"algorithm": "ES256", "signing_keys": [_public(ec.generate_private_key(
         ec.SECP256R1()))]}, "must be a private key", id="first-key-public"),
     pytest.param({"algorithm": "ES256", "signing_keys": [PEM], "private_key": PEM},
