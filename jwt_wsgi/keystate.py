@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigError
 from .issuers import Issuer, IssuerRouter, has_keys, load_keys
 from .keys import KeySet, PublicKey, Signer, public_jwk, thumbprint
+from .minting import check_lifetime_bound
 from .renewal import own_codec
 from .settings import Settings
 from .tokens import KeyLookup, Token, TokenCodec
@@ -74,6 +75,8 @@ def build_state(settings: Settings, issuers: Mapping[str, Issuer],
         keys, fetcher, find = material.keys, material.fetcher, material.find
         signer, public = material.signer, material.signing_public_key
         published = tuple(material.published) or _own_jwk(public, settings.algorithm)
+    if signer is not None:
+        check_lifetime_bound(settings)
     if parent is not None:
         keys.generation = parent.generation + 1
     header = {"kid": published[0]["kid"]} if published else None

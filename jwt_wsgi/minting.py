@@ -11,10 +11,12 @@ import datetime
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .durations import span
+from .errors import ConfigError
 from .revoking import REFRESH_JTI_CLAIM
 from .rotation import FAMILY_CLAIM
 from .settings import Settings
-from .tokens import TokenCodec, new_jti
+from .tokens import TokenCodec, lifetime_problem, new_jti
 
 
 class Minting:
@@ -94,6 +96,14 @@ class Minting:
             claims.update(self._claims_loader(user))
         if additional_claims:
             claims.update(additional_claims)
+        bound = s.max_token_lifetime
+        problem = None if bound is None else lifetime_problem(claims, bound.total_seconds())
+        if bound is not None and problem is not None:
+            # Refused rather than shortened: a caller who asked for a longer token learns
+            # it now, not from users whose sessions end early.
+            raise ValueError(f"{problem}: max_token_lifetime is {span(bound.total_seconds())}"
+                             f" and this {token_type} token would be refused; give a shorter "
+                             "expires_delta")
         headers = dict(self._headers_loader(user)) if loaders and self._headers_loader else {}
         headers.update(additional_headers or {})
         return self.codec.encode(claims, headers)
@@ -129,3 +139,16 @@ def _lifetime(value: datetime.timedelta | int | bool | None,
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise TypeError("expires_delta must be a timedelta, seconds, False or None")
+
+
+def check_lifetime_bound(settings: Settings) -> None:
+    """A manager that signs must be able to mint its default access token.
+
+    :raises ConfigError: ``access_token_expires`` is never, or over ``max_token_lifetime``.
+    """
+    bound, lifetime = settings.max_token_lifetime, settings.access_token_expires
+    if bound is not None and (lifetime is None or lifetime > bound):
+        shown = "never" if lifetime is None else span(lifetime.total_seconds())
+        raise ConfigError(f"access_token_expires ({shown}) is over max_token_lifetime "
+                          f"({span(bound.total_seconds())}): every access token minted here would be "
+                          "refused; shorten access_token_expires or raise the bound")

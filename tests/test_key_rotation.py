@@ -139,11 +139,6 @@ def _public_of(pem: str) -> str:
                  "list of secrets", id="fallback-not-a-list"),
     pytest.param({"algorithm": "HS256", "secret_key": "s" * 40, "signing_keys": [PEM]},
                  "HMAC algorithms use secret_key", id="signing-keys-with-hmac"),
-    pytest.param({"secret_key": "s" * 40, "max_token_lifetime": "10m"},
-                 "over max_token_lifetime", id="default-lifetime-over-the-bound"),
-    pytest.param({"secret_key": "s" * 40, "max_token_lifetime": "1h",
-                  "access_token_expires": "never"}, "over max_token_lifetime",
-                 id="never-expiring-with-a-bound"),
 ])
 def test_unworkable_rotation_settings_are_refused(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message), warnings.catch_warnings():
@@ -155,22 +150,3 @@ def test_from_mapping_takes_json_lists() -> None:
     manager = JWTManager.from_mapping({
         "JWT_SECRET_KEY": "n" * 40, "JWT_SECRET_KEY_FALLBACKS": '["' + "o" * 40 + '"]'})
     assert manager.settings.secret_key_fallbacks == ("o" * 40,)
-
-
-@pytest.mark.parametrize(("claims", "verdict"), [
-    pytest.param({"iat": 1_000, "exp": 1_000 + 3600}, "ok", id="exactly-the-bound"),
-    pytest.param({"iat": 1_000, "exp": 1_000 + 3601}, "token_lifetime_too_long",
-                 id="a-second-over"),
-    pytest.param({"iat": 1_000}, "token_lifetime_too_long", id="no-exp"),
-    pytest.param({"exp": 4_000}, "token_lifetime_too_long", id="no-iat"),
-    pytest.param({"iat": 1_000, "exp": 10**10, "type": "refresh"}, "ok",
-                 id="refresh-tokens-are-not-bound"),
-])
-def test_max_token_lifetime(claims: dict[str, Any], verdict: str) -> None:
-    secret = "s" * 40
-    manager = JWTManager(secret_key=secret, max_token_lifetime="1h", access_token_expires="15m",
-                         clock=lambda: 2_000.0)
-    token = pyjwt.encode({"sub": "alice", "type": "access", "fresh": False, "jti": "j",
-                          **claims}, secret, algorithm="HS256")
-    assert _verdict(manager, token) == verdict
-    assert _verdict(manager, manager.create_access_token("bob")) == "ok"
