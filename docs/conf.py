@@ -66,7 +66,7 @@ nitpick_ignore_regex = [
     (r"py:class", r"jwt_wsgi\.\w+\.[A-Z]"),  # TypeVars (F, R) of jwt_wsgi's modules
     (r"py:.*", r"(collections\.abc|typing|datetime|os|re|http|socket|logging|pathlib|"
                r"argparse|types)\..*"),
-    (r"py:.*", r"(_typeshed|webob|werkzeug|redis|jose|flask|django)(\..*)?"),
+    (r"py:.*", r"(_typeshed|webob|werkzeug|redis|jose|flask|django|cryptography)(\..*)?"),
     (r"py:.*", r"(Mapping|Sequence|Iterable|Iterator|Callable|Any|Protocol|TypeVar|"
                r"WSGIApplication|WSGIEnvironment|StartResponse|Path|PathLike|timedelta|R|F)"),
 ]

@@ -179,7 +179,7 @@ def _token(args: argparse.Namespace) -> int:
         else:
             print(jwt.create_access_token(args.identity, fresh=args.fresh, expires_delta=expires,
                                           additional_claims=claims))
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # ValueError: over max_token_lifetime
         raise ConfigError(str(exc)) from None
     return 0
 

@@ -6,6 +6,8 @@ One schema, five tables; the TOML form (``load_config``) is read with the standa
     [jwt]                              # JWTManager settings: keyword names or JWT_* names
     secret_key_env = "JWT_SECRET_KEY"  # or secret_key_file = "secret.txt" (also private_key_*,
     access_token_expires = "15m"       #   public_key_*); keep keys out of the file itself
+    # signing_keys_file = ["current.pem", "next.pem"]      lists: signing_keys_*,
+    # secret_key_fallbacks_env = ["JWT_OLD_SECRET"]          secret_key_fallbacks_*
     token_location = ["headers"]
 
     [middleware]                       # JWTMiddleware options
@@ -64,6 +66,8 @@ if TYPE_CHECKING:
 
 TABLES = ("jwt", "middleware", "routes", "proxy", "blocklist", "forward_auth")
 KEY_SETTINGS = ("secret_key", "private_key", "public_key")
+#: Key settings that are lists: their ``_file`` and ``_env`` forms take a list of names.
+KEY_LISTS = ("signing_keys", "secret_key_fallbacks")
 MIDDLEWARE_OPTIONS = ("default", "cors_preflight", "remote_user")
 PROXY_OPTIONS = ("upstream", "claim_headers", "forward_authorization", "timeout")
 BLOCKLIST_OPTIONS = ("redis_url", "prefix", "timeout", "max_staleness")
@@ -244,13 +248,11 @@ def _settings_mapping(jwt: Mapping[str, Any], base_dir: Path, where: Where) -> d
     for key, value in jwt.items():
         name = key[4:].lower() if key.upper().startswith("JWT_") else key.lower()
         source_kind = next((kind for kind in ("_file", "_env")
-                            if name.endswith(kind) and name[:-len(kind)] in KEY_SETTINGS), None)
+                            if name.endswith(kind)
+                            and name[:-len(kind)] in (*KEY_SETTINGS, *KEY_LISTS)), None)
         if source_kind is not None:
             setting = name[:-len(source_kind)]
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"{where('jwt', key)}: must be a non-empty string")
-            value = (_read_key_file(base_dir / value, where("jwt", key)) if source_kind == "_file"
-                     else _read_key_env(value, where("jwt", key)))
+            value = _read_keys(setting, source_kind, value, base_dir, where("jwt", key))
             name = setting
         target = "JWT_" + name.upper()
         if target not in KEYS:
@@ -267,11 +269,29 @@ def _original(jwt: Mapping[str, Any], setting: str) -> str:
     for key in jwt:
         name = key[4:].lower() if key.upper().startswith("JWT_") else key.lower()
         for kind in ("_file", "_env"):
-            if name.endswith(kind) and name[:-len(kind)] in KEY_SETTINGS:
+            if name.endswith(kind) and name[:-len(kind)] in (*KEY_SETTINGS, *KEY_LISTS):
                 name = name[:-len(kind)]
         if KEYS.get("JWT_" + name.upper()) == setting:
             return key
     return setting
+
+
+def _read_keys(setting: str, kind: str, value: Any, base_dir: Path, where: str) -> Any:
+    """The key (or, for :data:`KEY_LISTS`, the keys) that a ``_file``/``_env`` key names."""
+    def read(name: Any) -> str:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: must be a non-empty string"
+                              + (" in each place of the list" if setting in KEY_LISTS else ""))
+        return (_read_key_file(base_dir / name, where) if kind == "_file"
+                else _read_key_env(name, where))
+
+    if setting not in KEY_LISTS:
+        return read(value)
+    if not isinstance(value, list) or not value:
+        what = "files" if kind == "_file" else "environment variables"
+        raise ConfigError(f"{where}: must be a non-empty list of {what} "
+                          "(one is still a list: [\"name\"])")
+    return [read(name) for name in value]
 
 
 def _read_key_file(path: Path, where: str) -> str:

@@ -223,6 +223,8 @@ def _key_list(name: str, value: Any, what: str) -> tuple[str | bytes, ...]:
             value, Mapping):
         raise SettingError(name, f"must be a list of {what} (one key is still a list: [key])")
     items = tuple(value)
+    if not items and value != ():  # () is the stored "unset"; a list given empty is a mistake
+        raise SettingError(name, f"is empty; list {what} (leave the setting out for none)")
     if not all(isinstance(item, (str, bytes)) and item.strip() for item in items):
         raise SettingError(name, f"must be a list of non-empty {what}")
     if len(items) > MAX_ROTATION_KEYS:

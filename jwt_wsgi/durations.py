@@ -29,7 +29,8 @@ DURATION_EXAMPLES = "900, 90s, 15m, 2h, 30d"
 LONGEST_LIFETIME = 100 * 366 * 86400
 
 
-def _span(seconds: float) -> str:
+def span(seconds: float) -> str:
+    """A number of seconds as a reader says it: ``15 minutes``, ``2 hours``, ``90 seconds``."""
     if seconds == LONGEST_LIFETIME:
         return "100 years"
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
@@ -48,8 +49,8 @@ def duration_problem(low: float | None = None, high: float | None = None, *,
     no_expiry = ", or never for no expiry" if never else ""
     if low is None or high is None:
         return (f"must be a number of seconds or a duration: {DURATION_EXAMPLES}{no_expiry}")
-    lower = f"above {_span(low)} and at most" if above else f"from {_span(low)} to"
-    return f"must be a duration {lower} {_span(high)} ({DURATION_EXAMPLES}){no_expiry}"
+    lower = f"above {span(low)} and at most" if above else f"from {span(low)} to"
+    return f"must be a duration {lower} {span(high)} ({DURATION_EXAMPLES}){no_expiry}"
 
 
 def _seconds_of(name: str, value: Any, never: bool) -> float:

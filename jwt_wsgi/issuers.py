@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 KEY_SETTINGS = ("secret_key", "private_key", "public_key", "jwks", "jwks_url", "oidc_issuer",
                 "signing_keys")
 ISSUER_KEYS = frozenset({"secret_key", "public_key", "jwks", "jwks_url", "audience",
-                         "algorithms"})
+                         "algorithms", "max_token_lifetime"})
 
 
 @dataclasses.dataclass
@@ -176,7 +176,10 @@ def build_issuer(name: str, config: Any, parent: Settings) -> Issuer:
         raise ConfigError(f"{where}: algorithms must be a non-empty list such as ['RS256']")
     inherited = {f: getattr(parent, f) for f in (
         "leeway", "identity_claim", "verify_sub", "require_exp", "max_token_size",
-        "jwks_cache_seconds", "jwks_refetch_seconds", "jwks_timeout", "accept_token_types")}
+        "jwks_cache_seconds", "jwks_refetch_seconds", "jwks_timeout", "accept_token_types",
+        "max_token_lifetime")}
+    if "max_token_lifetime" in config:  # an issuer's own bound (None: none for it)
+        inherited["max_token_lifetime"] = config["max_token_lifetime"]
     try:
         settings = Settings.build(
             **inherited, algorithm=algorithms[0], decode_algorithms=algorithms,

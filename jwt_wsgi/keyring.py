@@ -35,7 +35,8 @@ def hmac_keys(settings: Settings, algorithms: tuple[str, ...], keys: KeySet) -> 
     """Add ``secret_key`` and its fallbacks for every HMAC algorithm; return the signing
     secret."""
     secret = hmac_secret(settings.secret_key)
-    fallbacks = [hmac_secret(old) for old in settings.secret_key_fallbacks]
+    fallbacks = [hmac_secret(old, f"secret_key_fallbacks[{index}]")
+                 for index, old in enumerate(settings.secret_key_fallbacks)]
     if secret in fallbacks:
         raise ConfigError("secret_key_fallbacks repeats secret_key; list only older secrets")
     for alg in algorithms:
@@ -58,14 +59,15 @@ def signing_keys(settings: Settings, algorithms: tuple[str, ...], keys: KeySet,
     if "PRIVATE KEY" not in text:
         raise ConfigError("signing_keys: the first key signs, so it must be a private key "
                           "(the others may be public keys)")
-    first = load_private_pem(entries[0])
+    first = load_private_pem(entries[0], "signing_keys[0]")
     check_key_fits(first, settings.algorithm, "signing_keys[0]")
     published: list[dict[str, str]] = []
     kids: set[str] = set()
     anonymous: dict[str, list[Any]] = {}
     for index, entry in enumerate(entries):
         material = entry.decode() if isinstance(entry, bytes) else entry
-        public: PublicKey = (load_private_pem(entry).public_key() if "PRIVATE KEY" in material
+        public: PublicKey = (load_private_pem(entry, f"signing_keys[{index}]").public_key()
+                             if "PRIVATE KEY" in material
                              else load_public_pem(entry, f"signing_keys[{index}]"))
         fitting = [alg for alg in algorithms if fits(public, alg)]
         if not fitting:

@@ -55,20 +55,20 @@ MIN_HMAC_BYTES = 32
 NO_HMAC_KEY_MESSAGE = "an HMAC algorithm needs secret_key (a random string of 32+ bytes)"
 
 
-def hmac_secret(secret: str | bytes | None) -> bytes:
+def hmac_secret(secret: str | bytes | None, name: str = "secret_key") -> bytes:
     """Validate an HMAC secret: present, not empty, not a public key in any form."""
     if secret is None:
         raise ConfigError(NO_HMAC_KEY_MESSAGE)
     raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     if not raw.strip():
-        raise ConfigError("secret_key is empty; use a random string of at least 32 bytes")
+        raise ConfigError(f"{name} is empty; use a random string of at least 32 bytes")
     if looks_like_key(raw):
         raise ConfigError(
-            "secret_key looks like a public or private key; asymmetric keys belong in "
+            f"{name} looks like a public or private key; asymmetric keys belong in "
             "public_key/private_key with an RS*, PS*, ES* or EdDSA algorithm"
         )
     if len(raw) < MIN_HMAC_BYTES:
-        warn_security(f"secret_key is {len(raw)} bytes; use at least {MIN_HMAC_BYTES} random bytes")
+        warn_security(f"{name} is {len(raw)} bytes; use at least {MIN_HMAC_BYTES} random bytes")
     return raw
 
 
@@ -89,15 +89,15 @@ def load_public_pem(pem: str | bytes, name: str = "public_key") -> PublicKey:
     return key
 
 
-def load_private_pem(pem: str | bytes) -> PrivateKey:
+def load_private_pem(pem: str | bytes, name: str = "private_key") -> PrivateKey:
     """Load an unencrypted PEM private key (RSA, EC, Ed25519 or Ed448)."""
     data = pem.encode("utf-8") if isinstance(pem, str) else pem
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        raise ConfigError("private_key is not an unencrypted PEM private key") from None
+        raise ConfigError(f"{name} is not an unencrypted PEM private key") from None
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, *ED_PRIVATE)):
-        raise ConfigError(f"private_key must be an RSA, EC, Ed25519 or Ed448 key, "
+        raise ConfigError(f"{name} must be an RSA, EC, Ed25519 or Ed448 key, "
                           f"not {type(key).__name__}")
     return key
 

@@ -1,12 +1,17 @@
-"""JWTManager: settings, keys, loaders, and minting, decoding and revoking tokens."""
+"""JWTManager: settings and keys, composed with minting, loaders and revocation.
+
+The jobs live in their own modules: :mod:`~jwt_wsgi.minting` (creating tokens),
+:mod:`~jwt_wsgi.loaders` (registering loaders), :mod:`~jwt_wsgi.revoking` (the blocklist);
+this one builds the keys and reads tokens.
+"""
 
 from __future__ import annotations
 
-import datetime
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from .blocklist import Blocklist, MemoryBlocklist
 from .cache import TokenCache
@@ -16,14 +21,15 @@ from .errors import (
     TokenMalformedError,
 )
 from .handlers import Responders
-from .issuers import IssuerRouter, has_keys, load_keys, parse_issuers
-from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey, Signer, public_jwk, thumbprint
+from .issuers import parse_issuers
+from .keys import NO_HMAC_KEY_MESSAGE, KeySet, PublicKey
+from .keystate import KeyState, build_state, replacement
 from .loaders import Loaders
-from .renewal import own_codec
-from .revoking import REFRESH_JTI_CLAIM, Revoking
-from .rotation import FAMILY_CLAIM, ledger_for, rotate
+from .minting import Minting
+from .revoking import Revoking
+from .rotation import ledger_for, rotate
 from .settings import Settings
-from .tokens import Token, TokenCodec, new_jti
+from .tokens import Token, TokenCodec
 from .wiring import (
     check_settings_argument,
 )
@@ -31,12 +37,10 @@ from .wiring import (
 if TYPE_CHECKING:
     from .jwks import JWKSFetcher
 
-F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("jwt_wsgi")
 
 
-
-class JWTManager(Loaders, Revoking):
+class JWTManager(Minting, Loaders, Revoking):
     """Settings, keys and loaders for one token issuer/verifier.
 
     :param settings: a prebuilt :class:`Settings`; otherwise the keyword options build one.
@@ -70,22 +74,9 @@ class JWTManager(Loaders, Revoking):
         if not (callable(getattr(self.blocklist, "add", None))
                 and callable(getattr(self.blocklist, "contains", None))):
             raise ConfigError("blocklist must have add(jti, expires_at) and contains(jti) methods")
-        self._signer: Signer | None = None
-        self.signing_public_key: PublicKey | None = None
-        self._setup_keys()
-        self._public_jwk = self._signing_jwk()
-        self.codec = TokenCodec(self.settings, self._find_key, self._signer,
-                                {"kid": self._public_jwk["kid"]} if self._public_jwk else None,
-                                clock=clock or time.time)
-        #: Verifies only tokens this manager's signing key signed (``None``: it cannot
-        #: sign); what :func:`~jwt_wsgi.renewal.renew_access_token` renews.
-        self.own_codec = own_codec(self.settings, self._signer, self.signing_public_key,
-                                   {"kid": self._public_jwk["kid"]} if self._public_jwk else None)
-        self._verify_signature = self.codec.verify
-        if self.issuers:
-            own = self.codec if has_keys(self.settings) else None
-            self._verify_signature = IssuerRouter(
-                self.issuers, own, self.settings.issuer, self.settings.max_token_size).verify
+        self.issuers = parse_issuers(self.settings)
+        self._state = build_state(self.settings, self.issuers, clock or time.time)
+        self._replacing = threading.Lock()
         #: Verified tokens seen before (``None`` when ``token_cache_size`` is 0).
         self.token_cache = TokenCache(self.settings.token_cache_size) \
             if self.settings.token_cache_size else None
@@ -125,36 +116,63 @@ class JWTManager(Loaders, Revoking):
 
     # -- keys -----------------------------------------------------------------------
 
-    def _setup_keys(self) -> None:
-        s = self.settings
-        self.issuers = parse_issuers(s)
-        self._published: list[dict[str, str]] = []  # signing_keys' JWKs, when given
-        if self.issuers and not has_keys(s):
-            # Only other issuers: this manager verifies but cannot mint.
-            self.keys, self.jwks_fetcher = KeySet(), None
-            self._find_key: Any = self.keys.find
-        else:
-            material = load_keys(s)
-            self.keys, self._signer = material.keys, material.signer
-            self.signing_public_key = material.signing_public_key
-            self._published = material.published
-            #: The :class:`~jwt_wsgi.jwks.JWKSFetcher` when ``jwks_url`` is set.
-            self.jwks_fetcher = material.fetcher
-            self._find_key = material.find
-        #: Whether any key set here is fetched (a cache hit then refreshes its issuer's).
-        self._fetchers = self.jwks_fetcher is not None or any(
-            issuer.material.fetcher is not None for issuer in self.issuers.values())
-        # One generation for every key this manager trusts: an issuer's rotation changes it.
-        for issuer in self.issuers.values():
-            issuer.material.keys.parent = self.keys
+    @property
+    def keys(self) -> KeySet:
+        """The key set that verifies this manager's own tokens (its ``generation`` keys
+        the verified-token cache)."""
+        return self._state.keys
 
-    def _signing_jwk(self) -> dict[str, str] | None:
-        key = self.signing_public_key
-        if key is None:
-            return None
-        jwk = public_jwk(key, "", self.settings.algorithm)
-        jwk["kid"] = thumbprint(jwk)
-        return jwk
+    @property
+    def jwks_fetcher(self) -> JWKSFetcher | None:
+        """The :class:`~jwt_wsgi.jwks.JWKSFetcher` when ``jwks_url`` is set."""
+        return self._state.fetcher
+
+    @property
+    def codec(self) -> TokenCodec:
+        """The codec that signs with the current signing key and verifies with the keys."""
+        return self._state.codec
+
+    @property
+    def own_codec(self) -> TokenCodec | None:
+        """Verifies only tokens this manager's signing key signed (``None``: it cannot
+        sign); what :func:`~jwt_wsgi.renewal.renew_access_token` renews."""
+        return self._state.own_codec
+
+    @property
+    def signing_public_key(self) -> PublicKey | None:
+        """The public half of the signing key (``None`` for HMAC or no signing key)."""
+        return self._state.signing_public_key
+
+    def replace_keys(self, **keys: Any) -> None:
+        """Replace this manager's own keys while it runs; every worker that should follow
+        calls it too (or is restarted with the new settings).
+
+        Takes ``signing_keys``, ``private_key``, ``public_key``, ``secret_key``,
+        ``secret_key_fallbacks`` and ``jwks``, as the constructor does; the settings not
+        named keep their values, and ``None`` clears one. The result is validated as at
+        construction (a :class:`ConfigError` changes nothing), then the signer and the
+        key set are swapped together: the next token is signed by the new first key,
+        and a token of a key no longer listed stops verifying at once, also when it was
+        in the verified-token cache.
+
+        ::
+
+            jwt.replace_keys(signing_keys=[next_pem, current_pem])   # promote the next key
+            jwt.replace_keys(secret_key=new, secret_key_fallbacks=[old])
+
+        :raises ConfigError: another setting, a manager whose own keys come from
+            ``jwks_url`` or ``oidc_issuer``, or keys the constructor would refuse.
+        """
+        with self._replacing:
+            current = self._state
+            settings = replacement(current, keys)
+            state = build_state(settings, self.issuers, current.codec.clock, current.keys)
+            # One assignment: a reader holds the old state or the new one, never a mix.
+            self._state = state
+            self.settings = settings
+        logger.info("jwt_wsgi: keys replaced; %d published, signing kid %s",
+                    len(state.published),
+                    state.published[0]["kid"] if state.published else "(not published)")
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The public JWKS of the private key this manager signs with (with
@@ -167,80 +185,12 @@ class JWTManager(Loaders, Revoking):
         :raises RuntimeError: the manager signs with an HMAC secret (never published) or
             cannot sign at all.
         """
-        if self._public_jwk is None:
+        published = self._state.published
+        if not published:
             raise RuntimeError("jwks() needs private_key with an RS*, PS*, ES* or EdDSA "
                                "algorithm; "
                                "an HMAC secret_key is never published")
-        published = self._published or [self._public_jwk]
         return {"keys": [dict(jwk) for jwk in published]}
-
-    # -- minting --------------------------------------------------------------------
-
-    def create_access_token(self, identity: Any, fresh: bool | float | datetime.timedelta = False,
-                            expires_delta: datetime.timedelta | int | bool | None = None,
-                            additional_claims: Mapping[str, Any] | None = None,
-                            additional_headers: Mapping[str, Any] | None = None) -> str:
-        """Mint an access token (claim layout of flask-jwt-extended 4.x).
-
-        :param fresh: ``True``, or a duration/timestamp until which the token is fresh.
-        :param expires_delta: lifetime; ``None`` for the default, ``False`` for none.
-        """
-        return self._create("access", identity, fresh, expires_delta,
-                            self.settings.access_token_expires, additional_claims,
-                            additional_headers)
-
-    def create_refresh_token(self, identity: Any,
-                             expires_delta: datetime.timedelta | int | bool | None = None,
-                             additional_claims: Mapping[str, Any] | None = None,
-                             additional_headers: Mapping[str, Any] | None = None) -> str:
-        """Mint a refresh token (``type: refresh``, never fresh)."""
-        return self._create("refresh", identity, False, expires_delta,
-                            self.settings.refresh_token_expires, additional_claims,
-                            additional_headers)
-
-    def _create(self, token_type: str, identity: Any, fresh: bool | float | datetime.timedelta,
-                expires_delta: datetime.timedelta | int | bool | None,
-                default_expiry: datetime.timedelta | None,
-                additional_claims: Mapping[str, Any] | None,
-                additional_headers: Mapping[str, Any] | None, *, loaders: bool = True) -> str:
-        """Mint one token; ``loaders=False`` when ``identity`` is already the claim's value
-        (a token minted from a verified one), so no loader sees it as a user object."""
-        s = self.settings
-        user = identity  # what the claims and headers loaders get, as in flask-jwt-extended
-        if loaders and self._identity_loader is not None:
-            identity = self._identity_loader(identity)
-        if s.verify_sub and s.identity_claim == "sub" and not isinstance(identity, str):
-            raise TypeError("identity must be a string, as sub is one (or set verify_sub=False, "
-                            "or register a user_identity_loader that returns one)")
-        now = int(self.codec.clock())
-        if isinstance(fresh, datetime.timedelta):
-            fresh = now + int(fresh.total_seconds())
-        elif not isinstance(fresh, (bool, int, float)):
-            raise TypeError("fresh must be a bool, a timedelta or a timestamp")
-        claims: dict[str, Any] = {"fresh": fresh, "iat": now, "jti": new_jti(),
-                                  "type": token_type, s.identity_claim: identity}
-        if s.encode_nbf:
-            claims["nbf"] = now
-        # As flask-jwt-extended 4.x, whatever token_location says: a token minted here may be
-        # set as a cookie by another service (or a later configuration) that checks CSRF.
-        if s.cookie_csrf_protect:
-            claims["csrf"] = new_jti()
-        audience = s.encode_audience or s.audience
-        if audience:
-            claims["aud"] = audience[0] if len(audience) == 1 else list(audience)
-        issuer = s.encode_issuer or s.issuer
-        if issuer:
-            claims["iss"] = issuer
-        lifetime = _lifetime(expires_delta, default_expiry)
-        if lifetime is not None:
-            claims["exp"] = now + lifetime
-        if loaders and self._claims_loader is not None:
-            claims.update(self._claims_loader(user))
-        if additional_claims:
-            claims.update(additional_claims)
-        headers = dict(self._headers_loader(user)) if loaders and self._headers_loader else {}
-        headers.update(additional_headers or {})
-        return self.codec.encode(claims, headers)
 
     # -- reading --------------------------------------------------------------------
 
@@ -251,7 +201,7 @@ class JWTManager(Loaders, Revoking):
         :raises jwt_wsgi.errors.JWTWSGIError: a subclass saying what is wrong, also when
             ``token`` is not a string at all.
         """
-        header, claims = self._verify_signature(_token_text(token))
+        header, claims = self._state.verify(_token_text(token))
         try:
             self.codec.check_times(claims, allow_expired=allow_expired)
         except JWTWSGIError as error:
@@ -266,20 +216,22 @@ class JWTManager(Loaders, Revoking):
         A token in the verified-token cache skips parsing and the signature check; the
         clock and revocation are checked on every call, and only a success is cached.
         """
+        state = self._state  # read once: keys replaced meanwhile never mix with these
         cache = self.token_cache
         if cache is None:
-            verified = self._verify_signature(token)
+            verified = state.verify(token)
             self.check_now(*verified)
             return verified
         # Taken before verifying: a key change during verification makes the put a no-op.
-        keys = self.keys
+        # Replaced keys are another KeySet, so nothing cached under the old ones is found.
+        keys = state.keys
         context = (keys, keys.generation, self._validation)
         found = cache.get(token, context)
         if found is not None:
             # A hit skips the key lookup, where a JWKS set is refreshed when it expires: do
             # that here, for this token's issuer only (another's dead endpoint never delays
             # it); a refetch that changed the keys sends the token through full checks.
-            fetcher = self._fetcher_of(found[1]) if self._fetchers else None
+            fetcher = self._fetcher_of(state, found[1]) if state.fetchers else None
             if fetcher is not None:
                 fetcher.refresh_if_expired()
                 if keys.generation != context[1]:  # drops what the old keys verified
@@ -288,15 +240,15 @@ class JWTManager(Loaders, Revoking):
         if found is not None:
             self.check_now(*found)
             return found
-        header, claims = self._verify_signature(token)
+        header, claims = state.verify(token)
         self.check_now(header, claims)
         return cache.put(token, context, header, claims)
 
-    def _fetcher_of(self, claims: dict[str, Any]) -> JWKSFetcher | None:
+    def _fetcher_of(self, state: KeyState, claims: dict[str, Any]) -> JWKSFetcher | None:
         """The JWKS fetcher whose keys verified a token with these claims, if any."""
         iss = claims.get("iss")
         issuer = self.issuers.get(iss) if isinstance(iss, str) else None
-        return issuer.material.fetcher if issuer is not None else self.jwks_fetcher
+        return issuer.material.fetcher if issuer is not None else state.fetcher
 
     def check_now(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
         """What can change after a token was verified: the clock and revocation."""
@@ -307,24 +259,6 @@ class JWTManager(Loaders, Revoking):
             raise error.with_token(header, claims) from None
 
     # -- rotation -------------------------------------------------------------------
-
-    def create_token_pair(self, identity: Any, fresh: bool | float | datetime.timedelta = True,
-                          additional_claims: Mapping[str, Any] | None = None,
-                          ) -> tuple[str, str]:
-        """Mint a login's ``(access, refresh)`` pair as one rotation family.
-
-        The access token names the refresh token (``refresh_jti``) and both name the
-        family, so revoking the refresh token, or a reuse that :meth:`rotate_refresh`
-        detects, refuses the access token too.
-        """
-        refresh_jti = new_jti()
-        family = {FAMILY_CLAIM: refresh_jti}
-        extra = dict(additional_claims or {})
-        refresh = self.create_refresh_token(identity, additional_claims={
-            **extra, **family, "jti": refresh_jti})
-        access = self.create_access_token(identity, fresh=fresh, additional_claims={
-            **extra, **family, REFRESH_JTI_CLAIM: refresh_jti})
-        return access, refresh
 
     def rotate_refresh(self, refresh_token: str | bytes) -> tuple[str, str]:
         """Trade a refresh token for a new ``(access, refresh)`` pair of the same family.
@@ -355,16 +289,3 @@ def _token_text(token: object) -> str:
         except UnicodeDecodeError:
             raise TokenMalformedError("Invalid token format") from None
     raise TokenMalformedError("Token must be a string")
-
-
-def _lifetime(value: datetime.timedelta | int | bool | None,
-              default: datetime.timedelta | None) -> int | None:
-    if value is None:
-        return None if default is None else int(default.total_seconds())
-    if value is False:
-        return None
-    if isinstance(value, datetime.timedelta):
-        return int(value.total_seconds())
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise TypeError("expires_delta must be a timedelta, seconds, False or None")

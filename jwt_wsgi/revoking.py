@@ -32,10 +32,12 @@ class Revoking:
 
     settings: Settings
     blocklist: Blocklist
-    codec: TokenCodec
     _blocklist_loader: Callable[[dict[str, Any], dict[str, Any]], bool] | None
 
     if TYPE_CHECKING:  # the manager's own
+        @property
+        def codec(self) -> TokenCodec: ...
+
         def decode_token(self, token: str | bytes,
                          allow_expired: bool = False) -> dict[str, Any]: ...
 

@@ -210,22 +210,18 @@ class Settings:
         ``None`` means "the default" for the list settings and "unset" for the optional
         ones; a lifetime of ``None`` is refused (write ``False`` or ``"never"``).
         """
-        values: dict[str, Any] = {}
-        for name, value in options.items():
-            spec = SPECS.get(name)
-            if spec is None:
-                raise ConfigError(unknown(name, SPECS, "setting"))
-            if value is None and spec.none == "default":
-                continue
-            if value is None and spec.none == "never":
-                raise SettingError(name, none_problem())
-            check_blank(name, spec, value)
-            if spec.none == "default" and _empty(value):
-                # Given and empty: an audience list left empty by a template must not
-                # drop the audience requirement (only ``()`` may mean unset, as stored).
-                spec.convert(name, [] if value == () else value)
-            values[name] = value
-        return cls(**values)
+        return cls(**_checked(options))
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` (keyword options, as :meth:`build` takes them), the
+        whole converted and validated again; ``None`` puts a list setting back to its
+        default.
+
+        :raises ConfigError: as :meth:`build` does.
+        """
+        defaults = {name: SPECS_DEFAULTS[name] for name, value in changes.items()
+                    if value is None and name in SPECS and SPECS[name].none == "default"}
+        return dataclasses.replace(self, **{**_checked(changes), **defaults})
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> Settings:
@@ -268,6 +264,26 @@ class Settings:
         return self.decode_algorithms or (self.algorithm,)
 
 
+def _checked(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword options as :meth:`Settings.build` takes them, each checked on its own."""
+    values: dict[str, Any] = {}
+    for name, value in options.items():
+        spec = SPECS.get(name)
+        if spec is None:
+            raise ConfigError(unknown(name, SPECS, "setting"))
+        if value is None and spec.none == "default":
+            continue
+        if value is None and spec.none == "never":
+            raise SettingError(name, none_problem())
+        check_blank(name, spec, value)
+        if spec.none == "default" and _empty(value):
+            # Given and empty: an audience list left empty by a template must not
+            # drop the audience requirement (only ``()`` may mean unset, as stored).
+            spec.convert(name, [] if value == () else value)
+        values[name] = value
+    return values
+
+
 def _empty(value: Any) -> bool:
     return isinstance(value, (str, tuple, list, set, frozenset)) and not value
 
@@ -276,6 +292,8 @@ def _empty(value: Any) -> bool:
 SPECS: dict[str, Spec] = {f.name: f.metadata["spec"] for f in dataclasses.fields(Settings)}
 #: Every ``JWT_*`` key :meth:`Settings.from_mapping` reads, and the setting it sets: the
 #: keyword name upper-cased, and flask-jwt-extended's own name where it differs.
+#: Each setting's default, by keyword name.
+SPECS_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Settings)}
 KEYS: dict[str, str] = {
     **{"JWT_" + name.upper(): name for name in SPECS},
     **{spec.flask: name for name, spec in SPECS.items() if isinstance(spec.flask, str)},

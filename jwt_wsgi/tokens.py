@@ -251,17 +251,12 @@ class TokenCodec:
         return verifier
 
     def _check_lifetime(self, claims: dict[str, Any]) -> None:
-        """``max_token_lifetime``, as Kong's ``maximum_expiration``: an access token may not
-        be valid for longer than the bound, whoever minted it. Without ``exp`` or ``iat``
-        the lifetime is unknown, so such a token is refused while the bound is set."""
+        """``max_token_lifetime`` (see :func:`lifetime_problem`), whoever minted the token."""
         bound = self.settings.max_token_lifetime
-        if bound is None or claims.get("type") == "refresh":
-            return
-        exp, iat = claims.get("exp"), claims.get("iat")
-        if exp is None or iat is None:
-            raise TokenLifetimeTooLongError("Token lifetime unknown (exp and iat required)")
-        if exp - iat > bound.total_seconds():
-            raise TokenLifetimeTooLongError()
+        if bound is not None:
+            problem = lifetime_problem(claims, bound.total_seconds())
+            if problem is not None:
+                raise TokenLifetimeTooLongError(problem)
 
     def _check_claims(self, claims: dict[str, Any]) -> None:
         for name in TIME_CLAIMS:
@@ -358,6 +353,25 @@ def _dumps(value: Any) -> bytes:
         return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise TypeError(f"token content is not JSON-serializable: {exc}") from None
+
+
+def lifetime_problem(claims: Mapping[str, Any], bound: float) -> str | None:
+    """Why an access token's claims break ``max_token_lifetime`` (``None``: they keep it).
+
+    As Kong's ``maximum_expiration``, an access token may not be valid for longer than
+    ``bound`` seconds: ``exp - iat`` at most. Without ``exp`` or ``iat`` the lifetime is
+    unknown (a token without ``iat`` could have been minted any time before its ``exp``),
+    so such a token breaks the bound too. Refresh tokens (``type: refresh``) are bounded
+    by ``refresh_token_expires`` instead, and never reach an access route.
+    """
+    if claims.get("type") == "refresh":
+        return None
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not (is_numeric_date(exp) and is_numeric_date(iat)):
+        return "Token lifetime unknown (exp and iat required)"
+    if exp - iat > bound:
+        return "Token lifetime too long"
+    return None
 
 
 def new_jti() -> str:
