@@ -81,6 +81,12 @@ class JWTManager(Loaders, Revoking):
         #: sign); what :func:`~jwt_wsgi.renewal.renew_access_token` renews.
         self.own_codec = own_codec(self.settings, self._signer, self.signing_public_key,
                                    {"kid": self._public_jwk["kid"]} if self._public_jwk else None)
+        #: Verifies only tokens signed by a key this manager signs or signed with (no
+        #: ``public_key``, ``jwks`` or fetched key): what :meth:`rotate_refresh` rotates.
+        self.rotation_codec = None if self._signer is None or self._own_keys is None \
+            else TokenCodec(self.settings, self._own_keys.find, self._signer,
+                            {"kid": self._public_jwk["kid"]} if self._public_jwk else None,
+                            clock=self.codec.clock)
         self._verify_signature = self.codec.verify
         if self.issuers:
             own = self.codec if has_keys(self.settings) else None
@@ -133,6 +139,7 @@ class JWTManager(Loaders, Revoking):
             # Only other issuers: this manager verifies but cannot mint.
             self.keys, self.jwks_fetcher = KeySet(), None
             self._find_key: Any = self.keys.find
+            self._own_keys: KeySet | None = None
         else:
             material = load_keys(s)
             self.keys, self._signer = material.keys, material.signer
@@ -141,6 +148,7 @@ class JWTManager(Loaders, Revoking):
             #: The :class:`~jwt_wsgi.jwks.JWKSFetcher` when ``jwks_url`` is set.
             self.jwks_fetcher = material.fetcher
             self._find_key = material.find
+            self._own_keys = material.own
         #: Whether any key set here is fetched (a cache hit then refreshes its issuer's).
         self._fetchers = self.jwks_fetcher is not None or any(
             issuer.material.fetcher is not None for issuer in self.issuers.values())
