@@ -46,6 +46,28 @@ ED_PUBLIC = (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)
 ED_PRIVATE = (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)
 
 
+def _small_order_encodings() -> frozenset[bytes]:
+    """The encodings of the points of small order (and their non-canonical spellings)
+    on edwards25519 and edwards448, with the sign bit cleared (as libsodium lists them)."""
+    p25519, p448 = 2**255 - 19, 2**448 - 2**224 - 1
+    order8 = (0x05FC536D880238B13933C6D305ACDFD5F098EFF289F4C345B027B2C28F95E826,
+              0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7)
+    found = {y.to_bytes(32, "little") for y in (0, 1, p25519 - 1, p25519, p25519 + 1, *order8)}
+    found |= {y.to_bytes(57, "little") for y in (0, 1, p448 - 1, p448, p448 + 1)}
+    return frozenset(found)
+
+
+#: An Ed25519 key of small order (the identity, say) verifies a signature that any
+#: one can make for any message: ``R`` the same point, ``S`` zero. OpenSSL takes such
+#: keys; a key set that holds one must not.
+_SMALL_ORDER = _small_order_encodings()
+
+
+def weak_edwards_key(raw: bytes) -> bool:
+    """Whether a raw Ed25519 or Ed448 public key is a point of small order."""
+    return raw[:-1] + bytes([raw[-1] & 0x7F]) in _SMALL_ORDER if raw else True
+
+
 class Signer(Protocol):
     def sign(self, msg: bytes) -> bytes: ...
 
@@ -197,6 +219,9 @@ def check_key_fits(key: PublicKey | PrivateKey, algorithm: str, name: str) -> No
         if not isinstance(key, _ED_CURVE_OF.get(algorithm, (*ED_PUBLIC, *ED_PRIVATE))):
             wanted = "an Ed25519 or Ed448" if algorithm == "EdDSA" else f"an {algorithm}"
             raise ConfigError(f"{name} is {_kind(key)} key; {algorithm} needs {wanted} key")
+        public = key.public_key() if isinstance(key, ED_PRIVATE) else key
+        if isinstance(public, ED_PUBLIC) and weak_edwards_key(_raw(public)):
+            raise ConfigError(f"{name} is a point of small order: anyone could sign for it")
     elif algorithm in EC_ALGORITHMS:
         if not isinstance(key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
             raise ConfigError(f"{name} is {_kind(key)} key; {algorithm} needs an EC key")
@@ -205,6 +230,12 @@ def check_key_fits(key: PublicKey | PrivateKey, algorithm: str, name: str) -> No
                               f"{EC_CURVES[algorithm]}")
     else:
         raise ConfigError(f"{name} is a public-key key; {algorithm} needs secret_key")
+
+
+def _raw(key: EdPublicKey) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 def _kind(key: Any) -> str:

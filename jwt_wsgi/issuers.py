@@ -63,6 +63,10 @@ class KeyMaterial:
     #: The JWKs to publish (``signing_keys``), the signing one first.
     published: list[dict[str, str]] = dataclasses.field(default_factory=list)
     fetcher: JWKSFetcher | None = None  # when jwks_url is set
+    #: The keys this issuer signs or signed with (the signing key, ``signing_keys``,
+    #: ``secret_key`` and its fallbacks), without ``public_key``, ``jwks`` or a fetched
+    #: set: what may verify a token this manager is to mint from (refresh rotation).
+    own: KeySet | None = None
 
     @property
     def find(self) -> KeyLookup:
@@ -88,6 +92,7 @@ def load_keys(settings: Settings) -> KeyMaterial:
             raise ConfigError("public_key, private_key, signing_keys and JWKS settings need an "
                               "RS*, PS*, ES* or EdDSA algorithm; HMAC algorithms use secret_key")
         secret = hmac_keys(s, algorithms, keys)
+        material.own = keys  # every HMAC secret here is this manager's own
         if s.algorithm in HMAC_ALGORITHMS:
             material.signer = signer(secret, s.algorithm)
         return material
@@ -95,14 +100,18 @@ def load_keys(settings: Settings) -> KeyMaterial:
         raise ConfigError("secret_key_fallbacks are HMAC secrets; with public-key algorithms "
                           "rotate keys with signing_keys")
     public = load_public_pem(s.public_key) if s.public_key is not None else None
+    own = material.own = KeySet()
     if s.signing_keys:
         material.signer, material.signing_public_key, material.published = signing_keys(
-            s, algorithms, keys, _fits)
+            s, algorithms, keys, _fits, own)
     if s.private_key is not None:
         private = load_private_pem(s.private_key)
         check_key_fits(private, s.algorithm, "private_key")
         material.signer = signer(private, s.algorithm)
         material.signing_public_key = private.public_key()
+        for alg in algorithms:
+            if _fits(private.public_key(), alg):
+                own.add(verifier(private.public_key(), alg), alg)
         if public is None:
             public = private.public_key()
     if public is not None:

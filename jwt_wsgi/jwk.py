@@ -18,6 +18,7 @@ from .algorithms import (
     OKP_ALGORITHMS,
     RSA_ALGORITHMS,
     PublicKey,
+    weak_edwards_key,
 )
 
 #: RFC 8037 2: the Edwards curves a ``kty: OKP`` signing key may name.
@@ -50,8 +51,10 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey | bytes:
         x = jwk.get("x")
         if loader is None or not isinstance(x, str):
             raise ValueError("unsupported OKP curve")
-        okp: PublicKey = loader.from_public_bytes(
-            base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
+        raw = base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+        if weak_edwards_key(raw):
+            raise ValueError("OKP key of small order")
+        okp: PublicKey = loader.from_public_bytes(raw)
         return okp
     if kty == "oct":
         secret = base64.urlsafe_b64decode(str(jwk.get("k", "")) + "==")

@@ -47,8 +47,10 @@ def hmac_keys(settings: Settings, algorithms: tuple[str, ...], keys: KeySet) -> 
 
 
 def signing_keys(settings: Settings, algorithms: tuple[str, ...], keys: KeySet,
-                 fits: Any) -> tuple[Any, PublicKey, list[dict[str, str]]]:
-    """Load ``signing_keys``: the first signs; every one verifies under its thumbprint.
+                 fits: Any, own: KeySet | None = None,
+                 ) -> tuple[Any, PublicKey, list[dict[str, str]]]:
+    """Load ``signing_keys``: the first signs; every one verifies under its thumbprint,
+    in ``keys`` and in ``own`` (the keys this manager signed with).
 
     :return: the signer, its public key, and the JWKs to publish (the signing one first).
     :raises ConfigError: a first key that is not private, a key that fits no algorithm,
@@ -81,8 +83,10 @@ def signing_keys(settings: Settings, algorithms: tuple[str, ...], keys: KeySet,
         published.append(jwk)
         for alg in fitting:
             check_key_fits(public, alg, f"signing_keys[{index}]")
-            keys.add(verifier(public, alg), alg, kid=kid)
+            for target in (keys, own) if own is not None else (keys,):
+                target.add(verifier(public, alg), alg, kid=kid)
             anonymous.setdefault(alg, []).append(verifier(public, alg))
     for alg, verifiers in anonymous.items():  # kid-less tokens, or a kid none of them has
-        keys.add(verifiers[0] if len(verifiers) == 1 else AnyOf(verifiers), alg)
+        for target in (keys, own) if own is not None else (keys,):
+            target.add(verifiers[0] if len(verifiers) == 1 else AnyOf(verifiers), alg)
     return signer(first, settings.algorithm), first.public_key(), published

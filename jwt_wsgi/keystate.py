@@ -51,6 +51,9 @@ class KeyState:
     codec: TokenCodec
     #: Verifies only what the signing key signed (``None``: the manager cannot sign).
     own_codec: TokenCodec | None
+    #: Verifies only tokens signed by a key this manager signs or signed with (no
+    #: ``public_key``, ``jwks`` or fetched key): what ``rotate_refresh`` rotates.
+    rotation_codec: TokenCodec | None
     verify: Callable[[str], Token]
     #: Whether any key set of this manager is fetched (own or an issuer's).
     fetchers: bool
@@ -67,6 +70,7 @@ def build_state(settings: Settings, issuers: Mapping[str, Issuer],
     public: PublicKey | None = None
     published: tuple[dict[str, str], ...] = ()
     fetcher: JWKSFetcher | None = None
+    own_keys: KeySet | None = None
     if issuers and not has_keys(settings):
         keys = KeySet()  # only other issuers: this manager verifies but cannot mint
         find: KeyLookup = keys.find
@@ -74,6 +78,7 @@ def build_state(settings: Settings, issuers: Mapping[str, Issuer],
         material = load_keys(settings)
         keys, fetcher, find = material.keys, material.fetcher, material.find
         signer, public = material.signer, material.signing_public_key
+        own_keys = material.own
         published = tuple(material.published) or _own_jwk(public, settings.algorithm)
     if signer is not None:
         check_lifetime_bound(settings)
@@ -88,9 +93,11 @@ def build_state(settings: Settings, issuers: Mapping[str, Issuer],
     # One generation for every key the manager trusts: an issuer's rotation changes it.
     for issuer in issuers.values():
         issuer.material.keys.parent = keys
+    rotation = None if signer is None or own_keys is None else TokenCodec(
+        settings, own_keys.find, signer, header, clock=clock)
     return KeyState(
         settings, keys, fetcher, find, signer, public, published, codec,
-        own_codec(settings, signer, public, header), verify,
+        own_codec(settings, signer, public, header), rotation, verify,
         fetcher is not None or any(i.material.fetcher is not None for i in issuers.values()))
 
 

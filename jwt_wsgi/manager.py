@@ -139,6 +139,12 @@ class JWTManager(Minting, Loaders, Revoking):
         return self._state.own_codec
 
     @property
+    def rotation_codec(self) -> TokenCodec | None:
+        """Verifies only tokens a key this manager signs or signed with signed: what
+        :meth:`rotate_refresh` rotates (``None``: it cannot sign)."""
+        return self._state.rotation_codec
+
+    @property
     def signing_public_key(self) -> PublicKey | None:
         """The public half of the signing key (``None`` for HMAC or no signing key)."""
         return self._state.signing_public_key

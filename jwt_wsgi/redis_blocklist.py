@@ -63,6 +63,11 @@ class RedisBlocklist:
                               "entries for good")
         if not (isinstance(prefix, str) and prefix.strip(":")):
             raise ConfigError("prefix must be a non-empty string")
+        if not prefix.endswith(":"):
+            # Without it the watermark prefix ("app:revoked-before:") starts with this
+            # one: Redis refuses to track overlapping prefixes (every request would get
+            # 503), and a jti "-before:x" would name a watermark's key.
+            raise ConfigError(f"prefix must end with ':', such as {prefix + ':'!r}")
         if client is None:
             if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
                 raise ConfigError("url must start with redis://, rediss:// or unix://")

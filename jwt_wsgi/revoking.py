@@ -18,7 +18,7 @@ from .cache import copy_json
 from .errors import RevokedTokenError, ServiceUnavailableError
 from .rotation import FAMILY_CLAIM, FAMILY_KEY, revoke_family
 from .settings import Settings
-from .tokens import TokenCodec
+from .tokens import RESERVED_JTI_PREFIXES, TokenCodec
 
 logger = logging.getLogger("jwt_wsgi")
 
@@ -32,6 +32,7 @@ class Revoking:
 
     settings: Settings
     blocklist: Blocklist
+    issuers: Mapping[str, Any]
     _blocklist_loader: Callable[[dict[str, Any], dict[str, Any]], bool] | None
 
     if TYPE_CHECKING:  # the manager's own
@@ -92,13 +93,18 @@ class Revoking:
         jti = claims.get("jti")
         if not isinstance(jti, str):
             raise ValueError("the token has no jti claim and cannot be revoked")
+        if jti.startswith(RESERVED_JTI_PREFIXES):  # would name a family or a used token
+            raise ValueError("the token's jti is not one this store can revoke")
         exp = claims.get("exp")
         # The verifier accepts a token until exp + leeway; the entry must outlive that.
         until = float(exp) + self.settings.leeway if isinstance(exp, (int, float)) else None
         try:
             self.blocklist.add(jti, until)
-            family = claims.get(FAMILY_CLAIM)
-            if claims.get("type") == "refresh" and isinstance(family, str):
+            # Families are this manager's own: another issuer's token naming one (its
+            # issuer chose the claim) must not end a family of ours.
+            family, iss = claims.get(FAMILY_CLAIM), claims.get("iss")
+            foreign = isinstance(iss, str) and iss in self.issuers
+            if claims.get("type") == "refresh" and isinstance(family, str) and not foreign:
                 revoke_family(self, family)
         except Exception as exc:
             raise ServiceUnavailableError("Revocation store unavailable") from exc

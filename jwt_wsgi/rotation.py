@@ -27,7 +27,7 @@ from .errors import (
     ServiceUnavailableError,
     WrongTokenTypeError,
 )
-from .tokens import new_jti
+from .tokens import RESERVED_JTI_PREFIXES, new_jti
 
 if TYPE_CHECKING:
     from .manager import JWTManager
@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 FAMILY_CLAIM = "family"
 #: How a revoked family sits in the blocklist beside revoked ``jti`` values.
 FAMILY_KEY = "family:"
+#: How a used refresh token sits in the blocklist too: the ledger's ``SET NX`` decides
+#: races, and this entry, replicated and written back by
+#: :class:`~jwt_wsgi.blocklist.RedisBlocklist` when Redis loses data (a restart, a
+#: FLUSHALL), keeps a used token used when the ledger has forgotten it.
+CONSUMED_KEY = "consumed:"
+assert (FAMILY_KEY, CONSUMED_KEY) == RESERVED_JTI_PREFIXES
 
 
 class Ledger(Protocol):
@@ -107,7 +113,12 @@ _MINTED = frozenset({"iat", "nbf", "exp", "jti", "type", "fresh", "csrf", "iss",
 
 def rotate(manager: JWTManager, token: str) -> tuple[str, str]:
     """:meth:`JWTManager.rotate_refresh`: verify, consume once, mint the next pair."""
-    header, claims = manager.codec.verify(token)  # this manager's own keys and rules only
+    # Only keys this manager signs or signed with: a token that a jwks, jwks_url or
+    # public_key key verifies was minted elsewhere and must not come back signed by us.
+    codec = manager.rotation_codec
+    if codec is None:
+        raise RuntimeError("this manager has no signing key: set secret_key or private_key")
+    header, claims = codec.verify(token)
     try:
         manager.codec.check_times(claims)
         if claims.get("type") != "refresh":
@@ -118,12 +129,19 @@ def rotate(manager: JWTManager, token: str) -> tuple[str, str]:
         if not isinstance(jti, str) or not jti or not isinstance(family, str) or not family:
             raise InvalidTokenError("Refresh token cannot be rotated")
         strong = getattr(manager.blocklist, "contains_now", None)
-        if callable(strong) and strong(FAMILY_KEY + family):
+        try:
+            ended = callable(strong) and bool(strong(FAMILY_KEY + family))
+        except Exception as exc:
+            raise ServiceUnavailableError("Revocation store unavailable") from exc
+        if ended:
             raise RevokedTokenError()  # ended by another worker a moment ago
         exp = claims.get("exp")
         until = float(exp) + manager.settings.leeway if isinstance(exp, (int, float)) else None
         try:
-            first = manager.refresh_ledger.consume(jti, until)
+            used = bool(manager.blocklist.contains(CONSUMED_KEY + jti))
+            first = not used and manager.refresh_ledger.consume(jti, until)
+            if first:
+                manager.blocklist.add(CONSUMED_KEY + jti, until)
         except Exception as exc:
             raise ServiceUnavailableError("Refresh token store unavailable") from exc
         if not first:

@@ -51,6 +51,10 @@ ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "bearer"})
 #: a token holding one is an ID token, of type ``id``. ``nonce`` is not among them: some
 #: providers copy it into access tokens.
 ID_TOKEN_CLAIMS = ("at_hash", "c_hash", "s_hash")
+#: How revocation stores name what is not a token (:mod:`jwt_wsgi.rotation`): a revoked
+#: family, a used refresh token. A ``jti`` spelled so would revoke them, so no token with
+#: one verifies (ours are UUIDs).
+RESERVED_JTI_PREFIXES = ("family:", "consumed:")
 # Header parameters that would change how the token must be processed; we implement none.
 _REFUSED_HEADERS = ("crit", "enc", "zip", "b64")
 RESERVED_ENCODE_HEADERS = frozenset({"alg", *_REFUSED_HEADERS})
@@ -274,6 +278,8 @@ class TokenCodec:
         for name in ("jti", "type", "csrf", "scope"):
             if name in claims and not isinstance(claims[name], str):
                 raise ClaimInvalidError(f"Invalid claim: {name} must be a string", name)
+        if "jti" in claims and claims["jti"].startswith(RESERVED_JTI_PREFIXES):
+            raise ClaimInvalidError("Invalid claim: jti", "jti")
         # Present means checked, as for the header: "scp": null is not an absent scp, and a
         # route's scope check must never meet a value it cannot read.
         scp = claims.get("scp")
