@@ -205,6 +205,11 @@ class ReverseProxy:
         method = str(environ.get("REQUEST_METHOD", "GET"))
         # origin-form only: the client's authority in an absolute-form target stays here
         path = origin_form(str(environ.get("PATH_INFO", "") or "/"))
+        if not path.startswith("/"):
+            # werkzeug's server, waitress and wsgiref hand on "GET -admin/x" as PATH_INFO
+            # "-admin/x": glued to the prefix /api it would leave for /api-admin/x. Routers
+            # read it with a leading slash, as the rules did: so does the upstream.
+            path = "/" + path
         if not self.forward_authorization and self.manager is None:
             front = environ.get(MANAGER)
             if front is not None and front is not self._front:

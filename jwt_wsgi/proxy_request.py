@@ -29,10 +29,10 @@ FORWARDING = frozenset({
     "x-client-ip", "true-client-ip", "x-cluster-client-ip"})
 PLAIN_VALUE = re.compile(r"[\x20-\x7e]*")
 # RFC 9112 5.2: an obs-fold (CRLF then SP/HTAB) becomes SP before forwarding; so does any
-# other run of CR, LF and NUL a server left in a value, with the blanks around it.
-# The pattern starts at a break only: a leading ``[ \t]*`` is tried from every blank of a
-# long run and backtracks quadratically (64 KiB of blanks before a break took 30 s); the
-# blanks before each break are stripped from the pieces instead.
+# other run of CR, LF and NUL a server left in a value, with the blanks around it. The
+# pattern starts at a break only: a leading ``[ \t]*`` would be tried from every blank of
+# a long run and backtrack quadratically (64 KiB of blanks took 30 s); the blanks before a
+# break are stripped from each piece instead.
 _LINE_BREAK = re.compile(r"[\r\n\x00][\r\n\x00 \t]*")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7f) if chr(c) not in "\"#<>\\^`{|}")

@@ -246,6 +246,8 @@ class RouteTable:
             found += self._matches(method, text_parts, node.candidates, "text")
         if node.lenient:
             found += self._matches(method, text_parts, node.candidates, "lenient")
+            if "//" in path or path.endswith("/"):  # an empty segment: Falcon's own reading
+                found += self._matches(method, text_parts, node.candidates, "falcon")
         if node.wildcard and "//" in path:
             found += self._matches(method, parts, node.candidates, "werkzeug")
         return found

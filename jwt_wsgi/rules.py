@@ -99,9 +99,10 @@ class Rule:
         for segment in parsed:
             self._refuse_backtracking(segment)
         self.shapes = {space: self._shape(parsed, space)
-                       for space in ("latin-1", "text", "lenient", "werkzeug")}
-        #: Whether the lenient reading differs from the UTF-8 text one.
-        self.lenient = self.shapes["lenient"] != self.shapes["text"]
+                       for space in ("latin-1", "text", "lenient", "falcon", "werkzeug")}
+        #: Whether the lenient readings differ from the UTF-8 text one.
+        self.lenient = self.shapes["lenient"] != self.shapes["text"] \
+            or self.shapes["falcon"] != self.shapes["text"]
         self.weighting = Weighting(
             tuple(self._weight(segment) for segment in parsed)
             + ((WILDCARD,),) * self.wildcard + ((END,),),
@@ -245,7 +246,7 @@ class Rule:
         middle = (BELOW_WERKZEUG if space == "werkzeug" else BELOW) if self.wildcard else EXACT
         for number, segment in enumerate(parsed):
             if any(isinstance(item, Variable) and _is_path(item) for item in segment):
-                middle = ANY_PATH if space == "lenient" else PATH
+                middle = ANY_PATH if space in ("lenient", "falcon") else PATH
                 target = tail  # what follows the <path:> is matched from the end
                 continue
             target.append(self._part(segment, space, number == last and not self.wildcard))
@@ -267,9 +268,13 @@ class Rule:
             value = item.converter.regex
             if pep3333:
                 value = _latin1(value)
-            elif space == "lenient":
-                value = _lenient_form(item.converter, final and position == len(segment) - 1) \
-                    or value
+            elif space in ("lenient", "falcon"):
+                # Falcon's plain {name} takes "" as a whole segment anywhere (/u//edit runs
+                # /u/{name}/edit), a reading of its own: not mixed with Django's lenient
+                # <path:>, which a Falcon route next to it would not be.
+                last = final and position == len(segment) - 1
+                whole = space == "falcon" and len(segment) == 1
+                value = _lenient_form(item.converter, last or whole) or value
             regex.append(f"(?P<{item.name}>{value})")
         return Dynamic(re.compile("".join(regex), re.DOTALL), tuple(needs))
 
