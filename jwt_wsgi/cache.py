@@ -157,6 +157,10 @@ class TokenCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, token: object) -> bool:
+        """Whether ``token`` is kept (it has been verified twice, and not evicted since)."""
+        return token in self._entries
+
     def _flush(self, context: Hashable) -> None:
         self._seen.clear()
         if self._entries:

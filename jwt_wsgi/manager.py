@@ -75,7 +75,9 @@ class JWTManager(Minting, Loaders, Revoking):
                 and callable(getattr(self.blocklist, "contains", None))):
             raise ConfigError("blocklist must have add(jti, expires_at) and contains(jti) methods")
         self.issuers = parse_issuers(self.settings)
-        self._state = build_state(self.settings, self.issuers, clock or time.time)
+        #: The keys and everything built on them (a :class:`~jwt_wsgi.keystate.KeyState`),
+        #: replaced as a whole by :meth:`replace_keys`: another object means other keys.
+        self.key_state = build_state(self.settings, self.issuers, clock or time.time)
         self._replacing = threading.Lock()
         #: Verified tokens seen before (``None`` when ``token_cache_size`` is 0).
         self.token_cache = TokenCache(self.settings.token_cache_size) \
@@ -120,34 +122,34 @@ class JWTManager(Minting, Loaders, Revoking):
     def keys(self) -> KeySet:
         """The key set that verifies this manager's own tokens (its ``generation`` keys
         the verified-token cache)."""
-        return self._state.keys
+        return self.key_state.keys
 
     @property
     def jwks_fetcher(self) -> JWKSFetcher | None:
         """The :class:`~jwt_wsgi.jwks.JWKSFetcher` when ``jwks_url`` is set."""
-        return self._state.fetcher
+        return self.key_state.fetcher
 
     @property
     def codec(self) -> TokenCodec:
         """The codec that signs with the current signing key and verifies with the keys."""
-        return self._state.codec
+        return self.key_state.codec
 
     @property
     def own_codec(self) -> TokenCodec | None:
         """Verifies only tokens this manager's signing key signed (``None``: it cannot
         sign); what :func:`~jwt_wsgi.renewal.renew_access_token` renews."""
-        return self._state.own_codec
+        return self.key_state.own_codec
 
     @property
     def rotation_codec(self) -> TokenCodec | None:
         """Verifies only tokens a key this manager signs or signed with signed: what
         :meth:`rotate_refresh` rotates (``None``: it cannot sign)."""
-        return self._state.rotation_codec
+        return self.key_state.rotation_codec
 
     @property
     def signing_public_key(self) -> PublicKey | None:
         """The public half of the signing key (``None`` for HMAC or no signing key)."""
-        return self._state.signing_public_key
+        return self.key_state.signing_public_key
 
     def replace_keys(self, **keys: Any) -> None:
         """Replace this manager's own keys while it runs; every worker that should follow
@@ -170,11 +172,11 @@ class JWTManager(Minting, Loaders, Revoking):
             ``jwks_url`` or ``oidc_issuer``, or keys the constructor would refuse.
         """
         with self._replacing:
-            current = self._state
+            current = self.key_state
             settings = replacement(current, keys)
             state = build_state(settings, self.issuers, current.codec.clock, current.keys)
             # One assignment: a reader holds the old state or the new one, never a mix.
-            self._state = state
+            self.key_state = state
             self.settings = settings
         logger.info("jwt_wsgi: keys replaced; %d published, signing kid %s",
                     len(state.published),
@@ -191,7 +193,7 @@ class JWTManager(Minting, Loaders, Revoking):
         :raises RuntimeError: the manager signs with an HMAC secret (never published) or
             cannot sign at all.
         """
-        published = self._state.published
+        published = self.key_state.published
         if not published:
             raise RuntimeError("jwks() needs private_key with an RS*, PS*, ES* or EdDSA "
                                "algorithm; "
@@ -207,7 +209,7 @@ class JWTManager(Minting, Loaders, Revoking):
         :raises jwt_wsgi.errors.JWTWSGIError: a subclass saying what is wrong, also when
             ``token`` is not a string at all.
         """
-        header, claims = self._state.verify(_token_text(token))
+        header, claims = self.key_state.verify(_token_text(token))
         try:
             self.codec.check_times(claims, allow_expired=allow_expired)
         except JWTWSGIError as error:
@@ -222,7 +224,7 @@ class JWTManager(Minting, Loaders, Revoking):
         A token in the verified-token cache skips parsing and the signature check; the
         clock and revocation are checked on every call, and only a success is cached.
         """
-        state = self._state  # read once: keys replaced meanwhile never mix with these
+        state = self.key_state  # read once: keys replaced meanwhile never mix with these
         cache = self.token_cache
         if cache is None:
             verified = state.verify(token)

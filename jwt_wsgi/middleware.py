@@ -28,10 +28,12 @@ from .errors import (
     NoTokenError,
     UserLookupError,
 )
-from .locations import TokenFinder
+from .locations import FoundToken, TokenFinder
 from .manager import JWTManager
 from .policy import Policy, merge
 from .routes import RouteTable
+from .tokens import Token, make_token
+from .verdicts import Verdicts
 from .wiring import check_app, reentry_message
 
 if TYPE_CHECKING:
@@ -96,6 +98,13 @@ class JWTMiddleware:
         # ids of the environs whose request is inside self.app now: seeing one again means
         # the app called this middleware back (``app.wsgi_app = JWTMiddleware(app, ...)``).
         self._within: set[int] = set()
+        # What _scrub removes (checked at once: the usual request has none of them).
+        self._scrubbed = frozenset({CLAIMS, HEADER, IDENTITY, LOCATION, USER, BODY_KEY,
+                                    *(("REMOTE_USER",) if remote_user else ())})
+        # The route table's memo of resolved (method, path) pairs, read here directly.
+        self._resolved = self.routes.memo
+        #: Verdicts of tokens seen on a route before (see :mod:`jwt_wsgi.verdicts`).
+        self.verdicts = Verdicts(manager)
         self._locations = manager.settings.token_location
         self._find = self.finder.find
         self._verify = manager.verify
@@ -111,12 +120,18 @@ class JWTMiddleware:
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
-        if id(environ) in self._within:
+        key, within = id(environ), self._within
+        if key in within:
             return self._reentered(environ, start_response)
         try:
-            self._scrub(environ)
-            policy = self._policy(environ)  # also refuses malformed paths, preflight or not
-            if self._is_preflight(environ):
+            if not environ.keys().isdisjoint(self._scrubbed):
+                self._scrub(environ)
+            # A (method, path) resolved before, and no method override: the memo answers.
+            policy = self._resolved.get(
+                (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")))  # type: ignore[arg-type]
+            if policy is None or not environ.keys().isdisjoint(METHOD_OVERRIDES):
+                policy = self._policy(environ)  # also refuses malformed paths
+            if "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ and self._is_preflight(environ):
                 self._report("preflight", environ)
                 if not policy.protected:  # nothing to hide: the app answers untouched
                     return self._call_app(environ, start_response)
@@ -127,12 +142,18 @@ class JWTMiddleware:
         except Exception:
             logger.exception("unexpected error in jwt_wsgi; answering 500")
             return self.refuse(InternalError(), environ, start_response)
-        self._report(outcome, environ)
-        return self._call_app(environ, start_response)
+        if self.on_outcome is not None:
+            self._report(outcome, environ)
+        # A proxy further down hides this manager's token names, whatever sits between.
+        environ[MANAGER] = self.manager
+        within.add(key)
+        try:
+            return self.app(environ, start_response)
+        finally:
+            within.discard(key)
 
     def _call_app(self, environ: WSGIEnvironment,
                   start_response: StartResponse) -> Iterable[bytes]:
-        # A proxy further down hides this manager's token names, whatever sits between.
         environ[MANAGER] = self.manager
         key = id(environ)
         self._within.add(key)
@@ -159,15 +180,8 @@ class JWTMiddleware:
 
     def _scrub(self, environ: WSGIEnvironment) -> None:
         """Nothing but a verified token may set our environ keys or REMOTE_USER."""
-        pop = environ.pop
-        pop(CLAIMS, None)
-        pop(HEADER, None)
-        pop(IDENTITY, None)
-        pop(LOCATION, None)
-        pop(USER, None)
-        pop(BODY_KEY, None)
-        if self.remote_user:
-            pop("REMOTE_USER", None)
+        for key in self._scrubbed:
+            environ.pop(key, None)
 
     def _is_preflight(self, environ: WSGIEnvironment) -> bool:
         # With a method-override header it is not a preflight (a browser never sends one
@@ -197,16 +211,19 @@ class JWTMiddleware:
             raise
         if policy.ambiguous:
             raise InvalidRequestError("Ambiguous request path")
-        header, claims = self._verify(found.token)
-        try:
-            if found.location == "cookies":  # the only tokens CSRFCheck.applies to
-                self.csrf.check(environ, found, claims)
-            policy.check(claims, self.manager.clock(), environ)
-            user_loader = self.manager.lookup_user  # registered late still counts
-            if user_loader is not None:
+        # The same token on the same policy as before, with nothing changed since: its
+        # verdict stands (see jwt_wsgi.verdicts); otherwise the whole way, which says why.
+        copies = self.verdicts.recall(found.token, policy)
+        if copies is not None:
+            header, claims = copies
+        else:
+            header, claims = self._verified(environ, found, policy)
+        user_loader = self.manager.lookup_user  # registered late still counts
+        if user_loader is not None:
+            try:
                 environ[USER] = self._look_up_user(user_loader, header, claims)
-        except JWTWSGIError as error:
-            raise error.with_token(header, claims) from None
+            except JWTWSGIError as error:
+                raise error.with_token(header, claims) from None
         identity = claims.get(self._identity_claim)
         environ[CLAIMS] = claims
         environ[HEADER] = header
@@ -215,6 +232,25 @@ class JWTMiddleware:
         if self.remote_user:
             environ["REMOTE_USER"] = identity if isinstance(identity, str) else _as_text(identity)
         return "authenticated"
+
+    def _verified(self, environ: WSGIEnvironment, found: FoundToken,
+                  policy: Policy) -> Token:
+        """The whole way: verify the token, check CSRF and the route's policy, and keep
+        the verdict when it may be kept."""
+        # Taken before verifying: a verdict never claims keys newer than the token saw.
+        state = self.manager.key_state
+        generation = state.keys.generation
+        admitted = self.verdicts.admits(found.token)
+        header, claims = self._verify(found.token)
+        try:
+            if found.location == "cookies":  # the only tokens CSRFCheck.applies to
+                self.csrf.check(environ, found, claims)
+            policy.check(claims, self.manager.clock(), environ)
+        except JWTWSGIError as error:
+            raise error.with_token(header, claims) from None
+        if admitted:
+            self.verdicts.keep(state, generation, found, policy, header, claims)
+        return make_token(header, claims)
 
     def _look_up_user(self, loader: Callable[[dict[str, Any], dict[str, Any]], Any],
                       header: dict[str, Any], claims: dict[str, Any]) -> Any:

@@ -64,8 +64,15 @@ class Policy:
     any_scopes: tuple[tuple[str, ...], ...] = ()
     contains: tuple[tuple[ClaimPath, Any], ...] = ()
     checks: tuple[Callable[[dict[str, Any], Mapping[str, Any]], object], ...] = ()
+    #: Whether a token may be needed (every requirement but ``public``); a field, not a
+    #: property, as the middleware reads it on every request.
+    protected: bool = dataclasses.field(init=False, repr=False, compare=False)
+    #: Whether only a refresh token passes (``require="refresh"``); a field too.
+    refresh: bool = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "protected", self.require != "public")
+        object.__setattr__(self, "refresh", self.require == "refresh")
         # Plain claim names given in Python (``claims=(("role", "admin"),)``) read as paths.
         for field in ("claims", "contains"):
             pairs = getattr(self, field)
@@ -73,14 +80,6 @@ class Policy:
                 object.__setattr__(self, field, tuple(
                     (name if isinstance(name, ClaimPath) else ClaimPath(name, "policy"), value)
                     for name, value in pairs))
-
-    @property
-    def protected(self) -> bool:
-        return self.require != "public"
-
-    @property
-    def refresh(self) -> bool:
-        return self.require == "refresh"
 
     @classmethod
     def parse(cls, value: str | Mapping[str, Any] | Policy, where: str) -> Policy:

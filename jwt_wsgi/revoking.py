@@ -11,7 +11,7 @@ import datetime
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .blocklist import Blocklist
 from .cache import copy_json
@@ -25,6 +25,23 @@ logger = logging.getLogger("jwt_wsgi")
 #: The claim linking an access token to the refresh token it was minted from; revoking
 #: that refresh token revokes the access token too.
 REFRESH_JTI_CLAIM = "refresh_jti"
+
+
+class Probe(NamedTuple):
+    """What revocation asks the store about one token (see
+    :meth:`Revoking.revocation_probe`)."""
+
+    #: The token's ``jti``, the ``refresh_jti`` it was minted from, its rotation family.
+    jtis: tuple[str, ...]
+    #: The identity as the store keys watermarks (``None``: the store keeps none).
+    who: str | None
+    #: The ``iat`` claim as given, compared with a watermark.
+    iat: Any
+
+
+#: Builds a :class:`Probe` without NamedTuple's keyword-handling ``__new__`` (one per
+#: verified token).
+_new_probe = tuple.__new__
 
 
 class Revoking:
@@ -49,30 +66,55 @@ class Revoking:
         token, see :data:`REFRESH_JTI_CLAIM`) is revoked too when that refresh token is.
         """
         try:
-            jti, parent = claims.get("jti"), claims.get(REFRESH_JTI_CLAIM)
-            family = claims.get(FAMILY_CLAIM)
-            if parent is None and family is None:  # the usual token: one lookup at most
-                revoked = isinstance(jti, str) and bool(self.blocklist.contains(jti))
-            else:
-                jtis = [j for j in (jti, parent) if isinstance(j, str)]
-                if isinstance(family, str):
-                    jtis.append(FAMILY_KEY + family)
-                if len(jtis) > 1 and callable(getattr(self.blocklist, "contains_any", None)):
-                    revoked = bool(self.blocklist.contains_any(jtis))  # type: ignore[attr-defined]
-                else:
-                    revoked = any(self.blocklist.contains(j) for j in jtis)
-            if not revoked:
-                revoked = self._issued_before_watermark(claims)
-            if not revoked and self._blocklist_loader is not None:
-                # Any truthy answer revokes, as in flask-jwt-extended: redis.exists() gives 1,
-                # an ORM lookup gives a row. Reading only ``True`` would fail open. Deep
-                # copies: what the loader does to them must not reach the token cache.
-                revoked = bool(self._blocklist_loader(copy_json(header), copy_json(claims)))
+            revoked = self.is_revoked(self.revocation_probe(claims), header, claims)
         except Exception as exc:
             logger.warning("revocation store failed (%s); refusing with 503", type(exc).__name__)
             raise ServiceUnavailableError("Token revocation status unavailable") from exc
         if revoked:
             raise RevokedTokenError()
+
+    def revocation_probe(self, claims: Mapping[str, Any]) -> Probe:
+        """What the store is asked about a token: worked out once per verified token, so
+        that a token seen again (the middleware's verdict memo) asks the store only."""
+        jti, parent, family = (claims.get("jti"), claims.get(REFRESH_JTI_CLAIM),
+                               claims.get(FAMILY_CLAIM))
+        if parent is None and family is None:  # the usual token (no generator: hot path)
+            jtis: tuple[str, ...] = (jti,) if isinstance(jti, str) else ()
+        else:
+            jtis = tuple(j for j in (jti, parent) if isinstance(j, str))
+            if isinstance(family, str):
+                jtis += (FAMILY_KEY + family,)
+        identity = claims.get(self.settings.identity_claim)
+        marks = identity is not None and callable(getattr(self.blocklist, "revoked_before", None))
+        return _new_probe(Probe, (jtis, identity_key(identity) if marks else None,
+                                  claims.get("iat")))
+
+    def is_revoked(self, probe: Probe, header: dict[str, Any], claims: dict[str, Any]) -> bool:
+        """Whether the store (or the ``token_in_blocklist_loader``) revokes the token of
+        ``probe``; a store that fails raises (callers fail closed)."""
+        jtis, who, iat = probe
+        store = self.blocklist
+        if len(jtis) == 1:  # the usual token: one lookup
+            if store.contains(jtis[0]):
+                return True
+        elif jtis:
+            contains_any = getattr(store, "contains_any", None)
+            if callable(contains_any):
+                if contains_any(jtis):
+                    return True
+            elif any(store.contains(j) for j in jtis):
+                return True
+        if who is not None:
+            before = store.revoked_before(who)  # type: ignore[attr-defined]
+            # A token without a usable iat cannot be told apart from an old one.
+            if before is not None and (isinstance(iat, bool) or not isinstance(
+                    iat, (int, float)) or iat < before):
+                return True
+        loader = self._blocklist_loader
+        # Any truthy answer revokes, as in flask-jwt-extended: redis.exists() gives 1, an
+        # ORM lookup gives a row. Reading only ``True`` would fail open. Deep copies: what
+        # the loader does to them must not reach the token cache.
+        return loader is not None and bool(loader(copy_json(header), copy_json(claims)))
 
     def revoke(self, token_or_claims: str | bytes | Mapping[str, Any]) -> None:
         """Add a token's ``jti`` to the blocklist for as long as it could still verify:
@@ -142,17 +184,6 @@ class Revoking:
         except Exception as exc:
             raise ServiceUnavailableError("Revocation store unavailable") from exc
         return before
-
-    def _issued_before_watermark(self, claims: Mapping[str, Any]) -> bool:
-        revoked_before = getattr(self.blocklist, "revoked_before", None)
-        identity = claims.get(self.settings.identity_claim)
-        if revoked_before is None or identity is None:
-            return False
-        before = revoked_before(identity_key(identity))
-        if before is None:
-            return False
-        iat = claims.get("iat")
-        return isinstance(iat, bool) or not isinstance(iat, (int, float)) or iat < before
 
 
 def identity_key(identity: Any) -> str:

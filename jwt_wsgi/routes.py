@@ -100,7 +100,8 @@ class RouteTable:
                 node = node.children.setdefault(segment, _Node())
             node.rules.append(rule)
         self._root.seal(())
-        self._memo: dict[tuple[str, str], Policy] = {}
+        #: Resolved ``(method, PATH_INFO)`` pairs (the middleware reads it directly).
+        self.memo: dict[tuple[str, str], Policy] = {}
         # A rule written with a trailing slash makes "/x" also read "/x/": no fast lane then.
         self._fast_lane = not self._slash_rules
 
@@ -119,7 +120,7 @@ class RouteTable:
             could satisfy.
         """
         key = (method, path_info)
-        policy = self._memo.get(key)
+        policy = self.memo.get(key)
         if policy is not None:
             return policy
         if self._fast_lane and is_plain(path_info):
@@ -136,9 +137,9 @@ class RouteTable:
         # The answer depends on nothing but the table, the method and the path: keep it
         # (refusals are not kept; they raise above). Full means start again, not grow.
         if len(path_info) <= MEMO_MAX_PATH and len(method) <= 16:  # overrides are client text
-            if len(self._memo) >= MEMO_SIZE:
-                self._memo.clear()
-            self._memo[key] = policy
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.clear()
+            self.memo[key] = policy
         return policy
 
     def _resolve(self, method: str, path_info: str) -> Policy:

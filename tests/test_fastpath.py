@@ -184,9 +184,9 @@ def test_resolved_paths_are_remembered_within_bounds() -> None:
         assert table.resolve("GET", "/users/x").require == "public"
     for i in range(MEMO_SIZE + 10):
         table.resolve("GET", f"/users/{i}")
-    assert 0 < len(table._memo) <= MEMO_SIZE
+    assert 0 < len(table.memo) <= MEMO_SIZE
     table.resolve("GET", "/x" * MEMO_MAX_PATH)
-    assert ("GET", "/x" * MEMO_MAX_PATH) not in table._memo
+    assert ("GET", "/x" * MEMO_MAX_PATH) not in table.memo
 
 
 @pytest.mark.parametrize("path", ["/admin\x00", "/a/%0a/admin"])
@@ -197,7 +197,7 @@ def test_refused_paths_are_refused_every_time(path: str) -> None:
     for _ in range(2):
         with pytest.raises(InvalidRequestError):
             table.resolve("GET", path)
-    assert table._memo == {}
+    assert table.memo == {}
 
 
 HEADER_VALUES = st.one_of(

@@ -286,7 +286,10 @@ def test_unexpected_error_is_a_bare_500_and_app_not_called(jwt: JWTManager, reco
     response = Client(app).get("/protected", headers=bearer(make_token()))
     assert response.status_code == 503  # a blocklist that cannot answer fails closed
     assert b"hunter2" not in response.get_data()
-    app.routes = None  # type: ignore[assignment]  # any internal failure
+    def failing(*args: Any) -> str:
+        raise AttributeError("any internal failure")
+
+    app._authenticate = failing  # type: ignore[method-assign]
     response = Client(app).get("/protected", headers=bearer(make_token()))
     assert response.status_code == 500 and body(response) == {"msg": "Internal server error"}
     assert recorder.calls == 0
