@@ -432,6 +432,29 @@ def goals(result: dict[str, Any]) -> list[tuple[str, bool, str]]:
     return out
 
 
+def stage_table(result: dict[str, Any], rounds: int, batch: int) -> list[dict[str, Any]]:
+    """Where each microsecond of the requests with goals goes (see stages.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import stages
+
+    rows = {row["case"]: row for row in result["rows"]}
+
+    def added(name: str) -> float:
+        return float(rows[name]["added_us"])
+
+    table = stages.build(environ_for, routes, SECRET, fresh=rounds * batch + 100)
+    stages.run(table, rounds, max(50, batch // 4))
+    floor = result["floor_added_us"]
+    measured = {
+        "cached HS256 request": (added("jwt_wsgi HS256 cached"), floor),
+        "HS256 request, token never seen": (added("jwt_wsgi HS256 cold (new tokens)"),
+                                            added("pure-Python HS256 floor, new tokens")),
+        "public request, path never seen": (added("jwt_wsgi unmatched, 10 rules, new paths"),
+                                            floor)}
+    return stages.report(table, floor, measured,
+                         added("jwt_wsgi public path"))
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -524,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     for goal, met, detail in goals(result):
         result["goals"].append({"goal": goal, "met": met, "measured": detail})
         print(f"{'MET    ' if met else 'NOT MET'}  {goal}: {detail}")
+    result["stages"] = stage_table(result, rounds, stream_batch)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     if args.chart:

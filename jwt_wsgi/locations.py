@@ -12,8 +12,7 @@ cookie sent twice, ``?jwt=a&jwt=b``, a JSON key given twice) are always refused.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qsl
 
 from .body import read_json
@@ -24,9 +23,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 
-@dataclass(frozen=True)
-class FoundToken:
-    """A token and where it came from."""
+class FoundToken(NamedTuple):
+    """A token and where it came from (a tuple: one is made for every new header value)."""
 
     token: str
     location: str
@@ -34,6 +32,10 @@ class FoundToken:
     @property
     def from_cookie(self) -> bool:
         return self.location == "cookies"
+
+
+#: Builds a :class:`FoundToken` without NamedTuple's keyword-handling ``__new__``.
+_new_found = tuple.__new__
 
 
 _HEADERS_ONLY = ("headers",)
@@ -120,7 +122,7 @@ class TokenFinder:
                 token = self._from_header(environ, refresh)
                 if token is None:
                     raise NoTokenError(self.missing_message(locations, refresh, environ))
-                found = FoundToken(token, "headers")
+                found = _new_found(FoundToken, (token, "headers"))
                 if len(value) <= self._memo_max_value:
                     if len(memo) >= HEADER_MEMO_SIZE:
                         memo.clear()

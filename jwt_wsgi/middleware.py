@@ -101,6 +101,9 @@ class JWTMiddleware:
         # What _scrub removes (checked at once: the usual request has none of them).
         self._scrubbed = frozenset({CLAIMS, HEADER, IDENTITY, LOCATION, USER, BODY_KEY,
                                     *(("REMOTE_USER",) if remote_user else ())})
+        # What makes a request unusual: our keys to scrub, a method override, a preflight.
+        self._unusual = self._scrubbed.union(METHOD_OVERRIDES,
+                                             ("HTTP_ACCESS_CONTROL_REQUEST_METHOD",))
         # The route table's memo of resolved (method, path) pairs, read here directly.
         self._resolved = self.routes.memo
         #: Verdicts of tokens seen on a route before (see :mod:`jwt_wsgi.verdicts`).
@@ -124,18 +127,20 @@ class JWTMiddleware:
         if key in within:
             return self._reentered(environ, start_response)
         try:
-            if not environ.keys().isdisjoint(self._scrubbed):
+            # The usual request carries none of our keys, no method override and is no
+            # preflight (one check); then a (method, path) resolved before needs no more.
+            usual = environ.keys().isdisjoint(self._unusual)
+            if not usual:
                 self._scrub(environ)
-            # A (method, path) resolved before, and no method override: the memo answers.
             policy = self._resolved.get(
                 (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")))  # type: ignore[arg-type]
-            if policy is None or not environ.keys().isdisjoint(METHOD_OVERRIDES):
+            if policy is None or not usual:
                 policy = self._policy(environ)  # also refuses malformed paths
-            if "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ and self._is_preflight(environ):
-                self._report("preflight", environ)
-                if not policy.protected:  # nothing to hide: the app answers untouched
-                    return self._call_app(environ, start_response)
-                return _headers_only(self._call_app, environ, start_response)
+                if not usual and self._is_preflight(environ):
+                    self._report("preflight", environ)
+                    if not policy.protected:  # nothing to hide: the app answers untouched
+                        return self._call_app(environ, start_response)
+                    return _headers_only(self._call_app, environ, start_response)
             outcome = self._authenticate(environ, policy) if policy.protected else "public"
         except JWTWSGIError as error:
             return self.refuse(error, environ, start_response)

@@ -127,7 +127,7 @@ class RouteTable:
             # The fast lane: a path in canonical ASCII form is its only reading; where it
             # stops in the tree only static "/prefix/*" rules (or none) apply, and they
             # answer by the method alone.
-            policy = self._settled(method, path_info[1:].split("/"))
+            policy = self._settled(method, path_info)
         if policy is None and method == "HEAD":
             # HEAD runs the GET view (werkzeug, Django): it must pass the GET rules too.
             head, get = self._resolve("HEAD", path_info), self.resolve("GET", path_info)
@@ -166,9 +166,15 @@ class RouteTable:
             found += self._policies(method, path)
         return self._one(found)
 
-    def _settled(self, method: str, parts: list[str]) -> Policy | None:
+    def _settled(self, method: str, path: str) -> Policy | None:
         """The policy for a plain path that stops at a settled node, or ``None``."""
-        node = self._node(parts)
+        parts = path[1:].split("/")
+        node = self._root  # the walk of _node, inline: this runs for every new path
+        for segment in parts:
+            child = node.children.get(segment)
+            if child is None:
+                break
+            node = child
         if not node.candidates:
             return self.default
         if not node.settled:

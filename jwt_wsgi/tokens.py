@@ -25,6 +25,7 @@ from .errors import (
     ExpiredTokenError,
     HeaderInvalidError,
     IssuerInvalidError,
+    JWTWSGIError,
     KeyUnknownError,
     SignatureInvalidError,
     TokenLifetimeTooLongError,
@@ -36,7 +37,8 @@ from .errors import (
 from .keys import Signer, Verifier
 from .settings import Settings
 
-# RFC 7515 7.1: three base64url segments, no padding, nothing else (fullmatch only).
+# RFC 7515 7.1: three base64url segments, no padding, nothing else (fullmatch only). What
+# passes TokenCodec.verify matches it by construction; it chooses the message of a refusal.
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 # The latest NumericDate we accept: 9999-12-31T23:59:59Z. Larger values are nonsense or overflow bait.
 MAX_NUMERIC_DATE = 253402300799
@@ -212,10 +214,23 @@ class TokenCodec:
         """
         if len(token) > self._max_size:
             raise TokenTooLargeError()
-        if not _COMPACT.fullmatch(token):
-            raise TokenMalformedError("Not enough segments" if token.count(".") < 2
-                                      else "Invalid token format")
-        header_b64, payload_b64, signature_b64 = token.split(".")
+        try:
+            return self._verify(token)
+        except JWTWSGIError:
+            # The compact form is judged only once something failed: a token that passes
+            # has two dots and three non-empty segments that strict base64url decoding took
+            # (no other character gets through it), so the regex could refuse none. It
+            # keeps the answer a token not in compact form always got, whatever failed.
+            if not _COMPACT.fullmatch(token):
+                raise TokenMalformedError("Not enough segments" if token.count(".") < 2
+                                          else "Invalid token format") from None
+            raise
+
+    def _verify(self, token: str) -> Token:
+        segments = token.split(".")
+        if len(segments) != 3 or not token.isascii() or not all(segments):
+            raise TokenMalformedError("Invalid token format")
+        header_b64, payload_b64, signature_b64 = segments
         try:
             header = parse_json_object(b64decode(header_b64))
         except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,16 @@ def test_overhead_quick_prints_the_table_and_the_goals(tmp_path: Path) -> None:
         assert any(line.startswith(case + " ") for line in lines), case
     goals = [line for line in lines if line.startswith(("MET ", "NOT MET "))]
     assert len(goals) == 6, result.stdout
-    assert out.read_text().startswith("{")
+    # The stage table: every group, its stages, and what the stages leave unexplained.
+    saved = json.loads(out.read_text())
+    groups = {row["group"] for row in saved["stages"]}
+    assert groups == {"cached HS256 request", "HS256 request, token never seen",
+                      "public request, path never seen"}
+    for group in groups:
+        names = [row["stage"] for row in saved["stages"] if row["group"] == group]
+        assert len(names) >= 3 and names[-1] == "rest", names
+    assert all(row["stage"] == "rest" or row["us"] >= 0 for row in saved["stages"])
+    assert "Where the time goes" in result.stdout
 
 
 def test_http_throughput_script_loads() -> None:

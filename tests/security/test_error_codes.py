@@ -158,3 +158,51 @@ def test_the_errors_table_lists_every_refusal() -> None:
         "doc": "The signature does not verify with the key the token names."}
     assert table["service_unavailable"]["status"] == 503
     assert {"missing_token", "token_expired", "invalid_token", "claim_invalid"} <= set(table)
+
+
+def _signed_over(signing_input: str) -> str:
+    """A token whose HS256 signature is right for ``signing_input`` exactly as written."""
+    import hashlib
+    import hmac
+
+    from tests.harness import SECRET, b64
+
+    mac = hmac.new(SECRET.encode(), signing_input.encode("utf-8"), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(mac)}"
+
+
+_GOOD = sign_hs256(HS, CLAIMS)
+_HEADER, _PAYLOAD, _SIGNATURE = _GOOD.split(".")
+
+
+@pytest.mark.parametrize(("message", "token"), [
+    pytest.param("Invalid token format", _GOOD + "\n", id="newline-after"),
+    pytest.param("Invalid token format", _GOOD + "=", id="padded-signature"),
+    pytest.param("Invalid token format", f"{_HEADER}.{_PAYLOAD}.", id="empty-signature"),
+    pytest.param("Invalid token format", f"{_HEADER}..{_SIGNATURE}", id="empty-payload"),
+    pytest.param("Invalid token format", f".{_PAYLOAD}.{_SIGNATURE}", id="empty-header"),
+    pytest.param("Invalid token format", f"{_HEADER}.{_PAYLOAD} .{_SIGNATURE}", id="space"),
+    pytest.param("Invalid token format", f"{_HEADER}.{_PAYLOAD}é.{_SIGNATURE}", id="non-ascii"),
+    pytest.param("Invalid token format", _signed_over(f"{_HEADER}.{_PAYLOAD}=="),
+                 id="signed-padded-payload"),
+    pytest.param("Invalid token format", _signed_over(f"{_HEADER}=.{_PAYLOAD}"),
+                 id="signed-padded-header"),
+    pytest.param("Invalid token format", _signed_over(f"{_HEADER}.{_PAYLOAD[:8]}\n{_PAYLOAD[8:]}"),
+                 id="signed-newline-in-payload"),
+    pytest.param("Invalid token format", _signed_over(f"{_HEADER}.{_PAYLOAD}+"),
+                 id="signed-standard-alphabet"),
+    pytest.param("Invalid token format", _GOOD + "." + _SIGNATURE, id="four-segments"),
+    pytest.param("Not enough segments", f"{_HEADER}.{_PAYLOAD}", id="two-segments"),
+])
+def test_a_token_not_in_compact_form_is_refused_as_such(message: str, token: str) -> None:
+    """The compact form is judged after the other checks (it costs a regex), so each of
+    these first fails somewhere else, or not at all (a right signature over a padded
+    segment): the answer must still be the format's, never that other failure's, and never
+    a pass."""
+    from jwt_wsgi.errors import TokenMalformedError
+
+    jwt = manager(issuer=API, audience=APP)
+    assert jwt.decode_token(_GOOD)["sub"] == "alice"
+    with pytest.raises(TokenMalformedError) as refused:
+        jwt.decode_token(token)
+    assert refused.value.message == message
