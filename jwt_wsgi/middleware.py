@@ -123,8 +123,7 @@ class JWTMiddleware:
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
-        key, within = id(environ), self._within
-        if key in within:
+        if id(environ) in self._within:
             return self._reentered(environ, start_response)
         try:
             # The usual request carries none of our keys, no method override and is no
@@ -149,16 +148,11 @@ class JWTMiddleware:
             return self.refuse(InternalError(), environ, start_response)
         if self.on_outcome is not None:
             self._report(outcome, environ)
-        # A proxy further down hides this manager's token names, whatever sits between.
-        environ[MANAGER] = self.manager
-        within.add(key)
-        try:
-            return self.app(environ, start_response)
-        finally:
-            within.discard(key)
+        return self._call_app(environ, start_response)
 
     def _call_app(self, environ: WSGIEnvironment,
                   start_response: StartResponse) -> Iterable[bytes]:
+        # A proxy further down hides this manager's token names, whatever sits between.
         environ[MANAGER] = self.manager
         key = id(environ)
         self._within.add(key)
