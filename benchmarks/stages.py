@@ -92,7 +92,8 @@ def build(environ_for: Callable[..., Environ], routes: Callable[[int], dict[str,
     header, claims = cached.verify(token)
     probe = cached.revocation_probe(claims)
     verdicts = middleware.verdicts
-    assert verdicts.recall(token, policy) is not None, "no verdict to time"
+    found = middleware._find(environ, locations, False)
+    assert verdicts.recall(found, policy) is not None, "no verdict to time"
 
     def set_environ(env: Environ) -> None:
         env["jwt_wsgi.claims"] = claims
@@ -105,8 +106,8 @@ def build(environ_for: Callable[..., Environ], routes: Callable[[int], dict[str,
     stages = [
         Stage(hit, "token from the Authorization header (memo)",
               lambda env: middleware._find(env, locations, False), same(environ)),
-        Stage(hit, "verdict recall, all of it", lambda t: verdicts.recall(t, policy),
-              same(token)),
+        Stage(hit, "verdict recall, all of it", lambda f: verdicts.recall(f, policy),
+              same(found)),
         Stage(hit, "  of which the clock", lambda t: cached.clock(), same(token)),
         Stage(hit, "  of which revocation (jti, watermark)",
               lambda t: cached.is_revoked(probe, header, claims), same(token)),

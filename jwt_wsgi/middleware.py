@@ -212,7 +212,7 @@ class JWTMiddleware:
             raise InvalidRequestError("Ambiguous request path")
         # The same token on the same policy as before, with nothing changed since: its
         # verdict stands (see jwt_wsgi.verdicts); otherwise the whole way, which says why.
-        copies = self.verdicts.recall(found.token, policy)
+        copies = self.verdicts.recall(found, policy)
         if copies is not None:
             header, claims = copies
         else:

@@ -42,7 +42,7 @@ VERDICTS_SIZE = 4096
 
 
 class Verdicts:
-    """One middleware's verdicts, by ``(token, policy)``; bounded, thread-safe (each
+    """One middleware's verdicts, by ``((token, location), policy)``; bounded, thread-safe (each
     read and write is one dict operation, and a verdict never changes once made).
 
     A verdict is kept only for a token the manager's token cache already kept when the
@@ -54,15 +54,19 @@ class Verdicts:
     def __init__(self, manager: JWTManager) -> None:
         self.manager = manager
         self.size = min(VERDICTS_SIZE, manager.settings.token_cache_size)
-        self._kept: dict[tuple[str, int], Verdict] = {}
+        self._kept: dict[tuple[FoundToken, int], Verdict] = {}
         #: Requests a verdict answered (a counter for tests and monitoring, as the token
         #: cache's ``hits``).
         self.recalls = 0
 
-    def recall(self, token: str, policy: Policy) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """Copies of the header and claims, if a verdict for this token on this policy
-        still holds now; else ``None`` (take the whole way)."""
-        verdict = self._kept.get((token, id(policy)))
+    def recall(self, found: FoundToken,
+               policy: Policy) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Copies of the header and claims, if a verdict for this token, found where it
+        was found then, on this policy still holds now; else ``None`` (take the whole way).
+
+        The location is part of the key: a token kept from a header must not skip the
+        CSRF check when the same token comes back in a cookie."""
+        verdict = self._kept.get((found, id(policy)))
         if verdict is None:
             return None
         state = verdict.state
@@ -100,7 +104,7 @@ class Verdicts:
         kept = self._kept
         if len(kept) >= self.size:
             kept.clear()
-        kept[(found.token, id(policy))] = Verdict(
+        kept[(found, id(policy))] = Verdict(
             state, generation, header, claims, policy, self.manager.revocation_probe(claims))
 
 

@@ -254,6 +254,23 @@ def test_what_reads_the_request_is_never_memoized() -> None:
     assert app.verdicts.recalls == 0
 
 
+def test_a_verdict_from_a_header_does_not_answer_for_the_same_token_in_a_cookie() -> None:
+    """The token a browser holds in its cookie, also sent in a header (an SPA that reads
+    it), has a verdict; a cross-site POST that carries only the cookie must still be
+    checked for CSRF."""
+    jwt = manager(token_location=["headers", "cookies"])
+    app = JWTMiddleware(Recorder(), jwt, routes={"/p": "required"})
+    token = jwt.create_access_token("alice")
+    for _ in range(4):
+        assert bearer_call(app, token, "/p", method="POST").status == 200
+    assert app.verdicts.recalls == 1  # the header verdict is kept and answers
+    cookie = {"HTTP_COOKIE": f"access_token_cookie={token}", "HTTP_AUTHORIZATION": ""}
+    for _ in range(3):
+        answer = bearer_call(app, "unused", "/p", method="POST", **cookie)
+        assert (answer.status, answer.json) == (401, {"msg": "Missing CSRF token"})
+    assert app.verdicts.recalls == 1
+
+
 def test_no_verdict_without_the_token_cache() -> None:
     off = Setup(token_cache_size=0)
     for _ in range(5):
