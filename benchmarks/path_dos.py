@@ -1,15 +1,18 @@
 """What one long request path costs the router: the worst tables and paths we could build.
 
-Each case sends one 256 KiB PATH_INFO (waitress accepts request lines that long) through a
-:class:`~jwt_wsgi.JWTMiddleware` with no token, and reports the CPU time of the slowest of
-the readings and matchers it goes through. The tables hold the patterns that used to
+Each case sends one long PATH_INFO through a :class:`~jwt_wsgi.JWTMiddleware` with no token
+and reports its CPU time. By default the paths are 8 KiB, the longest the middleware reads
+(``max_path_size``; nginx and Apache refuse longer request lines); ``--size`` raises the
+limit with the paths (waitress accepts 256 KiB request lines), to show the cost grows in
+proportion to the path, not faster. The tables hold the patterns that used to
 backtrack (two variables in a segment, several ``<path:>``) in the forms still allowed,
 and the paths are built to make a backtracking matcher try every split::
 
-    python benchmarks/path_dos.py            # every case, slowest first
-    python benchmarks/path_dos.py --size 16384
+    python benchmarks/path_dos.py                 # every case, slowest first
+    python benchmarks/path_dos.py --size 262144   # max_path_size raised to match
 
-``tests/security/test_path_dos.py`` runs the same cases with a generous bound.
+``tests/security/test_path_dos.py`` runs the same cases with a generous bound, and compares
+the cost at two sizes.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-SIZE = 256 * 1024
+SIZE = 8 * 1024  # MAX_PATH_SIZE, the default limit
 
 #: Patterns a matcher may find hard, as tables a user could write.
 TABLES: dict[str, dict[str, Any]] = {
@@ -39,19 +42,19 @@ TABLES: dict[str, dict[str, Any]] = {
 
 
 def _paths(size: int) -> dict[str, str]:
-    def fill(prefix: str, unit: str) -> str:
-        return prefix + unit * ((size - len(prefix)) // len(unit))
+    def fill(prefix: str, unit: str, suffix: str = "") -> str:  # at most size characters
+        return prefix + unit * ((size - len(prefix) - len(suffix)) // len(unit)) + suffix
 
     return {
         "dots-in-one-segment": fill("/api/", "a."),
-        "dots-then-slash": fill("/api/", "a.") + "/",
+        "dots-then-slash": fill("/api/", "a.", "/"),
         "digits-and-dots": fill("/f/", "1."),
-        "near-suffix": fill("/n/", "1.") + "jso",
+        "near-suffix": fill("/n/", "1.", "jso"),
         "dashes-digits": fill("/h/", "a-1"),
         "float-dots": fill("/d/", "1.1."),
         "many-slashes": "/" * size,
         "segments": fill("", "/x"),
-        "path-segments": fill("/files", "/a.b") + "/edit/",
+        "path-segments": fill("/files", "/a.b", "/edit/"),
         "dot-segments": fill("", "/a/.."),
         "dots-only": fill("", "/."),
         "percent-dots": fill("/api/", "%2e"),
@@ -69,19 +72,24 @@ def _paths(size: int) -> dict[str, str]:
         "no-leading-slash": fill("files", "/.."),
         "long-number": fill("/q/", "1"),
         "fullwidth-digits": fill("/q/", "\xef\xbc\x91"),
-        "trailing-slashes": fill("/x", "/x") + "//////",
+        "trailing-slashes": fill("/x", "/x", "//////"),
     }
 
 
-def cases(size: int = SIZE) -> Iterable[tuple[str, str, Callable[[], str]]]:
+def cases(size: int = SIZE, max_path_size: int | None = None,
+          ) -> Iterable[tuple[str, str, Callable[[], str]]]:
     """(table, path, call) for every table and path: call sends one request and returns
-    the status line."""
+    the status line. The middleware reads paths up to ``max_path_size`` (``size`` or the
+    default limit, whichever is larger, unless given)."""
     from jwt_wsgi import JWTManager, JWTMiddleware
+    from jwt_wsgi.routes import MAX_PATH_SIZE
 
+    if max_path_size is None:
+        max_path_size = max(size, MAX_PATH_SIZE)
     manager = JWTManager(secret_key="path-dos-benchmark-" + "x" * 32)
     paths = _paths(size)
     for table_name, routes in TABLES.items():
-        middleware = JWTMiddleware(_app, manager, routes=routes)
+        middleware = JWTMiddleware(_app, manager, routes=routes, max_path_size=max_path_size)
         for path_name, path in paths.items():
             environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "SCRIPT_NAME": "",
                        "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",

@@ -14,6 +14,7 @@ One schema, five tables; the TOML form (``load_config``) is read with the standa
     default = "required"
     cors_preflight = true
     remote_user = true
+    max_path_size = 8192               # longest PATH_INFO read; longer is a 414
 
     [routes]                           # the routes table, as in Python
     "POST /login" = "public"
@@ -48,7 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .blocklist import RedisBlocklist
-from .conversions import SettingError, to_bool
+from .conversions import SettingError, to_bool, to_whole
 from .durations import to_number
 from .errors import ConfigError
 from .fields import unknown
@@ -68,7 +69,7 @@ TABLES = ("jwt", "middleware", "routes", "proxy", "blocklist", "forward_auth")
 KEY_SETTINGS = ("secret_key", "private_key", "public_key")
 #: Key settings that are lists: their ``_file`` and ``_env`` forms take a list of names.
 KEY_LISTS = ("signing_keys", "secret_key_fallbacks")
-MIDDLEWARE_OPTIONS = ("default", "cors_preflight", "remote_user")
+MIDDLEWARE_OPTIONS = ("default", "cors_preflight", "remote_user", "max_path_size")
 PROXY_OPTIONS = ("upstream", "claim_headers", "forward_authorization", "timeout")
 BLOCKLIST_OPTIONS = ("redis_url", "prefix", "timeout", "max_staleness")
 FORWARD_AUTH_OPTIONS = ("trusted_proxies", "claim_headers", "form", "path_prefix")
@@ -123,7 +124,8 @@ class Config:
         """The :class:`~jwt_wsgi.ForwardAuth` the routes and ``[forward_auth]`` describe."""
         from .forward_auth import ForwardAuth
 
-        options = {key: value for key, value in self.options.items() if key == "cors_preflight"}
+        options = {key: value for key, value in self.options.items()
+                   if key in ("cors_preflight", "max_path_size")}
         return ForwardAuth(self.manager, self.routes, self.default,
                            **options, **self.forward_auth)
 
@@ -191,6 +193,8 @@ def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
             if key == "default":
                 Policy.parse(value, "default")
                 default = value
+            elif key == "max_path_size":
+                options[key] = to_whole(key, value, 1, 1024 * 1024)
             else:
                 options[key] = to_bool(key, value)
         except ConfigError as exc:

@@ -74,6 +74,14 @@ class BodyTooLargeError(InvalidRequestError):
     default_message = "Request body too large"
 
 
+class PathTooLongError(InvalidRequestError):
+    """A request path over the middleware's ``max_path_size``, refused before it is read."""
+
+    status = 414
+    code = "path_too_long"
+    default_message = "Request path too long"
+
+
 class InvalidTokenError(JWTWSGIError):
     """Bad signature, malformed token, wrong algorithm, audience, issuer or type.
 

@@ -32,11 +32,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from .context import CLAIMS
-from .errors import ConfigError, InvalidRequestError, JWTWSGIError, SecurityWarning
+from .errors import (
+    ConfigError,
+    InvalidRequestError,
+    JWTWSGIError,
+    PathTooLongError,
+    SecurityWarning,
+)
 from .handlers import json_response
 from .manager import JWTManager
 from .middleware import JWTMiddleware
 from .proxy import check_claim_headers, header_value
+from .routes import MAX_PATH_SIZE
 from .settings import HTTP_TOKEN
 
 if TYPE_CHECKING:
@@ -77,7 +84,7 @@ class ForwardAuth:
         form is read, any other is ignored) or ``"envoy"`` (the original path follows
         ``path_prefix``; the method is the request's own).
     :param path_prefix: Envoy ext_authz's ``path_prefix``; setting it implies ``"envoy"``.
-    :param cors_preflight, converters, on_outcome: as for :class:`~jwt_wsgi.JWTMiddleware`.
+    :param cors_preflight, converters, max_path_size, on_outcome: as for :class:`~jwt_wsgi.JWTMiddleware`.
     :raises ConfigError: for a bad CIDR, header name or form, or for ``"json"`` among the
         token locations (an auth subrequest carries no body).
     """
@@ -89,10 +96,12 @@ class ForwardAuth:
                  form: str = "auto", path_prefix: str | None = None,
                  cors_preflight: bool = True,
                  converters: Mapping[str, type[BaseConverter]] | None = None,
+                 max_path_size: int = MAX_PATH_SIZE,
                  on_outcome: Callable[[str, WSGIEnvironment], object] | None = None) -> None:
         self.middleware = JWTMiddleware(self._allow, manager, routes, default,
                                         cors_preflight=cors_preflight, remote_user=False,
-                                        converters=converters, on_outcome=on_outcome)
+                                        converters=converters, max_path_size=max_path_size,
+                                        on_outcome=on_outcome)
         self._refuse_json_tokens(manager)
         self.trusted_proxies = _networks(trusted_proxies)
         self.claim_headers = _claim_headers(
@@ -157,7 +166,7 @@ class ForwardAuth:
             target = None
         else:
             method, target = self._described(environ)
-            path_info, query = _split_target(target)
+            path_info, query = _split_target(target, self.middleware.routes.max_path_size)
         if not HTTP_TOKEN.fullmatch(method):
             raise InvalidRequestError("Invalid original method")
         original = dict(environ)
@@ -209,12 +218,13 @@ class ForwardAuth:
         return []
 
 
-def _split_target(target: str) -> tuple[str, str]:
+def _split_target(target: str, max_path_size: int) -> tuple[str, str]:
     """PATH_INFO and QUERY_STRING of a request target, as a WSGI server makes them.
 
     The path is percent-decoded once into latin-1 text of its bytes (PEP 3333); the query
     is kept as sent. An absolute-form target counts by its path. A ``#`` is refused: no
-    client sends a fragment, and proxies cut the path at it or not.
+    client sends a fragment, and proxies cut the path at it or not. A path that could not
+    decode to ``max_path_size`` or less is refused before it is decoded.
     """
     if "#" in target:
         raise InvalidRequestError("Fragment in the original URI")
@@ -224,6 +234,8 @@ def _split_target(target: str) -> tuple[str, str]:
         if not target.startswith("/"):
             target = "/" + target
     path, _, query = target.partition("?")
+    if len(path) > 3 * max_path_size:  # "%xx" is the most text one byte can take
+        raise PathTooLongError()
     try:
         raw = path.encode("latin-1")
     except UnicodeEncodeError:  # a server that handed over real Unicode

@@ -31,7 +31,7 @@ from .errors import (
 from .locations import FoundToken, TokenFinder
 from .manager import JWTManager
 from .policy import Policy, merge
-from .routes import RouteTable
+from .routes import MAX_PATH_SIZE, RouteTable
 from .tokens import Token, make_token
 from .verdicts import Verdicts
 from .wiring import check_app, reentry_message
@@ -56,6 +56,9 @@ class JWTMiddleware:
         sent back, never its body. A request with a method-override header is no preflight.
     :param remote_user: set ``REMOTE_USER`` to the identity (and remove any other value).
     :param converters: extra werkzeug converters for the patterns.
+    :param max_path_size: the longest ``PATH_INFO`` read (8 KiB, as nginx and Apache take in
+        a request line); a longer path is refused with a 414 ``path_too_long`` before any
+        of it is read, so no path costs more than a few milliseconds.
     :param on_outcome: called as ``on_outcome(outcome, environ)`` once per request, for
         metrics: ``"public"`` (no token needed), ``"preflight"`` (a CORS preflight),
         ``"anonymous"`` (optional route, no token),
@@ -73,6 +76,7 @@ class JWTMiddleware:
                  default: str | Mapping[str, Any] = "public", *,
                  cors_preflight: bool = True, remote_user: bool = True,
                  converters: Mapping[str, type[BaseConverter]] | None = None,
+                 max_path_size: int = MAX_PATH_SIZE,
                  on_outcome: Callable[[str, WSGIEnvironment], object] | None = None) -> None:
         check_app(app, JWTManager)
         if not isinstance(manager, JWTManager):
@@ -87,7 +91,7 @@ class JWTMiddleware:
         use_manager = getattr(app, "use_manager", None)
         if callable(use_manager) and getattr(app, "manager", None) is None:
             use_manager(manager)
-        self.routes = RouteTable(routes or {}, default, converters)
+        self.routes = RouteTable(routes or {}, default, converters, max_path_size)
         self.finder = TokenFinder(manager.settings)
         self.csrf = CSRFCheck(manager.settings)
         self.cors_preflight = cors_preflight

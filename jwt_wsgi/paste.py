@@ -9,7 +9,7 @@ Entry points (``setup.cfg``): ``egg:jwt_wsgi#jwt`` (``paste.filter_factory``) an
     jwt_secret_key_env = JWT_SECRET_KEY   # any JWT_*/jwt_* setting, strings converted
     jwt_access_token_expires = 15m
     default = required                    # middleware options: default, cors_preflight,
-    remote_user = true                    #   remote_user
+    remote_user = true                    #   remote_user, max_path_size
     blocklist_redis_url = redis://127.0.0.1:6379/0   # shared revocations (optional; also
                                                       #   blocklist_prefix, blocklist_timeout)
     routes =

@@ -17,7 +17,7 @@ def test_a_refusal_log_line_stays_short(caplog: pytest.LogCaptureFixture) -> Non
     from tests.harness import SECRET, Recorder
 
     client = Client(JWTMiddleware(Recorder(), JWTManager(secret_key=SECRET),
-                                  routes={"/*": "required"}))
+                                  routes={"/*": "required"}, max_path_size=SIZE + 1))
     with caplog.at_level(logging.INFO, logger="jwt_wsgi"):
         assert client.get("/" + "a" * SIZE).status_code == 401
     refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
