@@ -16,11 +16,12 @@ from __future__ import annotations
 import io
 import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from werkzeug.http import parse_options_header
 
 from .errors import BodyTooLargeError, InvalidRequestError
+from .pairs import query_values
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -98,16 +99,26 @@ def read_json(environ: WSGIEnvironment, max_size: int) -> Any:
         raise InvalidRequestError("JSON body nested too deeply") from None
 
 
-def read_form(environ: WSGIEnvironment, max_size: int) -> dict[str, list[str]]:
-    """The fields of an ``application/x-www-form-urlencoded`` or ``multipart/form-data``
-    body (files left out); ``{}`` for any other body."""
+def read_form(environ: WSGIEnvironment, max_size: int, name: str, longest: int) -> list[str]:
+    """The values of the field ``name`` in an ``application/x-www-form-urlencoded`` or
+    ``multipart/form-data`` body (files left out), empty ones left out; ``[]`` for any
+    other body. Only the field's own pairs of an urlencoded body are read
+    (:func:`~jwt_wsgi.pairs.query_values`).
+
+    :param longest: the longest value taken, in characters as sent; a longer one is
+        refused before it is decoded.
+    :raises InvalidRequestError: for a body that cannot be read or parsed, or a value over
+        ``longest``.
+    :raises TooManyOccurrences: for a field written more than 64 times.
+    """
     kind = media_type(environ)
     if kind == "application/x-www-form-urlencoded":
-        data = read_body(environ, max_size)
-        fields: dict[str, list[str]] = {}
-        for name, value in parse_qsl(data.decode("latin-1"), keep_blank_values=True):
-            fields.setdefault(name, []).append(value)
-        return fields
+        text = read_body(environ, max_size).decode("latin-1")
+        raw = query_values(text, name) if name in text else []
+        if any(len(value) > longest for value in raw):
+            raise InvalidRequestError(f'Form field "{name}" too long')
+        # decoded as parse_qsl decodes (UTF-8, errors replaced): the app reads it so
+        return [unquote_plus(value) for value in raw]
     if kind == "multipart/form-data":
         from werkzeug.exceptions import HTTPException
         from werkzeug.formparser import parse_form_data
@@ -118,8 +129,8 @@ def read_form(environ: WSGIEnvironment, max_size: int) -> dict[str, list[str]]:
             _, form, _ = parse_form_data(copy, silent=False, max_content_length=max_size)
         except (ValueError, HTTPException):
             raise InvalidRequestError("Malformed form body") from None
-        return {name: form.getlist(name) for name in form}
-    return {}
+        return [value for value in form.getlist(name) if value]
+    return []
 
 
 def _declared_length(environ: WSGIEnvironment) -> int | None:

@@ -18,6 +18,7 @@ from .body import read_form
 from .context import methods_of
 from .errors import CSRFError
 from .locations import FoundToken, environ_key
+from .pairs import TooManyOccurrences
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class CSRFCheck:
         self.methods = frozenset(settings.csrf_methods)
         self.check_form = settings.csrf_check_form
         self._max_body = settings.max_body_size
+        # The value must equal a claim of a token of at most max_token_size ("%xx" a byte).
+        self._longest = 3 * settings.max_token_size
         #: (environ key of the header, form field name) for access and refresh tokens.
         self._sources = (
             (environ_key(settings.access_csrf_header_name), settings.access_csrf_field_name),
@@ -72,7 +75,10 @@ class CSRFCheck:
         if isinstance(value, str) and value:
             return value
         if self.check_form:
-            values = read_form(environ, self._max_body).get(field_name, [])
+            try:
+                values = read_form(environ, self._max_body, field_name, self._longest)
+            except TooManyOccurrences:  # 65 times is more than once
+                raise CSRFError("CSRF token given more than once") from None
             if len(values) > 1:
                 raise CSRFError("CSRF token given more than once")
             if values and values[0]:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, NamedTuple
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from .body import read_json
-from .errors import InvalidRequestError, NoTokenError
+from .errors import InvalidRequestError, NoTokenError, TokenTooLargeError
+from .pairs import TooManyOccurrences, cookie_values, query_values
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -53,22 +54,21 @@ def parse_cookie_header(header: str, names: Iterable[str]) -> dict[str, list[str
     Every occurrence is kept: a browser sends a name twice when two cookies of that
     name were set for different paths or domains (a sibling subdomain can plant one),
     and only the caller knows whether that matters. Quoted values are unquoted;
-    malformed pairs are skipped, as browsers do.
+    malformed pairs are skipped, as browsers do (see :func:`~jwt_wsgi.pairs.cookie_values`).
 
     Kept over werkzeug's ``parse_cookie``, which raises on a header that is not UTF-8 (one
-    stray cookie would lock the user out) and took 17 us against 4 us here (31 cookies).
+    stray cookie would lock the user out) and reads every pair of the header.
+
+    :raises InvalidRequestError: for a name written more than 64 times.
     """
-    wanted = set(names)
     found: dict[str, list[str]] = {}
-    for pair in header.split(";"):
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or name not in wanted:
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = value[1:-1]
-        found.setdefault(name, []).append(value)
+    for name in names:
+        try:
+            values = cookie_values(header, name)
+        except TooManyOccurrences:
+            raise InvalidRequestError(f'Cookie "{name}" sent more than once') from None
+        if values:
+            found[name] = values
     return found
 
 
@@ -90,6 +90,8 @@ class TokenFinder:
         self._json_keys = (settings.json_key, settings.refresh_json_key)
         self._query_name = settings.query_string_name
         self._query_prefix = settings.query_string_value_prefix
+        # "%xx" is the most text one character of a token (or of its prefix) can take.
+        self._max_query_value = 3 * (settings.max_token_size + len(self._query_prefix))
         self._max_body = settings.max_body_size
         self._readers: dict[str, Callable[[WSGIEnvironment, bool], str | None]] = {
             "headers": self._from_header,
@@ -200,14 +202,18 @@ class TokenFinder:
         query = environ.get("QUERY_STRING")
         if not isinstance(query, str) or self._query_name not in query:
             return None
-        values = [value for name, value in parse_qsl(query, keep_blank_values=True)
-                  if name == self._query_name]
-        values = [value for value in values if value]
-        if len(values) > 1:
-            raise InvalidRequestError(f'Query parameter "{self._query_name}" given more than once')
+        twice = f'Query parameter "{self._query_name}" given more than once'
+        try:
+            values = query_values(query, self._query_name)
+        except TooManyOccurrences:
+            raise InvalidRequestError(twice) from None
         if not values:
             return None
-        value = values[0]
+        if len(values) > 1:
+            raise InvalidRequestError(twice)
+        if len(values[0]) > self._max_query_value:  # refused before it is decoded
+            raise TokenTooLargeError()
+        value = unquote_plus(values[0])
         if self._query_prefix:
             if not value.startswith(self._query_prefix):
                 raise InvalidRequestError(

@@ -7,11 +7,12 @@ the body (held to ``max_body_size``). :mod:`jwt_wsgi.proxy_response` cleans the 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
 from typing import Any
-from urllib.parse import quote, unquote, unquote_plus
+from urllib.parse import quote, unquote
 
 from .routes import MAX_DECODES
 
@@ -70,20 +71,45 @@ def named_in_connection(value: str | None) -> set[str]:
 
 
 def without_parameter(query: str, names: str | frozenset[str]) -> str:
-    """``query`` without the parameters called ``names`` (one name or a set); the others
-    are kept as sent."""
+    """``query`` without the parameters called ``names`` (one name or a set), in any
+    percent-encoded spelling of the name; the others are kept as sent.
+
+    One regex substitution (:func:`_parameters`), not a loop over the pairs: a 256 KiB
+    query of encoded names took 110 ms that way.
+    """
     if isinstance(names, str):
         names = frozenset({names})
-    kept = [part for part in query.split("&")
-            if unquote_plus(part.partition("=")[0]) not in names]
-    return "&".join(kept)
+    return _parameters(names).sub("", "&" + query)[1:]
 
 
 def without_cookies(header: str, names: frozenset[str]) -> str:
-    """A ``Cookie`` header without the cookies called ``names``; the others as sent."""
-    kept = [part.strip() for part in header.split(";")
-            if part.strip() and part.partition("=")[0].strip() not in names]
-    return "; ".join(kept)
+    """A ``Cookie`` header without the cookies called ``names``; the others as sent, each
+    stripped and joined with ``"; "``."""
+    kept = "; ".join(filter(None, map(str.strip, header.split(";"))))
+    if not any(name in kept for name in names):
+        return kept
+    return _cookies(names).sub("", "; " + kept)[2:]
+
+
+@functools.lru_cache(maxsize=64)
+def _parameters(names: frozenset[str]) -> re.Pattern[str]:
+    """``&NAME[=VALUE]`` for each name, its characters written plainly or as ``%XX``
+    (either case; a blank also as ``+``): what ``unquote_plus`` reads as the name."""
+    def spellings(char: str) -> str:
+        escaped = "".join(f"%[{b >> 4:X}{b >> 4:x}][{b & 15:X}{b & 15:x}]"
+                          for b in char.encode("utf-8"))
+        plain = "\\+" if char == " " else re.escape(char)
+        return f"(?:{plain}|{escaped})" if char != " " else f"(?:{plain}| |{escaped})"
+
+    alternatives = "|".join("".join(spellings(c) for c in name) for name in sorted(names))
+    return re.compile(f"&(?:{alternatives})(?:=[^&]*)?(?=&|\\Z)")
+
+
+@functools.lru_cache(maxsize=64)
+def _cookies(names: frozenset[str]) -> re.Pattern[str]:
+    """``; NAME[ =VALUE]`` for each name, in a header already stripped and joined."""
+    alternatives = "|".join(re.escape(name) for name in sorted(names))
+    return re.compile(f"; (?:{alternatives})(?:\\s*=[^;]*)?(?=;|\\Z)")
 
 
 def has_dot_segment(path: str) -> bool:
