@@ -137,13 +137,15 @@ class JWTMiddleware:
                 self._scrub(environ)
             policy = self._resolved.get(
                 (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")))  # type: ignore[arg-type]
-            if policy is None or not usual:
+            if not usual:
                 policy = self._policy(environ)  # also refuses malformed paths
-                if not usual and self._is_preflight(environ):
+                if self._is_preflight(environ):
                     self._report("preflight", environ)
                     if not policy.protected:  # nothing to hide: the app answers untouched
                         return self._call_app(environ, start_response)
                     return _headers_only(self._call_app, environ, start_response)
+            elif policy is None:  # a path not seen before, and no method override
+                policy = self.routes.resolve(_method(environ), environ.get("PATH_INFO", ""))
             outcome = self._authenticate(environ, policy) if policy.protected else "public"
         except JWTWSGIError as error:
             return self.refuse(error, environ, start_response)
@@ -195,8 +197,7 @@ class JWTMiddleware:
                 and environ.keys().isdisjoint(METHOD_OVERRIDES))
 
     def _policy(self, environ: WSGIEnvironment) -> Policy:
-        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        policy = self.routes.resolve(method, environ.get("PATH_INFO", ""))
+        policy = self.routes.resolve(_method(environ), environ.get("PATH_INFO", ""))
         if environ.keys().isdisjoint(METHOD_OVERRIDES):  # the usual request, decided fast
             return policy
         # An app behind a method-override middleware acts on the overriding method: the
@@ -283,6 +284,10 @@ class JWTMiddleware:
         if self._app_context is None or not responders.has_loader(error):
             return responders.respond(error, environ)(environ, start_response)
         return respond_in(self._app_context, responders, error, environ)(environ, start_response)
+
+
+def _method(environ: WSGIEnvironment) -> str:
+    return str(environ.get("REQUEST_METHOD", "GET")).upper()
 
 
 def _as_text(identity: Any) -> str:
