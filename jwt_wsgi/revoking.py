@@ -157,8 +157,10 @@ class Revoking:
         A watermark is stored for the identity (through the same store, so every worker
         sees it as it sees a revocation); a token whose ``iat`` is earlier is refused, and
         a token without ``iat`` is refused whenever its identity has a watermark (its age
-        cannot be told). ``iat`` is in whole seconds: a token minted in the same second
-        as the watermark, even just after it, is refused too. The watermark lasts as long
+        cannot be told). ``iat`` is in whole seconds (cut, not rounded): a token minted in
+        the same second as the watermark, even just after it, is refused too, unless the
+        watermark is itself a whole second (``before=1700000000``), when every token minted
+        from then on passes. The watermark lasts as long
         as the longest configured token lifetime plus the leeway (for good when tokens do
         not expire).
 

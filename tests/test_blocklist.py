@@ -93,6 +93,32 @@ def test_memory_store_refuses_a_bad_bound() -> None:
         MemoryBlocklist(max_entries=0)
 
 
+@pytest.mark.parametrize(("watermark", "minted_at", "refused"), [
+    pytest.param(1000.7, 999.9, True, id="second-before"),
+    pytest.param(1000.7, 1000.2, True, id="same-second-before-the-mark"),
+    pytest.param(1000.7, 1000.9, True, id="same-second-after-the-mark-too"),
+    pytest.param(1000.7, 1001.0, False, id="next-second"),
+    pytest.param(1000.0, 999.99, True, id="whole-second-mark-just-before"),
+    pytest.param(1000.0, 1000.0, False, id="whole-second-mark-same-second"),
+])
+def test_revoke_all_against_whole_second_iat(watermark: float, minted_at: float,
+                                             refused: bool) -> None:
+    """``iat`` is cut to whole seconds: a token minted before the watermark is always
+    refused; one minted in the watermark's second after it is refused too, unless the
+    watermark is a whole second (revoke_all's docstring)."""
+    from tests.harness import manager
+
+    second = float(int(time.time())) - 1000  # the store ages marks by the wall clock
+    now = [second + minted_at]
+    jwt = manager(clock=lambda: now[0], blocklist=MemoryBlocklist())
+    token = jwt.create_access_token("alice")
+    jwt.revoke_all("alice", before=second + watermark)
+    now[0] = second + 1002.0
+    app = Client(JWTMiddleware(Recorder(), jwt, routes={"/p": "required"}))
+    status = app.get("/p", headers={"Authorization": f"Bearer {token}"}).status_code
+    assert status == (401 if refused else 200)
+
+
 # -- RedisBlocklist -------------------------------------------------------------------
 
 def test_redis_keys_expire_with_the_token(store: RedisBlocklist, redis_server: RedisServer) -> None:
