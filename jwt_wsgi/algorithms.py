@@ -229,7 +229,8 @@ def check_key_fits(key: PublicKey | PrivateKey, algorithm: str, name: str) -> No
             raise ConfigError(f"{name} is on curve {key.curve.name}; {algorithm} needs "
                               f"{EC_CURVES[algorithm]}")
     else:
-        raise ConfigError(f"{name} is a public-key key; {algorithm} needs secret_key")
+        raise ConfigError(f"{name} is {_kind(key)} key; {algorithm} is HMAC and needs "
+                          "secret_key (a random string of 32+ bytes)")
 
 
 def _raw(key: EdPublicKey) -> bytes:
