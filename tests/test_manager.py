@@ -1,0 +1,293 @@
+"""JWTManager, the central object: what it refuses to be built with, and how its verify,
+decode_token, revocation, keys and loaders work together.
+
+Token layout, claim rules and minting options have their own file (test_tokens.py), the
+settings theirs (test_settings.py); these cases are about the manager as a whole.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+
+import pytest
+
+from jwt_wsgi import (
+    ConfigError,
+    ExpiredTokenError,
+    JWTManager,
+    MemoryBlocklist,
+    RevokedTokenError,
+    ServiceUnavailableError,
+    Settings,
+    SignatureInvalidError,
+    Token,
+)
+from jwt_wsgi.keys import thumbprint
+from tests.harness import NOW, SECRET, Clock, keys, manager
+
+OTHER_SECRET = "another-secret-" + "o" * 40
+
+
+class Broken:
+    """A blocklist whose store is down."""
+
+    def add(self, jti: str, expires_at: float | None) -> None:
+        raise ConnectionError("down")
+
+    def contains(self, jti: str) -> bool:
+        raise ConnectionError("down")
+
+
+# -- building -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("build", "message"), [
+    pytest.param(lambda: JWTManager(Settings.build(secret_key=SECRET), secret_key=SECRET),
+                 "either a Settings object or keyword options", id="settings-and-options"),
+    pytest.param(lambda: JWTManager(secret_key=SECRET, clock=12.0),  # type: ignore[arg-type]
+                 "clock must be a callable",
+                 id="clock-not-callable"),
+    pytest.param(lambda: JWTManager(secret_key=SECRET, blocklist=object()),  # type: ignore[arg-type]
+                 "blocklist must have add", id="blocklist-without-methods"),
+    pytest.param(lambda: JWTManager(), "needs secret_key", id="no-key"),
+    pytest.param(lambda: JWTManager(secret_key=SECRET, algorithm="none"), "'none'",
+                 id="alg-none"),
+    pytest.param(lambda: JWTManager(secret_key=SECRET, decode_algorithms=["HS256", "RS256"]),
+                 "HMAC and public-key", id="mixed-families"),
+    pytest.param(lambda: JWTManager(secret_key=SECRET, max_token_size=0), "max_token_size",
+                 id="size-zero"),
+])
+def test_a_manager_that_cannot_work_is_refused_when_built(build: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build()
+
+
+def test_from_mapping_names_the_jwt_key_and_ignores_flask_secret_key() -> None:
+    with pytest.raises(ConfigError, match="needs JWT_SECRET_KEY") as raised:
+        JWTManager.from_mapping({"SECRET_KEY": "flask-session-secret-" + "x" * 32})
+    assert "does not read SECRET_KEY" in str(raised.value)
+    assert "flask-session-secret" not in str(raised.value)
+    built = JWTManager.from_mapping({"JWT_SECRET_KEY": SECRET, "DEBUG": True,
+                                     "JWT_ACCESS_TOKEN_EXPIRES": "15m"})
+    assert built.settings.access_token_expires == datetime.timedelta(minutes=15)
+
+
+def test_from_mapping_takes_the_clock_and_the_blocklist() -> None:
+    clock, store = Clock(NOW + 5), MemoryBlocklist()
+    built = JWTManager.from_mapping({"JWT_SECRET_KEY": SECRET}, clock=clock, blocklist=store)
+    assert built.clock is clock and built.blocklist is store
+    assert built.decode_token(built.create_access_token("a"))["iat"] == NOW + 5
+
+
+# -- verify and decode_token ----------------------------------------------------------
+
+
+def test_verify_returns_the_callers_own_token_each_time() -> None:
+    jwt = manager()
+    token = jwt.create_access_token("alice", additional_claims={"roles": ["a"]})
+    first = jwt.verify(token)
+    assert isinstance(first, Token)
+    first.claims["roles"].append("admin")
+    first.header["alg"] = "none"
+    for _ in range(3):  # the second verification is kept, the third a cache hit
+        again = jwt.verify(token)
+        assert again.claims["roles"] == ["a"] and again.header["alg"] == "HS256"
+    assert jwt.token_cache is not None and jwt.token_cache.hits >= 1
+
+
+@pytest.mark.parametrize("cache_size", [0, 16])
+def test_verify_checks_the_clock_and_revocation_even_for_a_cached_token(
+        cache_size: int) -> None:
+    clock = Clock()
+    jwt = manager(clock=clock, token_cache_size=cache_size)
+    token = jwt.create_access_token("alice", expires_delta=60)
+    for _ in range(3):
+        jwt.verify(token)
+    clock.now += 61
+    with pytest.raises(ExpiredTokenError):
+        jwt.verify(token)
+    clock.now -= 61
+    jwt.revoke(token)
+    with pytest.raises(RevokedTokenError):
+        jwt.verify(token)
+
+
+def test_decode_token_does_not_ask_the_blocklist_and_verify_does() -> None:
+    jwt = manager(blocklist=Broken())
+    token = jwt.create_access_token("alice")
+    assert jwt.decode_token(token)["sub"] == "alice"
+    with pytest.raises(ServiceUnavailableError):
+        jwt.verify(token)
+
+
+def test_decode_token_allow_expired_still_checks_the_signature() -> None:
+    clock = Clock()
+    jwt = manager(clock=clock)
+    token = jwt.create_access_token("alice", expires_delta=10)
+    clock.now += 11
+    with pytest.raises(ExpiredTokenError) as raised:
+        jwt.decode_token(token)
+    assert raised.value.jwt_payload is not None and raised.value.jwt_payload["sub"] == "alice"
+    assert jwt.decode_token(token, allow_expired=True)["sub"] == "alice"
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BA")
+    with pytest.raises(SignatureInvalidError):
+        jwt.decode_token(forged, allow_expired=True)
+
+
+def test_another_managers_token_is_refused() -> None:
+    token = manager(secret_key=OTHER_SECRET).create_access_token("alice")
+    with pytest.raises(SignatureInvalidError):
+        manager().verify(token)
+
+
+# -- revocation ---------------------------------------------------------------------------
+
+
+def test_revoking_the_refresh_token_of_a_pair_refuses_its_access_token() -> None:
+    jwt = manager()
+    access, refresh = jwt.create_token_pair("alice")
+    claims = jwt.decode_token(access)
+    assert claims["refresh_jti"] == jwt.decode_token(refresh)["jti"]
+    jwt.verify(access)
+    jwt.revoke(refresh)
+    with pytest.raises(RevokedTokenError):
+        jwt.verify(access)
+    other, _ = jwt.create_token_pair("alice")
+    assert jwt.verify(other).claims["sub"] == "alice"  # another login is untouched
+
+
+def test_revoke_all_refuses_the_identitys_tokens_and_no_one_elses() -> None:
+    clock = Clock()
+    jwt = manager(clock=clock)
+    alice, bob = jwt.create_access_token("alice"), jwt.create_access_token("bob")
+    clock.now += 5
+    assert jwt.revoke_all("alice") == NOW + 5
+    with pytest.raises(RevokedTokenError):
+        jwt.verify(alice)
+    assert jwt.verify(bob).claims["sub"] == "bob"
+    assert jwt.verify(jwt.create_access_token("alice")).claims["sub"] == "alice"
+
+
+@pytest.mark.parametrize(("answer", "revoked"), [
+    pytest.param(True, True, id="true"), pytest.param(1, True, id="one"),
+    pytest.param({"row": 1}, True, id="a-row"), pytest.param(False, False, id="false"),
+    pytest.param(None, False, id="none"), pytest.param(0, False, id="zero"),
+])
+def test_any_truthy_blocklist_loader_answer_revokes(answer: Any, revoked: bool) -> None:
+    jwt = manager()
+    seen: list[dict[str, Any]] = []
+
+    @jwt.token_in_blocklist_loader
+    def check(header: dict[str, Any], claims: dict[str, Any]) -> Any:
+        seen.append(claims)
+        claims["sub"] = "mallory"  # its own copy: must not reach the cache
+        return answer
+
+    token = jwt.create_access_token("alice")
+    for _ in range(3):
+        if revoked:
+            with pytest.raises(RevokedTokenError):
+                jwt.verify(token)
+        else:
+            assert jwt.verify(token).claims["sub"] == "alice"
+    assert len(seen) == 3
+
+
+def test_a_blocklist_loader_that_raises_fails_closed() -> None:
+    jwt = manager()
+
+    @jwt.token_in_blocklist_loader
+    def check(header: dict[str, Any], claims: dict[str, Any]) -> bool:
+        raise RuntimeError("database down")
+
+    with pytest.raises(ServiceUnavailableError):
+        jwt.verify(jwt.create_access_token("alice"))
+
+
+# -- loaders that shape minted tokens -------------------------------------------------
+
+
+def test_minting_loaders_run_in_order_and_arguments_win() -> None:
+    jwt = manager()
+
+    @jwt.user_identity_loader
+    def identity(user: dict[str, Any]) -> str:
+        return str(user["name"])
+
+    @jwt.additional_claims_loader
+    def claims(user: dict[str, Any]) -> dict[str, Any]:
+        return {"role": user["role"], "team": "blue"}
+
+    @jwt.additional_headers_loader
+    def headers(user: dict[str, Any]) -> dict[str, Any]:
+        return {"x-user": user["name"]}
+
+    token = jwt.create_access_token({"name": "alice", "role": "admin"},
+                                    additional_claims={"team": "red"})
+    header, decoded = jwt.verify(token)
+    assert decoded["sub"] == "alice" and decoded["role"] == "admin" and decoded["team"] == "red"
+    assert header["x-user"] == "alice"
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+def test_replace_keys_swaps_the_signer_and_drops_the_old_key_at_once() -> None:
+    jwt = manager()
+    old = jwt.create_access_token("alice")
+    for _ in range(3):
+        jwt.verify(old)  # cached
+    state = jwt.key_state
+    jwt.replace_keys(secret_key=OTHER_SECRET)
+    assert jwt.key_state is not state
+    with pytest.raises(SignatureInvalidError):
+        jwt.verify(old)
+    new = jwt.create_access_token("alice")
+    assert manager(secret_key=OTHER_SECRET).verify(new).claims["sub"] == "alice"
+
+
+def test_replace_keys_keeps_a_fallback_verifying() -> None:
+    jwt = manager()
+    old = jwt.create_access_token("alice")
+    jwt.replace_keys(secret_key=OTHER_SECRET, secret_key_fallbacks=[SECRET])
+    assert jwt.verify(old).claims["sub"] == "alice"
+    with pytest.raises(SignatureInvalidError):  # the fallback verifies, never signs
+        manager().verify(jwt.create_access_token("bob"))
+
+
+def test_a_refused_replacement_changes_nothing() -> None:
+    jwt = manager()
+    token = jwt.create_access_token("alice")
+    state = jwt.key_state
+    with pytest.raises(ConfigError):
+        jwt.replace_keys(secret_key="")
+    with pytest.raises(ConfigError):
+        jwt.replace_keys(audience="x")
+    assert jwt.key_state is state and jwt.verify(token).claims["sub"] == "alice"
+
+
+def test_jwks_publishes_the_signing_key_under_its_thumbprint() -> None:
+    jwt = JWTManager(algorithm="RS256", private_key=keys().rsa_private_pem())
+    published = jwt.jwks()["keys"]
+    assert len(published) == 1 and published[0]["kid"] == thumbprint(published[0])
+    assert "d" not in published[0] and "p" not in published[0]  # the public half only
+    header, _ = jwt.verify(jwt.create_access_token("alice"))
+    assert header["kid"] == published[0]["kid"]
+    consumer = JWTManager(algorithm="RS256", jwks=jwt.jwks())
+    assert consumer.verify(jwt.create_access_token("bob")).claims["sub"] == "bob"
+
+
+def test_an_hmac_manager_publishes_nothing() -> None:
+    with pytest.raises(RuntimeError, match="never published"):
+        manager().jwks()
+
+
+def test_a_verify_only_manager_verifies_and_cannot_mint() -> None:
+    signer = JWTManager(algorithm="ES256", private_key=keys().ec_private_pem())
+    verifier = JWTManager(algorithm="ES256", public_key=keys().public("ec", "pem"))
+    token = signer.create_access_token("alice")
+    assert verifier.verify(token).claims["sub"] == "alice"
+    with pytest.raises(RuntimeError):
+        verifier.create_access_token("alice")
