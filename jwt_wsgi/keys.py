@@ -218,9 +218,6 @@ class KeySet:
             return self._only.get(algorithm)
         return self._anonymous.get(algorithm)
 
-    def knows_kid(self, kid: str) -> bool:
-        return any(k == kid for table in (self._static, self._fetched) for k, _ in table[0])
-
     def __bool__(self) -> bool:
         return bool(self._anonymous or self._static[0] or self._static[1]
                     or self._fetched[0] or self._fetched[1])
