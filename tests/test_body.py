@@ -179,9 +179,14 @@ def test_malformed_json_is_400(app: JWTMiddleware, echo: Echo, data: bytes,
 def test_deeply_nested_json_is_400_not_a_crash(jwt: JWTManager, echo: Echo) -> None:
     big = manager(max_body_size=1 << 20)
     app = JWTMiddleware(echo, big, routes={"/api": "required"})
-    data = b"[" * 200_000 + b"]" * 200_000
+    # deeper than Python's recursion limit, within the values a token's body is searched in
+    data = b"[" * 4000 + b"]" * 4000
     status, body = call(app, environ_for(data, CONTENT_LENGTH=str(len(data))))
     assert status == 400 and body["msg"] in ("Malformed JSON body", "JSON body nested too deeply")
+    # past MAX_JSON_VALUES (200,000 levels) the body is not searched for a token at all
+    data = b"[" * 200_000 + b"]" * 200_000
+    status, body = call(app, environ_for(data, CONTENT_LENGTH=str(len(data))))
+    assert status == 401 and body["msg"].startswith("Missing JWT") and echo.calls == 0
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from werkzeug.test import Client
 
 from benchmarks.path_dos import cpu_time
 from jwt_wsgi import ConfigError, ForwardAuth, JWTManager, JWTMiddleware
+from jwt_wsgi.body import MAX_JSON_VALUES
 from jwt_wsgi.config import build_config
 from jwt_wsgi.pairs import MAX_OCCURRENCES, TooManyOccurrences, cookie_values, query_values
 from jwt_wsgi.paste import filter_factory
@@ -75,6 +76,13 @@ def _request(app: Any, path: str = "/api/x", query: str = "", cookie: str | None
 
 APP = JWTMiddleware(Recorder(), JWT, routes=ROUTES)
 MULTIPART = "multipart/form-data; boundary=x"
+JSON = "application/json"
+
+
+def _keys(count: int) -> bytes:
+    """A JSON object of ``count`` members and a (bad) token: it is searched and parsed."""
+    members = ",".join(f'"k{i}": 1' for i in range(count - 1))
+    return ('{"access_token": "not.a.token", ' + members + "}").encode()
 
 
 def _parts(count: int, name: str = "csrf_token", value: str = "v") -> bytes:
@@ -117,6 +125,14 @@ CASES = [
     ("multipart-without-the-field", _request(APP, cookie=SIGNED_IN, method="POST",
                                              content_type=MULTIPART,
                                              body=_parts(17000, "other")), "401"),
+    ("json-many-objects", _request(APP, method="POST", content_type=JSON,
+                                   body=b'{"access_token": "x", "a": [' + b"{}," * (MIB // 3 - 20)
+                                   + b"{}]}"), "401"),
+    ("json-many-keys-at-the-limit", _request(APP, method="POST", content_type=JSON,
+                                             body=_keys(MAX_JSON_VALUES - 1)), "401"),
+    ("json-long-escaped-string", _request(APP, method="POST", content_type=JSON,
+                                          body=b'{"a": "' + b"\\u0041" * (MIB // 6 - 2)
+                                          + b'"}'), "401"),
     ("path-over-the-limit", _request(APP, path="/api/" + "%2e" * BIG), "414"),
 ]
 
@@ -145,6 +161,26 @@ def test_a_multipart_form_is_parsed_up_to_1000_parts() -> None:
     one = _request(APP, cookie=SIGNED_IN, method="POST", content_type=MULTIPART,
                    body=_parts(1, value=CSRF))
     assert one().startswith("200")
+
+
+def test_a_json_body_too_large_to_search_counts_as_no_token() -> None:
+    """Up to MAX_JSON_VALUES the body is searched (a bad token there is refused as bad);
+    past it the token is not looked for, so a token elsewhere still counts alone."""
+    jwt = harness.manager(token_location=["headers", "json"])
+    client = Client(JWTMiddleware(Recorder(), jwt, routes=ROUTES))
+    token = jwt.create_access_token("alice")
+
+    def post(values: int, **headers: str) -> Any:
+        return client.post("/api/x", data=_keys(values), content_type=JSON, headers=headers)
+
+    searched = post(MAX_JSON_VALUES - 2)
+    assert searched.status_code == 401
+    assert json.loads(searched.get_data()) == {"msg": "Invalid header"}  # found, and bad
+    too_large = post(MAX_JSON_VALUES + 2)
+    assert too_large.status_code == 401
+    assert json.loads(too_large.get_data())["msg"].startswith("Missing JWT in headers or json")
+    assert post(MAX_JSON_VALUES + 2, Authorization=f"Bearer {token}").status_code == 200
+    assert post(MAX_JSON_VALUES - 2, Authorization=f"Bearer {token}").status_code == 400
 
 
 # -- the finders read what parse_qsl and a plain split read ------------------------------
