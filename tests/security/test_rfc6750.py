@@ -233,9 +233,15 @@ def test_query_string_is_off_by_default() -> None:
 
 T = "{t}"
 SHAPE_CASES = [
-    pytest.param({"Content-Type": "application/json"}, b"[" * 100000 + b"]" * 100000, "", 400,
+    # deeper than Python's recursion limit but within the values a body is searched in: 400
+    pytest.param({"Content-Type": "application/json"}, b"[" * 4000 + b"]" * 4000, "", 400,
+                 id="json-body-nested-4000-deep"),
+    pytest.param({"Content-Type": "application/json"}, b'{"a":' * 4000 + b"1" + b"}" * 4000, "", 400,
+                 id="json-body-objects-4000-deep"),
+    # past MAX_JSON_VALUES the body is not searched at all: no token there, 401 unparsed
+    pytest.param({"Content-Type": "application/json"}, b"[" * 100000 + b"]" * 100000, "", 401,
                  id="json-body-nested-100000-deep"),
-    pytest.param({"Content-Type": "application/json"}, b'{"a":' * 50000 + b"1" + b"}" * 50000, "", 400,
+    pytest.param({"Content-Type": "application/json"}, b'{"a":' * 50000 + b"1" + b"}" * 50000, "", 401,
                  id="json-body-objects-50000-deep"),
     pytest.param({"Content-Type": "application/json"}, b'{"access_token": "\xff"}', "", 400,
                  id="json-body-not-utf8"),
