@@ -59,20 +59,28 @@ def cookie_values(header: str, name: str) -> list[str]:
         return []
     values: list[str] = []
     start = header.find(name)
+    previous = 0  # where the last writing of the name ended
     while start >= 0:
         after = start + len(name)
-        pair_start = header.rfind(";", 0, start) + 1
-        equals = header.find("=", after)
-        pair_end = header.find(";", after)
-        if pair_end < 0:
-            pair_end = len(header)
-        if (0 <= equals < pair_end and _blank(header, pair_start, start)
-                and _blank(header, after, equals)):
-            value = header[equals + 1:pair_end].strip()
+        following = header.find(name, after)
+        end = following if following >= 0 else len(header)
+        # Each search below stays between two writings of the name (or reaches a ";"
+        # once), so the whole loop reads the header a bounded number of times.
+        semicolon = header.rfind(";", previous, start)
+        if semicolon >= 0:
+            leads = _blank(header, semicolon + 1, start)
+        else:  # the pair began before the last writing (not blank) or at the very start
+            leads = previous == 0 and _blank(header, 0, start)
+        equals = header.find("=", after, end)
+        stop = header.find(";", after, end)
+        if leads and equals >= 0 and (stop < 0 or equals < stop) and _blank(header, after, equals):
+            pair_end = header.find(";", equals)
+            value = header[equals + 1:pair_end if pair_end >= 0 else len(header)].strip()
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
             values.append(value)
-        start = header.find(name, after)
+        previous = after
+        start = following
     return values
 
 

@@ -113,6 +113,9 @@ CASES = [
     ("cookie-name-in-long-blank-pairs", _request(APP, cookie=(" " * 4 * KIB
                                                               + "access_token_cookie;") * 64),
      "401"),
+    ("cookie-names-in-one-long-blank-pair", _request(
+        APP, cookie=" " * BIG + ("access_token_cookie" + " " * 8192) * 63
+        + "access_token_cookie=x"), "401"),
     ("form-many-csrf-fields", _request(APP, cookie=SIGNED_IN, method="POST", content_type=FORM,
                                        body=b"csrf_token=a&" * (MIB // 13)), "401"),
     ("form-many-other-fields", _request(APP, cookie=SIGNED_IN, method="POST", content_type=FORM,
@@ -251,6 +254,18 @@ def test_a_name_written_too_often_is_refused() -> None:
     assert cookie_values("c=; " * MAX_OCCURRENCES, "c") == [""] * MAX_OCCURRENCES
     with pytest.raises(TooManyOccurrences):
         cookie_values("c=; " * (MAX_OCCURRENCES + 1), "c")
+
+
+def test_the_name_finders_read_the_text_a_bounded_number_of_times() -> None:
+    """64 writings of the name in one long blank pair: each search stays between two
+    writings, so the text is read a few times, not 64 times (15 ms before, 0.5 ms now)."""
+    name = "access_token_cookie"
+    header = " " * BIG + (name + " " * 8192) * 63 + name + "=x"
+    assert cookie_values(header, name) == []
+    assert cpu_time(lambda: cookie_values(header, name)) < 0.005
+    query = "&" * BIG + ("jwt=" + "a" * 8192 + "&") * 64
+    assert len(query_values(query, "jwt")) == 64
+    assert cpu_time(lambda: query_values(query, "jwt")) < 0.005
 
 
 def test_the_query_token_limit_still_lets_the_largest_token_through() -> None:
