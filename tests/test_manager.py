@@ -58,6 +58,16 @@ class Broken:
                  "HMAC and public-key", id="mixed-families"),
     pytest.param(lambda: JWTManager(secret_key=SECRET, max_token_size=0), "max_token_size",
                  id="size-zero"),
+    # An HMAC secret never stands in for a public key: beside RS256 it verifies nothing.
+    pytest.param(lambda: JWTManager(secret_key=SECRET, algorithm="RS256"),
+                 "RS256 needs a key to verify with", id="hmac-secret-as-the-only-rs256-key"),
+    pytest.param(lambda: JWTManager(algorithm="RS256", public_key=keys().public("rsa", "pem"),
+                                    secret_key=SECRET, secret_key_fallbacks=[OTHER_SECRET]),
+                 "secret_key_fallbacks are HMAC secrets", id="fallbacks-with-rs256"),
+    pytest.param(lambda: JWTManager(secret_key=SECRET, public_key=keys().public("rsa", "pem")),
+                 "HMAC algorithms use secret_key", id="public-key-with-hs256"),
+    pytest.param(lambda: JWTManager(secret_key=SECRET, leeway=-1), "leeway",
+                 id="negative-leeway"),
 ])
 def test_a_manager_that_cannot_work_is_refused_when_built(build: Any, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
@@ -72,6 +82,34 @@ def test_from_mapping_names_the_jwt_key_and_ignores_flask_secret_key() -> None:
     built = JWTManager.from_mapping({"JWT_SECRET_KEY": SECRET, "DEBUG": True,
                                      "JWT_ACCESS_TOKEN_EXPIRES": "15m"})
     assert built.settings.access_token_expires == datetime.timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(("first", "message"), [
+    pytest.param("a-secret-" + "x" * 40, "pass the key by name", id="a-bare-secret"),
+    pytest.param({"JWT_SECRET_KEY": SECRET}, "JWTManager.from_mapping(mapping)",
+                 id="a-config-mapping"),
+    pytest.param(42, "first argument is a Settings object, not int", id="anything-else"),
+])
+def test_a_first_argument_that_is_no_settings_names_the_form_to_write(first: Any,
+                                                                      message: str) -> None:
+    with pytest.raises(TypeError, match=re.escape(message)) as raised:
+        JWTManager(first)
+    assert "x" * 40 not in str(raised.value)
+
+
+@pytest.mark.parametrize(("mapping", "message", "hint"), [
+    pytest.param({}, "an HMAC algorithm needs JWT_SECRET_KEY", False, id="nothing"),
+    pytest.param({"SECRET_KEY": ""}, "an HMAC algorithm needs JWT_SECRET_KEY", False,
+                 id="empty-flask-secret-gives-no-hint"),
+    pytest.param({"JWT_SECRET_KEY": SECRET, "JWT_ALGORITHM": "none"}, "'none' algorithm",
+                 False, id="other-refusals-pass-through"),
+    pytest.param({"JWT_ALGORITHM": "RS256", "SECRET_KEY": "flask-" + "f" * 40},
+                 "RS256 needs a key to verify with", False, id="public-key-algorithm"),
+])
+def test_from_mapping_refusals(mapping: dict[str, Any], message: str, hint: bool) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)) as raised:
+        JWTManager.from_mapping(mapping)
+    assert ("does not read SECRET_KEY" in str(raised.value)) is hint
 
 
 def test_from_mapping_takes_the_clock_and_the_blocklist() -> None:
@@ -229,6 +267,90 @@ def test_minting_loaders_run_in_order_and_arguments_win() -> None:
     header, decoded = jwt.verify(token)
     assert decoded["sub"] == "alice" and decoded["role"] == "admin" and decoded["team"] == "red"
     assert header["x-user"] == "alice"
+
+
+# -- minting options ------------------------------------------------------------------
+
+
+HOUR = datetime.timedelta(hours=1)
+
+
+@pytest.mark.parametrize(("options", "mint", "present", "absent"), [
+    pytest.param({}, lambda jwt: jwt.create_access_token("a", fresh=NOW + 10.5),
+                 {"fresh": NOW + 10.5, "type": "access"}, (), id="fresh-until-a-timestamp"),
+    pytest.param({}, lambda jwt: jwt.create_access_token("a", fresh=HOUR),
+                 {"fresh": NOW + 3600}, (), id="fresh-for-a-timedelta"),
+    pytest.param({}, lambda jwt: jwt.create_access_token("a", expires_delta=2 * HOUR),
+                 {"exp": NOW + 7200}, (), id="expires-delta-timedelta"),
+    pytest.param({}, lambda jwt: jwt.create_refresh_token("a", expires_delta=60),
+                 {"exp": NOW + 60, "type": "refresh", "fresh": False}, (),
+                 id="refresh-expires-delta"),
+    pytest.param({"refresh_token_expires": False}, lambda jwt: jwt.create_refresh_token("a"),
+                 {"type": "refresh"}, ("exp",), id="refresh-never-expires-by-setting"),
+    pytest.param({}, lambda jwt: jwt.create_access_token(
+        "a", additional_claims={"jti": "chosen", "sub": "b", "roles": ["x"]}),
+                 {"jti": "chosen", "sub": "b", "roles": ["x"]}, (),
+                 id="additional-claims-win-over-the-layout"),
+    pytest.param({"encode_nbf": False, "cookie_csrf_protect": False},
+                 lambda jwt: jwt.create_access_token("a"), {"iat": NOW}, ("nbf", "csrf"),
+                 id="no-nbf-no-csrf-by-setting"),
+    pytest.param({"clock": Clock(NOW + 0.99)}, lambda jwt: jwt.create_access_token("a"),
+                 {"iat": NOW, "nbf": NOW, "exp": NOW + 900}, (), id="iat-cut-not-rounded"),
+])
+def test_minting_options_shape_the_claims(options: dict[str, Any], mint: Any,
+                                          present: dict[str, Any], absent: tuple[str, ...]) -> None:
+    jwt = manager(**options)
+    claims = jwt.decode_token(mint(jwt))
+    assert {name: claims.get(name) for name in present} == present
+    assert [name for name in absent if name in claims] == []
+
+
+@pytest.mark.parametrize(("mint", "error", "message"), [
+    pytest.param(lambda jwt: jwt.create_access_token("a", fresh="yes"), TypeError,
+                 "fresh must be", id="fresh-text"),
+    pytest.param(lambda jwt: jwt.create_access_token("a", expires_delta=True), TypeError,
+                 "expires_delta must be", id="expires-delta-true"),
+    pytest.param(lambda jwt: jwt.create_access_token("a", expires_delta=1.5), TypeError,
+                 "expires_delta must be", id="expires-delta-float"),
+    pytest.param(lambda jwt: jwt.create_refresh_token("a", expires_delta="60"), TypeError,
+                 "expires_delta must be", id="refresh-expires-delta-text"),
+    pytest.param(lambda jwt: jwt.create_access_token("a", additional_claims={"x": object()}),
+                 TypeError, "not JSON-serializable", id="claim-not-json"),
+    pytest.param(lambda jwt: jwt.create_access_token("a", additional_claims={"x": float("nan")}),
+                 TypeError, "not JSON-serializable", id="claim-nan"),
+    pytest.param(lambda jwt: jwt.create_access_token("a", additional_headers={"crit": ["b64"]}),
+                 ValueError, "may not set 'crit'", id="header-crit"),
+    pytest.param(lambda jwt: jwt.create_refresh_token(["a"]), TypeError,
+                 "identity must be a string", id="refresh-identity-a-list"),
+])
+def test_minting_refuses_what_it_cannot_sign(mint: Any, error: type[Exception],
+                                             message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        mint(manager())
+
+
+def test_an_identity_loader_that_returns_no_string_is_refused_at_mint() -> None:
+    jwt = manager()
+
+    @jwt.user_identity_loader
+    def identity(user: dict[str, Any]) -> Any:
+        return user["id"]
+
+    with pytest.raises(TypeError, match="identity must be a string"):
+        jwt.create_access_token({"id": 7})
+    assert jwt.decode_token(jwt.create_access_token({"id": "7"}))["sub"] == "7"
+
+
+@pytest.mark.parametrize("expires_delta", [
+    pytest.param(0, id="zero"), pytest.param(-5, id="negative-seconds"),
+    pytest.param(datetime.timedelta(seconds=-1), id="negative-timedelta"),
+])
+def test_a_token_minted_with_no_time_left_is_expired_at_once(expires_delta: Any) -> None:
+    jwt = manager()
+    token = jwt.create_access_token("alice", expires_delta=expires_delta)
+    with pytest.raises(ExpiredTokenError):
+        jwt.verify(token)
+    assert jwt.decode_token(token, allow_expired=True)["sub"] == "alice"
 
 
 # -- keys -----------------------------------------------------------------------------------
