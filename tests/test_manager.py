@@ -13,6 +13,8 @@ import time
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jwt_wsgi import (
     ConfigError,
@@ -25,7 +27,7 @@ from jwt_wsgi import (
     SignatureInvalidError,
     Token,
 )
-from jwt_wsgi.keys import thumbprint
+from jwt_wsgi.keys import public_jwk, thumbprint
 from tests.harness import NOW, SECRET, Clock, keys, manager, sign_hs256
 
 OTHER_SECRET = "another-secret-" + "o" * 40
@@ -179,6 +181,99 @@ def test_another_managers_token_is_refused() -> None:
     token = manager(secret_key=OTHER_SECRET).create_access_token("alice")
     with pytest.raises(SignatureInvalidError):
         manager().verify(token)
+
+
+def test_only_verify_uses_the_cache_and_only_for_successes() -> None:
+    jwt = manager()
+    cache = jwt.token_cache
+    assert cache is not None and cache.size == jwt.settings.token_cache_size
+    token = jwt.create_access_token("alice")
+    for _ in range(3):
+        jwt.decode_token(token)
+    assert (cache.hits, cache.misses, len(cache)) == (0, 0, 0)
+    forged = manager(secret_key=OTHER_SECRET).create_access_token("alice")
+    for _ in range(3):
+        with pytest.raises(SignatureInvalidError):
+            jwt.verify(forged)
+    assert forged not in cache and len(cache) == 0
+    for _ in range(3):  # seen, kept, then a hit
+        jwt.verify(token)
+    assert token in cache and (cache.hits, len(cache)) == (1, 1)
+    assert manager(token_cache_size=0).token_cache is None
+
+
+def test_replacing_keys_starts_a_generation_and_keeps_the_clock() -> None:
+    clock = Clock()
+    jwt = manager(clock=clock)
+    cache = jwt.token_cache
+    assert cache is not None
+    token = jwt.create_access_token("alice")
+    for _ in range(3):
+        jwt.verify(token)
+    state, generation, hits = jwt.key_state, jwt.keys.generation, cache.hits
+    jwt.replace_keys(secret_key=SECRET)  # the same secret, as a new key set
+    assert jwt.key_state is not state and jwt.keys is not state.keys
+    assert jwt.keys.generation == generation + 1
+    assert jwt.clock is clock and jwt.codec.clock is clock
+    assert jwt.verify(token).claims["sub"] == "alice"
+    assert cache.hits == hits  # verified again under the new set, not a hit
+    clock.now += 7
+    assert jwt.decode_token(jwt.create_access_token("bob"))["iat"] == NOW + 7
+
+
+def test_the_default_clock_is_the_wall_clock() -> None:
+    jwt = JWTManager(secret_key=SECRET)
+    assert jwt.clock is time.time
+    before = int(time.time())
+    iat = jwt.decode_token(jwt.create_access_token("alice"))["iat"]
+    assert before <= iat <= time.time()
+
+
+def _rsa_manager(**options: Any) -> JWTManager:
+    return JWTManager(algorithm="RS256", **options)
+
+
+@pytest.mark.parametrize(("build", "signs", "published", "public_half"), [
+    pytest.param(lambda: manager(), True, 0, False, id="hmac"),
+    pytest.param(lambda: _rsa_manager(private_key=keys().rsa_private_pem()), True, 1, True,
+                 id="private-key"),
+    pytest.param(lambda: _rsa_manager(public_key=keys().public("rsa", "pem")), False, 0, False,
+                 id="public-key-only"),
+    pytest.param(lambda: _rsa_manager(jwks={"keys": [public_jwk(
+        keys().rsa_private.public_key(), "k", "RS256")]}), False, 0, False, id="jwks-only"),
+    pytest.param(lambda: _rsa_manager(signing_keys=[
+        keys().rsa_private_pem(), _other_rsa_public_pem()]), True, 2, True, id="signing-keys"),
+])
+def test_the_key_state_holds_what_the_keys_allow(build: Any, signs: bool, published: int,
+                                                 public_half: bool) -> None:
+    jwt = build()
+    state = jwt.key_state
+    assert (state.signer is not None) is signs
+    assert (jwt.own_codec is not None) is signs and (jwt.rotation_codec is not None) is signs
+    assert len(state.published) == published
+    assert (jwt.signing_public_key is not None) is public_half
+    if public_half:
+        assert jwt.signing_public_key is not None
+        assert jwt.signing_public_key.public_numbers() == (
+            keys().rsa_private.public_key().public_numbers())
+    if signs:
+        header, _ = jwt.verify(jwt.create_access_token("alice"))
+        assert header.get("kid") == (state.published[0]["kid"] if published else None)
+    else:
+        with pytest.raises(RuntimeError, match="no signing key"):
+            jwt.create_access_token("alice")
+
+
+_OTHER_RSA: list[bytes] = []
+
+
+def _other_rsa_public_pem() -> bytes:
+    """A second RSA public key, generated once."""
+    if not _OTHER_RSA:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        _OTHER_RSA.append(key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return _OTHER_RSA[0]
 
 
 # -- revocation ---------------------------------------------------------------------------
