@@ -9,18 +9,22 @@ both are checked.
 
 from __future__ import annotations
 
+import base64
 import datetime
+import json
 import re
+import traceback
 import warnings
 from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from jwt_wsgi import ConfigError, SecurityWarning
+from jwt_wsgi import ConfigError, InvalidTokenError, JWTManager, SecurityWarning
+from jwt_wsgi.jwk import private_jwk
 from jwt_wsgi.keys import (
     MIN_HMAC_BYTES,
     NO_HMAC_KEY_MESSAGE,
@@ -31,9 +35,12 @@ from jwt_wsgi.keys import (
     load_private_pem,
     load_public_pem,
     public_jwk,
+    public_key_from_jwk,
+    signer,
+    thumbprint,
     verifier,
 )
-from tests.harness import SECRET, keys, segment, sign
+from tests.harness import NOW, SECRET, Clock, keys, segment, sign
 
 MESSAGE = f"{segment({'alg': 'RS256'})}.{segment({'sub': 'alice'})}".encode()
 
@@ -354,3 +361,317 @@ def test_a_verifier_never_raises_on_a_bad_signature() -> None:
     ec_check = verifier(keys().ec_private.public_key(), "ES256")
     for signature in (b"", b"\x00" * 64, b"\xff" * 64, b"x" * 63):
         assert ec_check.verify(MESSAGE, signature) is False
+
+
+# -- which key verifies which algorithm -----------------------------------------------------
+
+
+def _ed25519() -> ed25519.Ed25519PrivateKey:
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def _ed448() -> ed448.Ed448PrivateKey:
+    return ed448.Ed448PrivateKey.generate()
+
+
+@pytest.mark.parametrize(("algorithm", "private", "other"), [
+    pytest.param("HS256", lambda: SECRET.encode(), "HS512", id="hs256-not-hs512"),
+    pytest.param("RS256", lambda: keys().rsa_private, "RS512", id="rs256-not-rs512"),
+    pytest.param("RS256", lambda: keys().rsa_private, "PS256", id="rs256-not-ps256"),
+    pytest.param("PS384", lambda: keys().rsa_private, "PS256", id="ps384-not-ps256"),
+    pytest.param("PS256", lambda: keys().rsa_private, "RS256", id="ps256-not-rs256"),
+    pytest.param("ES256", lambda: keys().ec_private, None, id="es256"),
+    pytest.param("EdDSA", _ed25519, None, id="eddsa-ed25519"),
+    pytest.param("Ed448", _ed448, None, id="ed448"),
+])
+def test_a_signature_verifies_under_its_own_algorithm_only(algorithm: str, private: Any,
+                                                           other: str | None) -> None:
+    key = private()
+    public = key if isinstance(key, bytes) else key.public_key()
+    signature = signer(key, algorithm).sign(MESSAGE)
+    check = verifier(public, algorithm)
+    assert check.verify(MESSAGE, signature) is True
+    assert check.verify(MESSAGE + b"x", signature) is False
+    if other is not None:
+        assert verifier(public, other).verify(MESSAGE, signature) is False
+
+
+@pytest.mark.parametrize(("key", "algorithm", "message"), [
+    pytest.param(lambda: keys().rsa_private.public_key(), "PS512", None, id="rsa-for-ps512"),
+    pytest.param(lambda: keys().ec_private, "ES256", None, id="p256-private-for-es256"),
+    pytest.param(lambda: _ed25519().public_key(), "EdDSA", None, id="ed25519-for-eddsa"),
+    pytest.param(lambda: _ed25519().public_key(), "Ed25519", None, id="ed25519-for-ed25519"),
+    pytest.param(lambda: _ed448().public_key(), "EdDSA", None, id="ed448-for-eddsa"),
+    pytest.param(lambda: _ed448(), "Ed448", None, id="ed448-private-for-ed448"),
+    pytest.param(lambda: _ed25519().public_key(), "Ed448", "is an Ed25519 key; Ed448 needs an "
+                 "Ed448 key", id="ed25519-for-ed448"),
+    pytest.param(lambda: _ed448().public_key(), "Ed25519", "is an Ed448 key; Ed25519 needs an "
+                 "Ed25519 key", id="ed448-for-ed25519"),
+    pytest.param(lambda: keys().rsa_private.public_key(), "EdDSA", "is an RSA key; EdDSA "
+                 "needs an Ed25519 or Ed448 key", id="rsa-for-eddsa"),
+    pytest.param(lambda: _ed25519().public_key(), "ES256", "is an Ed25519 key; ES256 needs an "
+                 "EC key", id="ed25519-for-es256"),
+    pytest.param(lambda: _ed25519().public_key(), "HS256", "is an Ed25519 key; HS256 is HMAC "
+                 "and needs secret_key", id="ed25519-for-hmac"),
+])
+def test_which_key_fits_which_algorithm(key: Any, algorithm: str, message: str | None) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a fitting key of a good size warns of nothing
+        if message is None:
+            check_key_fits(key(), algorithm, "public_key")
+        else:
+            with pytest.raises(ConfigError, match=re.escape("public_key " + message)):
+                check_key_fits(key(), algorithm, "public_key")
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "HS512", "ES256", "PS256", "RS512", "EdDSA"])
+def test_a_jwk_is_found_under_no_algorithm_of_another_family(algorithm: str) -> None:
+    key_set = KeySet()
+    key_set.add_jwks({"keys": [public_jwk(keys().rsa_private.public_key(), "k", "RS256")]},
+                     ["RS256"])
+    assert key_set.find("RS256", "k") is not None
+    assert key_set.find(algorithm, "k") is None and key_set.find(algorithm, None) is None
+
+
+@pytest.mark.parametrize(("allowed", "added"), [
+    pytest.param(["RS256", "PS256"], 0, id="oct-beside-public-key-algorithms"),
+    pytest.param(["HS256"], 1, id="oct-for-hmac"),
+])
+def test_an_oct_jwk_is_an_hmac_key_and_nothing_else(allowed: list[str], added: int) -> None:
+    oct_key = {"kty": "oct", "kid": "s", "k": base64.urlsafe_b64encode(SECRET.encode()).decode()}
+    key_set = KeySet()
+    assert key_set.add_jwks({"keys": [oct_key]}, allowed) == added
+    token = sign({"alg": "HS256", "kid": "s"}, {"sub": "a"})
+    found = key_set.find("HS256", "s")
+    assert (found is not None and found.verify(*_signature(token))) is bool(added)
+    assert all(key_set.find(alg, "s") is None for alg in allowed if alg != "HS256")
+
+
+def test_an_hmac_secret_beside_a_public_key_algorithm_verifies_nothing() -> None:
+    """The secret is ignored by an RS256 manager (as flask-jwt-extended ignores
+    JWT_SECRET_KEY then): neither it nor the public key makes an HS256 token pass."""
+    jwt = JWTManager(algorithm="RS256", public_key=keys().public("rsa", "pem"),
+                     secret_key=SECRET, clock=Clock())
+    claims = {"sub": "alice", "iat": NOW, "exp": NOW + 60, "jti": "j", "type": "access",
+              "fresh": False}
+    assert jwt.verify(sign({"alg": "RS256"}, claims, keys().rsa_private)).claims["sub"] == "alice"
+    for secret in (SECRET, keys().public("rsa", "pem")):
+        with pytest.raises(InvalidTokenError):
+            jwt.verify(sign({"alg": "HS256"}, claims, secret))
+
+
+# -- kid selection among a manager's own keys (keyring) -----------------------------------
+
+
+def _ring() -> tuple[JWTManager, dict[str, Any]]:
+    """A manager signing with a new EC key, its previous key (keys().ec_private) listed
+    as a public key; returns the kids by name and the private keys."""
+    current = ec.generate_private_key(ec.SECP256R1())
+    jwt = JWTManager(algorithm="ES256", clock=Clock(), signing_keys=[
+        _private_pem(current), _pem(keys().ec_private.public_key())])
+    kids = [jwk["kid"] for jwk in jwt.jwks()["keys"]]
+    return jwt, {"current": current, "previous": keys().ec_private,
+                 "stranger": ec.generate_private_key(ec.SECP256R1()),
+                 "kid:current": kids[0], "kid:previous": kids[1]}
+
+
+@pytest.mark.parametrize(("signed_by", "kid", "accepted"), [
+    pytest.param("current", "kid:current", True, id="current-key-its-kid"),
+    pytest.param("previous", "kid:previous", True, id="previous-key-its-kid"),
+    pytest.param("previous", None, True, id="no-kid-tries-each-key"),
+    pytest.param("previous", "unknown", True, id="a-kid-no-key-has-tries-each-key"),
+    pytest.param("previous", "kid:current", False, id="a-kid-binds-its-key"),
+    pytest.param("stranger", "unknown", False, id="a-stranger-with-any-kid"),
+    pytest.param("stranger", None, False, id="a-stranger-without-kid"),
+])
+def test_signing_keys_choose_by_kid_then_try_each(signed_by: str, kid: str | None,
+                                                   accepted: bool) -> None:
+    jwt, ring = _ring()
+    header: dict[str, Any] = {"alg": "ES256"}
+    if kid is not None:
+        header["kid"] = ring.get(kid, kid)
+    claims = {"sub": "alice", "iat": NOW, "exp": NOW + 60, "jti": "j", "type": "access",
+              "fresh": False}
+    token = sign(header, claims, ring[signed_by])
+    if accepted:
+        assert jwt.verify(token).claims["sub"] == "alice"
+    else:
+        with pytest.raises(InvalidTokenError):
+            jwt.verify(token)
+
+
+def test_minted_tokens_name_the_signing_key_by_its_thumbprint() -> None:
+    jwt, ring = _ring()
+    header, _ = jwt.verify(jwt.create_access_token("alice"))
+    assert header["kid"] == ring["kid:current"] == thumbprint(
+        public_jwk(ring["current"].public_key(), "", "ES256"))
+
+
+# -- generations ---------------------------------------------------------------------------
+
+
+def test_the_only_key_for_kidless_tokens_follows_every_change() -> None:
+    first, second = keys().ec_private, ec.generate_private_key(ec.SECP256R1())
+    token = sign({"alg": "ES256"}, {"sub": "a"}, first)
+    key_set = KeySet()
+    generations = [key_set.generation]
+    key_set.add_jwks({"keys": [public_jwk(first.public_key(), "one", "ES256")]}, ["ES256"])
+    generations.append(key_set.generation)
+    only = key_set.find("ES256", None)
+    assert only is not None and only.verify(*_signature(token))
+    key_set.replace_fetched({"keys": [public_jwk(second.public_key(), "two", "ES256")]},
+                            ["ES256"])
+    generations.append(key_set.generation)
+    assert key_set.find("ES256", None) is None  # two keys fit now: a kid must choose
+    key_set.replace_fetched({"keys": []}, ["ES256"])
+    generations.append(key_set.generation)
+    again = key_set.find("ES256", None)
+    assert again is not None and again.verify(*_signature(token))
+    assert generations == sorted(set(generations))
+
+
+def test_a_replaced_key_set_starts_past_the_old_generation_and_drops_the_old_key() -> None:
+    jwt = JWTManager(algorithm="ES256", private_key=_private_pem(keys().ec_private),
+                     clock=Clock())
+    old_token = jwt.create_access_token("alice")
+    old_keys = jwt.keys
+    old_keys.bump()
+    old_keys.bump()
+    jwt.replace_keys(private_key=_private_pem(ec.generate_private_key(ec.SECP256R1())))
+    assert jwt.keys is not old_keys and jwt.keys.generation == old_keys.generation + 1
+    with pytest.raises(InvalidTokenError):
+        jwt.verify(old_token)
+    assert jwt.verify(jwt.create_access_token("bob")).claims["sub"] == "bob"
+
+
+# -- PEM and JWK inputs ----------------------------------------------------------------------
+
+
+def _traditional(key: Any) -> bytes:
+    data: bytes = key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.TraditionalOpenSSL,
+                                    serialization.NoEncryption())
+    return data
+
+
+@pytest.mark.parametrize(("options", "signed_with"), [
+    pytest.param(lambda: {"public_key": keys().public("rsa", "pem")}, "rsa", id="spki-bytes"),
+    pytest.param(lambda: {"public_key": keys().public("rsa", "pem").decode()}, "rsa",
+                 id="spki-text"),
+    pytest.param(lambda: {"public_key": b"\n  " + keys().public("rsa", "pem") + b"\n\n"}, "rsa",
+                 id="spki-padded"),
+    pytest.param(lambda: {"public_key": keys().public("rsa", "pkcs1")}, "rsa", id="pkcs1-public"),
+    pytest.param(lambda: {"public_key": _certificate(keys().rsa_private)}, "rsa",
+                 id="x509-certificate"),
+    pytest.param(lambda: {"private_key": _traditional(keys().rsa_private).decode()}, "rsa",
+                 id="pkcs1-private-text"),
+    pytest.param(lambda: {"algorithm": "ES256", "private_key": _traditional(keys().ec_private)},
+                 "ec", id="sec1-ec-private"),
+    pytest.param(lambda: {"jwks": json.dumps({"keys": [public_jwk(
+        keys().rsa_private.public_key(), "k", "RS256")]})}, "rsa", id="jwks-json-text"),
+])
+def test_key_inputs_in_their_usual_forms_verify(options: Any, signed_with: str) -> None:
+    built = {"algorithm": "RS256", **options()}
+    jwt = JWTManager(clock=Clock(), **built)
+    private = keys().rsa_private if signed_with == "rsa" else keys().ec_private
+    header = {"alg": built["algorithm"], **({"kid": "k"} if "jwks" in built else {})}
+    claims = {"sub": "alice", "iat": NOW, "exp": NOW + 60, "jti": "j", "type": "access",
+              "fresh": False}
+    assert jwt.verify(sign(header, claims, private)).claims["sub"] == "alice"
+    stranger = rsa.generate_private_key(65537, 2048) if signed_with == "rsa" \
+        else ec.generate_private_key(ec.SECP256R1())
+    with pytest.raises(InvalidTokenError):
+        jwt.verify(sign(header, claims, stranger))
+
+
+@pytest.mark.parametrize(("make", "algorithm"), [
+    pytest.param(lambda: keys().rsa_private, "RS256", id="rsa"),
+    pytest.param(lambda: keys().ec_private, "ES256", id="p256"),
+    pytest.param(lambda: ec.generate_private_key(ec.SECP521R1()), "ES512", id="p521"),
+    pytest.param(_ed25519, "EdDSA", id="ed25519"),
+    pytest.param(_ed448, "Ed448", id="ed448"),
+])
+def test_a_public_jwk_round_trips_and_its_thumbprint_ignores_kid_alg_and_use(
+        make: Any, algorithm: str) -> None:
+    private = make()
+    jwk = public_jwk(private.public_key(), "one", algorithm)
+    assert "d" not in jwk
+    loaded = public_key_from_jwk(jwk)
+    assert _pem(loaded) == _pem(private.public_key())
+    renamed = {**jwk, "kid": "two", "use": "enc", "alg": "none"}
+    assert thumbprint(renamed) == thumbprint(jwk)
+    signature = signer(private, algorithm).sign(MESSAGE)
+    assert verifier(loaded, algorithm).verify(MESSAGE, signature)
+
+
+# -- key material never shown ----------------------------------------------------------------
+
+
+FALLBACK = "fallback-secret-" + "f" * 40
+ISSUER_SECRET = "issuer-secret-" + "i" * 40
+
+
+def _pem_lines(pem: bytes) -> list[str]:
+    return [line for line in pem.decode().splitlines() if "-----" not in line]
+
+
+@pytest.mark.parametrize(("build", "material"), [
+    pytest.param(lambda: JWTManager(secret_key=SECRET, secret_key_fallbacks=[FALLBACK]),
+                 lambda: [SECRET, FALLBACK, SECRET.encode().hex()[:32]], id="hmac-and-fallback"),
+    pytest.param(lambda: JWTManager(algorithm="RS256", private_key=keys().rsa_private_pem()),
+                 lambda: _pem_lines(keys().rsa_private_pem()), id="private-key"),
+    pytest.param(lambda: JWTManager(algorithm="ES256", signing_keys=[
+        keys().ec_private_pem().decode()]), lambda: _pem_lines(keys().ec_private_pem()),
+        id="signing-keys"),
+    pytest.param(lambda: JWTManager(secret_key=SECRET, issuers={
+        "https://idp.example": {"secret_key": ISSUER_SECRET}}),
+        lambda: [SECRET, ISSUER_SECRET], id="issuer-secret"),
+])
+def test_no_repr_or_str_of_a_manager_shows_its_keys(build: Any, material: Any) -> None:
+    jwt = build()
+    shown = "".join(repr(part) + str(part) for part in (
+        jwt, jwt.settings, jwt.key_state, jwt.keys, jwt.codec, jwt.key_state.signer,
+        jwt.own_codec, jwt.issuers))
+    leaked = [piece for piece in material() if piece in shown]
+    assert leaked == []
+
+
+HIDDEN = "c2VjcmV0LW1hdGVyaWFs"  # stands for key material in inputs that are refused
+
+
+@pytest.mark.parametrize(("options", "material"), [
+    pytest.param(lambda: {"secret_key": SECRET, "secret_key_fallbacks": [SECRET]}, SECRET,
+                 id="fallback-repeating-the-secret"),
+    pytest.param(lambda: {"algorithm": "RS256", "private_key": "-----BEGIN PRIVATE KEY-----\n"
+                          + HIDDEN + "\n-----END PRIVATE KEY-----\n"}, HIDDEN,
+                 id="unreadable-private-key"),
+    pytest.param(lambda: {"algorithm": "RS256", "public_key": HIDDEN + "-not-a-key"}, HIDDEN,
+                 id="unreadable-public-key"),
+    pytest.param(lambda: {"algorithm": "ES256", "signing_keys": [
+        keys().ec_private_pem().decode(), HIDDEN + "-not-a-key"]}, HIDDEN,
+        id="unreadable-second-signing-key"),
+    pytest.param(lambda: {"algorithm": "RS256", "jwks": '{"keys": [{"d": "' + HIDDEN + '"'},
+                 HIDDEN, id="jwks-text-not-json"),
+])
+def test_a_refused_key_is_not_quoted_in_the_error_or_its_chain(options: Any,
+                                                               material: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        JWTManager(**options())
+    text = "".join(traceback.format_exception(raised.value))
+    assert material not in text
+    assert "PRIVATE KEY" not in str(raised.value)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a private JWK given as jwks= is accepted (keys.py:108 _jwks_table reads only the public "
+    "members) and Settings.jwks is a repr'd field (settings.py:166), so repr(settings) and "
+    "repr(key_state) print its d, p, q"))
+def test_a_private_jwk_given_as_jwks_is_never_shown() -> None:
+    private = private_jwk(keys().rsa_private, "k", "RS256")
+    try:
+        jwt = JWTManager(algorithm="RS256", jwks={"keys": [private]})
+    except ConfigError as refused:  # refusing it is a fix too
+        shown = "".join(traceback.format_exception(refused))
+    else:
+        shown = repr(jwt.settings) + repr(jwt.key_state)
+    assert [member for member in ("d", "p", "q") if private[member] in shown] == []
