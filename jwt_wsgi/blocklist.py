@@ -12,7 +12,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
 from .errors import ConfigError
@@ -40,6 +40,11 @@ class MemoryBlocklist:
         without end and cannot silently un-revoke a token either.
     :param no_expiry_seconds: how long to keep a token that has no ``exp``; ``None``
         (the default) keeps it for good, since such a token never stops verifying.
+
+    Entries age by the clock of the manager that uses the store (``JWTManager(clock=...)``
+    hands it over with :meth:`use_clock`): the expiry times given to :meth:`add` and
+    :meth:`revoke_all` are that clock's, so reading them against another one would drop a
+    revocation still in force.
     """
 
     def __init__(self, max_entries: int = 1_000_000,
@@ -55,11 +60,16 @@ class MemoryBlocklist:
         self._built_pid = os.getpid()
         #: identity -> (issued-before, expiry): the watermarks of ``revoke_all``.
         self._marks: dict[str, tuple[float, float]] = {}
+        self._clock: Callable[[], float] = time.time
+
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """Age entries by ``clock`` (the manager's) instead of ``time.time``."""
+        self._clock = clock
 
     def add(self, jti: str, expires_at: float | None) -> None:
         # This store is one process's: under several workers, say so once (a logged WARNING).
         warn_if_one_of_several(self._built_pid)
-        now = time.time()
+        now = self._clock()
         if expires_at is not None:
             until = expires_at
         else:
@@ -77,7 +87,7 @@ class MemoryBlocklist:
 
     def contains(self, jti: str) -> bool:
         until = self._expiry.get(jti)
-        return until is not None and until > time.time()
+        return until is not None and until > self._clock()
 
     def contains_any(self, jtis: Iterable[str]) -> bool:
         return any(self.contains(jti) for jti in jtis)
@@ -86,7 +96,7 @@ class MemoryBlocklist:
         """Refuse every token of ``identity`` issued before ``before`` until ``expires_at``."""
         until = math.inf if expires_at is None else expires_at
         with self._lock:
-            now = time.time()
+            now = self._clock()
             for who in [who for who, mark in self._marks.items() if mark[1] <= now]:
                 del self._marks[who]
             current = self._marks.get(identity)
@@ -95,11 +105,11 @@ class MemoryBlocklist:
 
     def revoked_before(self, identity: str) -> float | None:
         mark = self._marks.get(identity)
-        return mark[0] if mark is not None and mark[1] > time.time() else None
+        return mark[0] if mark is not None and mark[1] > self._clock() else None
 
     def __len__(self) -> int:
         with self._lock:
-            self._purge(time.time())
+            self._purge(self._clock())
             return len(self._expiry)
 
     def _purge(self, now: float) -> None:

@@ -69,6 +69,9 @@ class JWTManager(Minting, Loaders, Revoking):
             raise ConfigError("clock must be a callable returning seconds since the epoch")
         self.settings = settings if settings is not None else Settings.build(**options)
         self.blocklist: Blocklist = blocklist if blocklist is not None else MemoryBlocklist()
+        use_clock = getattr(self.blocklist, "use_clock", None)
+        if clock is not None and callable(use_clock):  # expiries are in this clock's time
+            use_clock(clock)
         #: Where :meth:`rotate_refresh` remembers used refresh tokens: the blocklist's reach.
         self.refresh_ledger = ledger_for(self.blocklist)
         if not (callable(getattr(self.blocklist, "add", None))

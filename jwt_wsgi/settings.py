@@ -164,7 +164,7 @@ class Settings:
     jwks_url: str | None = setting(None, c.to_jwks_url,
                                    "URL of a JWKS to verify with (https)", flask=False)
     jwks: Mapping[str, Any] | None = setting(None, c.to_jwks, "a JWKS to verify with",
-                                             flask=False)
+                                             flask=False, repr=False)  # may hold oct "k"
     signing_keys: tuple[str | bytes, ...] = setting(
         (), c.to_pem_list, "PEM keys: the first signs, all verify and are published",
         flask=False, none="default", repr=False)

@@ -662,10 +662,6 @@ def test_a_refused_key_is_not_quoted_in_the_error_or_its_chain(options: Any,
     assert "PRIVATE KEY" not in str(raised.value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a private JWK given as jwks= is accepted (keys.py:108 _jwks_table reads only the public "
-    "members) and Settings.jwks is a repr'd field (settings.py:166), so repr(settings) and "
-    "repr(key_state) print its d, p, q"))
 def test_a_private_jwk_given_as_jwks_is_never_shown() -> None:
     private = private_jwk(keys().rsa_private, "k", "RS256")
     try:
