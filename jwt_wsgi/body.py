@@ -127,7 +127,7 @@ def read_form(environ: WSGIEnvironment, max_size: int, name: str, longest: int) 
     kind = media_type(environ)
     if kind == "application/x-www-form-urlencoded":
         text = read_body(environ, max_size).decode("latin-1")
-        raw = query_values(text, name) if name in text else []
+        raw = query_values(text, name)
         if any(len(value) > longest for value in raw):
             raise InvalidRequestError(f'Form field "{name}" too long')
         # decoded as parse_qsl decodes (UTF-8, errors replaced): the app reads it so

@@ -49,13 +49,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .blocklist import RedisBlocklist
-from .conversions import SettingError, to_bool, to_whole
+from .conversions import SettingError, to_bool
 from .durations import to_number
 from .errors import ConfigError
 from .fields import unknown
 from .manager import JWTManager
 from .middleware import JWTMiddleware
 from .policy import Policy
+from .routes import check_max_path_size
 from .rules import Rule
 from .settings import KEYS
 
@@ -194,7 +195,7 @@ def build_config(jwt: Mapping[str, Any], routes: Mapping[str, Any],
                 Policy.parse(value, "default")
                 default = value
             elif key == "max_path_size":
-                options[key] = to_whole(key, value, 1, 1024 * 1024)
+                options[key] = check_max_path_size(value)
             else:
                 options[key] = to_bool(key, value)
         except ConfigError as exc:

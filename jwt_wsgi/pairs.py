@@ -53,10 +53,10 @@ def cookie_values(header: str, name: str) -> list[str]:
 
     :raises TooManyOccurrences: for more than :data:`MAX_OCCURRENCES` writings of ``name``.
     """
-    if not name or header.count(name) > MAX_OCCURRENCES:
-        if name:
-            raise TooManyOccurrences(name)
+    if not name:
         return []
+    if header.count(name) > MAX_OCCURRENCES:
+        raise TooManyOccurrences(name)
     values: list[str] = []
     start = header.find(name)
     previous = 0  # where the last writing of the name ended

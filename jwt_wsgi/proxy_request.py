@@ -96,10 +96,11 @@ def _parameters(names: frozenset[str]) -> re.Pattern[str]:
     """``&NAME[=VALUE]`` for each name, its characters written plainly or as ``%XX``
     (either case; a blank also as ``+``): what ``unquote_plus`` reads as the name."""
     def spellings(char: str) -> str:
-        escaped = "".join(f"%[{b >> 4:X}{b >> 4:x}][{b & 15:X}{b & 15:x}]"
-                          for b in char.encode("utf-8"))
-        plain = "\\+" if char == " " else re.escape(char)
-        return f"(?:{plain}|{escaped})" if char != " " else f"(?:{plain}| |{escaped})"
+        forms = [re.escape(char), "".join(f"%[{b >> 4:X}{b >> 4:x}][{b & 15:X}{b & 15:x}]"
+                                          for b in char.encode("utf-8"))]
+        if char == " ":
+            forms.append("\\+")
+        return "(?:" + "|".join(forms) + ")"
 
     alternatives = "|".join("".join(spellings(c) for c in name) for name in sorted(names))
     return re.compile(f"&(?:{alternatives})(?:=[^&]*)?(?=&|\\Z)")

@@ -40,6 +40,11 @@ MEMO_MAX_PATH = 512
 MAX_PATH_SIZE = 8192
 
 
+def check_max_path_size(value: object) -> int:
+    """``max_path_size`` as given in Python or as text (INI, TOML): 1 byte to 1 MiB."""
+    return to_whole("max_path_size", value, 1, 1024 * 1024)
+
+
 class _Node:
     """A static path segment in the rule tree, and the rules that may match below it."""
 
@@ -82,7 +87,7 @@ class RouteTable:
                  default: str | Mapping[str, Any] = "public",
                  converters: Mapping[str, type[BaseConverter]] | None = None,
                  max_path_size: int = MAX_PATH_SIZE) -> None:
-        self.max_path_size = to_whole("max_path_size", max_path_size, 1, 1024 * 1024)
+        self.max_path_size = check_max_path_size(max_path_size)
         if routes is None:
             routes = {}
         if not isinstance(routes, Mapping):
